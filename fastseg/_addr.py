@@ -1,0 +1,46 @@
+"""IP addresses for the pseudo-header: one parser shared by both twins."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Union
+
+from fastseg.errors import EncodeError
+
+Address = Union[bytes, bytearray, memoryview, str, ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+
+def packed(address: Address, field: str) -> bytes:
+    """The 4 or 16 bytes of an IPv4 or IPv6 address given as bytes, str or ipaddress object."""
+    if isinstance(address, (bytes, bytearray, memoryview)):
+        raw = bytes(address)
+        if len(raw) in (4, 16):
+            return raw
+        raise EncodeError(field, f"an address is 4 or 16 bytes, got {len(raw)}")
+    if isinstance(address, str):
+        try:
+            return ipaddress.ip_address(address).packed
+        except ValueError:
+            raise EncodeError(field, f"not an IPv4 or IPv6 address: {address!r}") from None
+    if isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return address.packed
+    raise EncodeError(field, f"an address is bytes, str or ipaddress, not {type(address).__name__}")
+
+
+def pair(src: Address, dst: Address) -> tuple[bytes, bytes]:
+    """Both addresses packed, checked to be of one IP version."""
+    src_raw, dst_raw = packed(src, "src"), packed(dst, "dst")
+    if len(src_raw) != len(dst_raw):
+        raise EncodeError("dst", "src and dst are of different IP versions")
+    return src_raw, dst_raw
+
+
+def pseudo_header(src: bytes, dst: bytes, length: int) -> bytes:
+    """The IPv4 (RFC 9293 §3.1) or IPv6 (RFC 8200 §8.1) pseudo-header for TCP (protocol 6)."""
+    if len(src) == 4:
+        if length > 0xFFFF:
+            raise EncodeError("segment", f"{length} bytes exceed the 65535 an IPv4 pseudo-header counts")
+        return src + dst + bytes((0, 6)) + length.to_bytes(2, "big")
+    if length > 0xFFFFFFFF:
+        raise EncodeError("segment", f"{length} bytes exceed the 2**32 - 1 an IPv6 pseudo-header counts")
+    return src + dst + length.to_bytes(4, "big") + bytes((0, 0, 0, 6))

@@ -1,0 +1,163 @@
+# cython: language_level=3
+"""The Internet checksum in C: the compiled twin of ``_checksum_py`` (docstrings live there)."""
+
+cimport cython
+from cpython.buffer cimport Py_buffer
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+from fastseg._buffer cimport Bytes, acquire, release
+
+from fastseg import _addr, errors
+
+__all__ = ["internet_checksum", "tcp_checksum", "update_checksum", "verify_checksum"]
+
+cdef extern from *:
+    """
+    static inline int fastseg_little_endian(void) { const unsigned short one = 1; return *(const unsigned char*)&one; }
+    """
+    int fastseg_little_endian() nogil
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef uint64_t sum_native(const uint8_t* data, Py_ssize_t size) noexcept nogil:
+    """Sum of ``data`` as native-order 32-bit words (the tail padded with zeros).
+
+    A 64-bit total of 32-bit words cannot overflow below 16 GiB; folding it
+    gives the one's-complement sum of the native-order 16-bit words.  Every
+    read lies in [0, size): the loop stops 4 bytes short, the tail is copied.
+    """
+    cdef uint64_t total = 0
+    cdef uint32_t word
+    cdef Py_ssize_t i = 0
+    cdef uint8_t tail[4]
+    while i + 4 <= size:
+        memcpy(&word, data + i, 4)
+        total += word
+        i += 4
+    if i < size:
+        tail[0] = tail[1] = tail[2] = tail[3] = 0
+        memcpy(tail, data + i, size - i)
+        memcpy(&word, tail, 4)
+        total += word
+    return total
+
+
+cdef uint16_t fold(uint64_t total) noexcept nogil:
+    """Fold a native-order sum to 16 bits with end-around carry, then to big-endian order."""
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    if fastseg_little_endian():
+        total = ((total & 0xFF) << 8) | (total >> 8)
+    return <uint16_t>total
+
+
+cdef uint16_t sum_be(const uint8_t* data, Py_ssize_t size) noexcept nogil:
+    """The one's-complement sum of big-endian 16-bit words (RFC 1071), not complemented."""
+    return fold(sum_native(data, size))
+
+
+cdef inline uint16_t add16(uint32_t a, uint32_t b) noexcept nogil:
+    a += b
+    return <uint16_t>((a & 0xFFFF) + (a >> 16))
+
+
+cdef Py_ssize_t pseudo_header(uint8_t* out, const uint8_t* src, const uint8_t* dst,
+                              Py_ssize_t size, Py_ssize_t length) noexcept nogil:
+    """Write the pseudo-header for ``size``-byte addresses into ``out`` (40 bytes); return its size.
+
+    The caller has checked that ``size`` is 4 or 16 and that ``length`` fits the IP version.
+    """
+    memcpy(out, src, size)
+    memcpy(out + size, dst, size)
+    if size == 4:
+        out[8] = 0
+        out[9] = 6
+        out[10] = (length >> 8) & 0xFF
+        out[11] = length & 0xFF
+        return 12
+    out[32] = (length >> 24) & 0xFF
+    out[33] = (length >> 16) & 0xFF
+    out[34] = (length >> 8) & 0xFF
+    out[35] = length & 0xFF
+    out[36] = out[37] = out[38] = 0
+    out[39] = 6
+    return 40
+
+
+cdef tuple addresses(object src, object dst):
+    """Packed addresses: bytes of one IP version pass as they are, the rest via ``_addr``."""
+    if type(src) is bytes and type(dst) is bytes and len(src) == len(dst) and len(src) in (4, 16):
+        return src, dst
+    return _addr.pair(src, dst)
+
+
+cdef uint16_t _segment_sum(object src, object dst, object segment_bytes, uint16_t* held) except? 0:
+    """Sum over pseudo-header and segment; ``held`` gets the checksum field as it is."""
+    cdef Py_buffer view
+    cdef Bytes seg
+    cdef uint8_t pseudo[40]
+    cdef uint16_t total
+    cdef Py_ssize_t size
+    keep = acquire(segment_bytes, &view, &seg)
+    try:
+        if seg.size < 20:
+            raise errors.short_buffer(seg.size).exception()
+        src_raw, dst_raw = addresses(src, dst)
+        if seg.size > (0xFFFF if len(src_raw) == 4 else 0xFFFFFFFF):
+            _addr.pseudo_header(src_raw, dst_raw, seg.size)  # raises the shared EncodeError
+        size = pseudo_header(pseudo, <bytes>src_raw, <bytes>dst_raw, len(src_raw), seg.size)
+        total = add16(sum_be(pseudo, size), sum_be(seg.data, seg.size))
+        held[0] = (seg.data[16] << 8) | seg.data[17]  # seg.size >= 20 checked above
+        return total
+    finally:
+        release(&view, &seg)
+
+
+def internet_checksum(data, initial=0):
+    cdef Py_buffer view
+    cdef Bytes raw
+    cdef uint16_t total
+    if not isinstance(initial, int) or not 0 <= initial <= 0xFFFF:
+        raise ValueError(f"initial must be an int in [0, 65535], got {initial!r}")
+    keep = acquire(data, &view, &raw)
+    try:
+        total = sum_be(raw.data, raw.size)
+        return <uint16_t>~add16(total, <uint32_t>initial)
+    finally:
+        release(&view, &raw)
+
+
+def tcp_checksum(src, dst, segment_bytes):
+    cdef uint16_t held
+    cdef uint16_t total = _segment_sum(src, dst, segment_bytes, &held)
+    # Take the held checksum out of the sum by adding its complement (RFC 1624 §3).
+    return <uint16_t>~add16(total, <uint16_t>~held)
+
+
+def verify_checksum(src, dst, segment_bytes):
+    cdef uint16_t held
+    return _segment_sum(src, dst, segment_bytes, &held) == 0xFFFF
+
+
+def update_checksum(checksum, old_bytes, new_bytes):
+    cdef Py_buffer old_view, new_view
+    cdef Bytes old, new
+    cdef uint32_t total
+    if not isinstance(checksum, int) or not 0 <= checksum <= 0xFFFF:
+        raise ValueError(f"checksum must be an int in [0, 65535], got {checksum!r}")
+    keep_old = acquire(old_bytes, &old_view, &old)
+    try:
+        keep_new = acquire(new_bytes, &new_view, &new)
+        try:
+            if old.size != new.size:
+                raise ValueError(
+                    f"old_bytes and new_bytes differ in length ({old.size} != {new.size})")
+            total = add16(<uint16_t>~(<uint16_t>checksum), <uint16_t>~sum_be(old.data, old.size))
+            total = add16(total, sum_be(new.data, new.size))
+            return <uint16_t>~total
+        finally:
+            release(&new_view, &new)
+    finally:
+        release(&old_view, &old)

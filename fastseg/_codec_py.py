@@ -1,0 +1,242 @@
+"""TCP header decoding and encoding in pure Python: the reference twin of ``_codec_c``.
+
+This module is the readable specification.  The layout is RFC 9293 §3.1;
+option formats are RFC 9293 §3.2 (MSS), RFC 7323 (window scale, timestamps)
+and RFC 2018 (SACK).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Optional
+
+from fastseg import _addr, _wire, errors
+from fastseg._addr import Address
+from fastseg._checksum_py import _sum16, as_bytes
+from fastseg.errors import Anomaly, EncodeError
+from fastseg.segment import KIND_OBJECTS, Flags, Option, Segment
+
+__all__ = ["pack", "pack_into", "unpack"]
+
+_FIXED = struct.Struct("!HHIIHHHH")
+
+
+def unpack(data: object, *, strict: bool = True) -> Segment:
+    """Decode one TCP segment (header, options and payload) from any buffer.
+
+    The buffer's bytes are read in logical order, as ``memoryview(data).tobytes()``
+    gives them, so a non-contiguous view decodes like its copy.  Strict mode
+    raises a :class:`~fastseg.DecodeError` subclass at the first problem.
+    Lenient mode (``strict=False``) raises only for fewer than 20 bytes; it
+    decodes what it can, keeps unparseable option bytes as a ``(None, raw)``
+    option and a wrongly sized known option as ``(kind, raw)``, and lists each
+    problem in ``anomalies``.  Whatever strict mode accepts, ``pack`` writes
+    back byte for byte.
+    """
+    raw = as_bytes(data)
+    anomalies: list[Anomaly] = []
+
+    def problem(anomaly: Anomaly) -> None:
+        if strict:
+            raise anomaly.exception()
+        anomalies.append(anomaly)
+
+    if len(raw) < _wire.HEADER_LEN:
+        raise errors.short_buffer(len(raw)).exception()
+    src_port, dst_port, seq, ack, offset_flags, window, checksum, urgent = _FIXED.unpack_from(raw)
+    data_offset = offset_flags >> _wire.DATA_OFFSET_SHIFT
+    header_len = data_offset * 4
+    if data_offset < 5:
+        problem(errors.small_data_offset(data_offset))
+    elif header_len > len(raw):
+        problem(errors.header_past_buffer(header_len, len(raw)))
+    options_end = min(max(header_len, _wire.HEADER_LEN), len(raw))
+    options = _unpack_options(raw, options_end, problem)
+    return Segment(
+        src_port, dst_port, seq, ack, header_len,
+        Flags(offset_flags & _wire.FLAG_BITS),
+        (offset_flags >> _wire.RESERVED_SHIFT) & _wire.RESERVED_BITS,
+        window, checksum, urgent, options, raw[options_end:], anomalies,
+    )
+
+
+def _unpack_options(raw: bytes, end: int, problem: Any) -> tuple[Option, ...]:
+    """Walk the options in ``raw[20:end]``: every length is checked before it is used."""
+    options: list[Option] = []
+    i = _wire.HEADER_LEN
+    while i < end:
+        kind = raw[i]
+        if kind == _wire.EOL:
+            options.append((KIND_OBJECTS[kind], raw[i + 1 : end]))
+            break
+        if kind == _wire.NOP:
+            options.append((KIND_OBJECTS[kind], None))
+            i += 1
+            continue
+        if i + 1 >= end:
+            problem(errors.missing_option_length(i, kind))
+        elif raw[i + 1] < 2:
+            problem(errors.small_option_length(i, kind, raw[i + 1]))
+        elif i + raw[i + 1] > end:
+            problem(errors.option_past_header(i, kind, raw[i + 1], end - i))
+        else:
+            length = raw[i + 1]
+            options.append((KIND_OBJECTS[kind], _option_value(raw, i, length, problem)))
+            i += length
+            continue
+        options.append((None, raw[i:end]))
+        break
+    return tuple(options)
+
+
+def _option_value(raw: bytes, i: int, length: int, problem: Any) -> Any:
+    """The value of the well-delimited option at ``raw[i : i + length]``."""
+    kind = raw[i]
+    body = raw[i + 2 : i + length]
+    if kind == _wire.SACK:
+        if length >= 2 + _wire.SACK_BLOCK_LEN and (length - 2) % _wire.SACK_BLOCK_LEN == 0:
+            edges = struct.unpack(f"!{(length - 2) // 4}I", body)
+            return tuple(zip(edges[::2], edges[1::2]))
+    elif kind in _wire.FIXED_LENGTHS:
+        if length == _wire.FIXED_LENGTHS[kind]:
+            if kind == _wire.MSS:
+                return int.from_bytes(body, "big")
+            if kind == _wire.WSCALE:
+                return body[0]
+            if kind == _wire.TIMESTAMPS:
+                return struct.unpack("!II", body)
+            return None  # SACK-permitted carries no data
+    else:
+        return body
+    problem(errors.wrong_option_length(i, kind, length))
+    return body
+
+
+def _uint(value: Any, field: str, limit: int) -> int:
+    if not isinstance(value, int) or not 0 <= value <= limit:
+        raise EncodeError(field, f"must be an int in [0, {limit}], got {value!r}")
+    return value
+
+
+def _bytes(value: Any, field: str) -> bytes:
+    if not isinstance(value, (bytes, bytearray, memoryview)):
+        raise EncodeError(field, f"must be bytes, not {type(value).__name__}")
+    return bytes(value)
+
+
+def _pack_option(kind: Any, value: Any, field: str) -> bytes:
+    """The wire bytes of one ``(kind, value)`` pair."""
+    if kind is None:
+        return _bytes(value, field)
+    kind = _uint(kind, field, 0xFF)
+    if kind == _wire.EOL:
+        return b"\0" + (b"" if value is None else _bytes(value, field))
+    if kind == _wire.NOP:
+        if value is not None:
+            raise EncodeError(field, f"a NOP has no value, got {value!r}")
+        return b"\x01"
+    if kind == _wire.SACK_PERMITTED and value is None:
+        return b"\x04\x02"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        if len(value) > 253:
+            raise EncodeError(field, f"{len(value)} data bytes exceed the 253 an option holds")
+        return bytes((kind, 2 + len(value))) + value
+    if kind == _wire.MSS:
+        return struct.pack("!BBH", kind, 4, _uint(value, field, _wire.U16))
+    if kind == _wire.WSCALE:
+        return struct.pack("!BBB", kind, 3, _uint(value, field, 0xFF))
+    if kind == _wire.TIMESTAMPS:
+        return struct.pack("!BBII", kind, 10, *_pairs(value, field, 1)[0])
+    if kind == _wire.SACK:
+        blocks = _pairs(value, field, None)
+        edges = [edge for block in blocks for edge in block]
+        return struct.pack(f"!BB{len(edges)}I", kind, 2 + 4 * len(edges), *edges)
+    raise EncodeError(field, f"kind {kind} takes bytes, got {type(value).__name__}")
+
+
+def _pairs(value: Any, field: str, count: Optional[int]) -> list[tuple[int, int]]:
+    """Pairs of 32-bit numbers: exactly one when ``count`` is 1, else at least one."""
+    try:
+        pairs = [(a, b) for a, b in ((value,) if count == 1 else value)]
+    except (TypeError, ValueError):
+        raise EncodeError(field, f"expected pairs of 32-bit ints, got {value!r}") from None
+    if not pairs:
+        raise EncodeError(field, "a SACK option needs at least one block")
+    return [(_uint(a, field, _wire.U32), _uint(b, field, _wire.U32)) for a, b in pairs]
+
+
+def _pack(segment: Segment, src: Optional[Address], dst: Optional[Address]) -> bytes:
+    """Validate every field, in declaration order, and build the segment bytes."""
+    src_port = _uint(segment.src_port, "src_port", _wire.U16)
+    dst_port = _uint(segment.dst_port, "dst_port", _wire.U16)
+    seq = _uint(segment.seq, "seq", _wire.U32)
+    ack = _uint(segment.ack, "ack", _wire.U32)
+    flags = _uint(segment.flags, "flags", _wire.FLAG_BITS)
+    reserved = _uint(segment.reserved, "reserved", _wire.RESERVED_BITS)
+    window = _uint(segment.window, "window", _wire.U16)
+    checksum = _uint(segment.checksum, "checksum", _wire.U16)
+    urgent = _uint(segment.urgent, "urgent", _wire.U16)
+    options = b"".join(
+        _pack_option(kind, value, f"options[{index}]")
+        for index, (kind, value) in enumerate(segment.options)
+    )
+    if len(options) > _wire.MAX_OPTIONS_LEN:
+        raise EncodeError("options", f"{len(options)} bytes exceed the 40 that fit")
+    header_len = segment.header_len
+    if not isinstance(header_len, int) or header_len % 4 or not 0 <= header_len <= 60:
+        raise EncodeError("header_len", f"must be a multiple of 4 in [0, 60], got {header_len!r}")
+    if options and header_len < _wire.HEADER_LEN + len(options):
+        raise EncodeError("header_len", f"{header_len} leaves no room for {len(options)} option bytes")
+    payload = _bytes(segment.payload, "payload")
+    padding = bytes(max(header_len - _wire.HEADER_LEN - len(options), 0))
+    offset_flags = (header_len // 4) << _wire.DATA_OFFSET_SHIFT | reserved << _wire.RESERVED_SHIFT | flags
+    if src is not None or dst is not None:
+        if src is None or dst is None:
+            raise EncodeError("src" if src is None else "dst", "src and dst go together")
+        src_raw, dst_raw = _addr.pair(src, dst)
+        length = _wire.HEADER_LEN + len(options) + len(padding) + len(payload)
+        pseudo = _addr.pseudo_header(src_raw, dst_raw, length)
+        fixed = _FIXED.pack(src_port, dst_port, seq, ack, offset_flags, window, 0, urgent)
+        checksum = ~_sum16(pseudo + fixed + options + padding + payload) & 0xFFFF
+    fixed = _FIXED.pack(src_port, dst_port, seq, ack, offset_flags, window, checksum, urgent)
+    return fixed + options + padding + payload
+
+
+def pack(segment: Segment, *, src: Optional[Address] = None, dst: Optional[Address] = None) -> bytes:
+    """Encode ``segment`` to bytes.
+
+    The header is ``segment.header_len`` long, options padded with zero bytes
+    up to it.  With ``src`` and ``dst`` (4/16-byte bytes, str or ipaddress
+    objects) the checksum is computed over the matching pseudo-header;
+    without them the checksum field is written as held.  Raises
+    :class:`~fastseg.EncodeError` naming the first field out of range.
+    """
+    return _pack(segment, src, dst)
+
+
+def pack_into(
+    buffer: Any, offset: int, segment: Segment, *,
+    src: Optional[Address] = None, dst: Optional[Address] = None,
+) -> int:
+    """Encode ``segment`` into a writable buffer at ``offset``; return the bytes written.
+
+    Nothing is written when the segment does not fit or does not encode.
+    """
+    encoded = _pack(segment, src, dst)
+    try:
+        view = memoryview(buffer)
+    except TypeError:
+        raise errors.not_a_buffer(buffer) from None
+    with view:
+        if view.readonly or not view.c_contiguous:
+            raise TypeError("pack_into needs a writable, contiguous buffer")
+        with view.cast("B") as target:
+            size = len(target)
+            if not isinstance(offset, int) or not 0 <= offset <= size:
+                raise EncodeError("offset", f"must be an int in [0, {size}], got {offset!r}")
+            if offset + len(encoded) > size:
+                raise EncodeError(
+                    "buffer", f"{len(encoded)} bytes do not fit at offset {offset} of {size}"
+                )
+            target[offset : offset + len(encoded)] = encoded
+    return len(encoded)

@@ -1,0 +1,62 @@
+# cython: language_level=3
+"""32-bit wrap-around sequence arithmetic in C: the compiled twin of ``_seq_py``."""
+
+from libc.stdint cimport int32_t, uint32_t
+
+from fastseg import errors
+
+__all__ = ["seq_add", "seq_diff", "seq_ge", "seq_gt", "seq_in_window", "seq_le", "seq_lt"]
+
+cdef extern from "Python.h":
+    long long PyLong_AsLongLongAndOverflow(object, int*) except? -1
+    bint PyLong_Check(object)
+
+
+cdef inline uint32_t _check(str name, object value) except? 0xFFFFFFFF:
+    """``value`` as a C number, or the shared TypeError/ValueError of the reference twin."""
+    cdef int overflow = 0
+    cdef long long number
+    if PyLong_Check(value):
+        number = PyLong_AsLongLongAndOverflow(value, &overflow)
+        if not overflow and 0 <= number <= 0xFFFFFFFF:
+            return <uint32_t>number
+    raise errors.seq_error(name, value)
+
+
+def seq_diff(a, b):
+    return <int32_t>(_check("a", a) - _check("b", b))
+
+
+def seq_lt(a, b):
+    return <int32_t>(_check("a", a) - _check("b", b)) < 0
+
+
+def seq_le(a, b):
+    return <int32_t>(_check("a", a) - _check("b", b)) <= 0
+
+
+def seq_gt(a, b):
+    cdef uint32_t x = _check("a", a)
+    return <int32_t>(_check("b", b) - x) < 0
+
+
+def seq_ge(a, b):
+    cdef uint32_t x = _check("a", a)
+    return <int32_t>(_check("b", b) - x) <= 0
+
+
+def seq_add(a, n):
+    cdef uint32_t x = _check("a", a)
+    cdef int overflow = 0
+    cdef long long step
+    if not PyLong_Check(n):
+        raise errors.seq_error("n", n)
+    step = PyLong_AsLongLongAndOverflow(n, &overflow)
+    if overflow:
+        return (x + n) & 0xFFFFFFFF
+    return <uint32_t>(x + <uint32_t>(<unsigned long long>step))
+
+
+def seq_in_window(x, left, size):
+    cdef uint32_t distance = _check("x", x) - _check("left", left)
+    return distance < _check("size", size)

@@ -1,0 +1,41 @@
+"""The TCP header layout of RFC 9293 §3.1 as named constants, shared by both twins."""
+
+from __future__ import annotations
+
+#: Length of the fixed header, and the limits the 4-bit data offset sets.
+HEADER_LEN = 20
+MAX_HEADER_LEN = 60
+MAX_OPTIONS_LEN = MAX_HEADER_LEN - HEADER_LEN
+
+#: Byte offsets of the fixed fields.
+SRC_PORT = 0
+DST_PORT = 2
+SEQ = 4
+ACK = 8
+DATA_OFFSET = 12
+WINDOW = 14
+CHECKSUM = 16
+URGENT = 18
+
+#: The 16 bits at DATA_OFFSET: data offset (4), reserved (3), then 9 flag bits AE..FIN.
+FLAG_BITS = 0x1FF
+RESERVED_SHIFT = 9
+RESERVED_BITS = 0x7
+DATA_OFFSET_SHIFT = 12
+
+#: Option kinds the codec decodes into Python values (IANA "TCP Option Kind Numbers").
+EOL = 0
+NOP = 1
+MSS = 2
+WSCALE = 3
+SACK_PERMITTED = 4
+SACK = 5
+TIMESTAMPS = 8
+
+#: Known kinds with a fixed total length (kind and length bytes included).
+FIXED_LENGTHS = {MSS: 4, WSCALE: 3, SACK_PERMITTED: 2, TIMESTAMPS: 10}
+#: A SACK option is 2 bytes plus 8 per block, with at least one block (RFC 2018 §3).
+SACK_BLOCK_LEN = 8
+
+U16 = 0xFFFF
+U32 = 0xFFFFFFFF
