@@ -8,7 +8,13 @@ from fastseg._impl import IMPLEMENTATION
 from fastseg.checksum import internet_checksum, tcp_checksum, update_checksum, verify_checksum
 from fastseg.codec import pack, pack_into, unpack
 from fastseg.errors import (
-    Anomaly, BadDataOffset, BadOption, DecodeError, EncodeError, FastsegError, TruncatedSegment,
+    Anomaly,
+    BadDataOffset,
+    BadOption,
+    DecodeError,
+    EncodeError,
+    FastsegError,
+    TruncatedSegment,
 )
 from fastseg.segment import Flags, Option, OptionKind, Segment
 from fastseg.seq import seq_add, seq_diff, seq_ge, seq_gt, seq_in_window, seq_le, seq_lt

@@ -26,7 +26,7 @@ def _sum16(data: bytes) -> int:
     """One's-complement sum of big-endian 16-bit words, an odd last byte padded with zero."""
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
     while total > 0xFFFF:
         total = (total & 0xFFFF) + (total >> 16)
     return total
@@ -47,9 +47,14 @@ def internet_checksum(data: object, initial: int = 0) -> int:
     return ~total & 0xFFFF
 
 
-def _segment_sum(src: Address, dst: Address, segment: bytes) -> int:
+def _checked(segment_bytes: object) -> bytes:
+    segment = as_bytes(segment_bytes)
     if len(segment) < _wire.HEADER_LEN:
         raise errors.short_buffer(len(segment)).exception()
+    return segment
+
+
+def _segment_sum(src: Address, dst: Address, segment: bytes) -> int:
     src_raw, dst_raw = _addr.pair(src, dst)
     return _sum16(_addr.pseudo_header(src_raw, dst_raw, len(segment)) + segment)
 
@@ -61,14 +66,14 @@ def tcp_checksum(src: Address, dst: Address, segment_bytes: object) -> int:
     value there.  IPv4 or IPv6 by the addresses' size; IPv6 lengths may exceed
     65535 (jumbograms, RFC 2675).
     """
-    segment = as_bytes(segment_bytes)
+    segment = _checked(segment_bytes)
     zeroed = segment[: _wire.CHECKSUM] + b"\0\0" + segment[_wire.CHECKSUM + 2 :]
     return ~_segment_sum(src, dst, zeroed) & 0xFFFF
 
 
 def verify_checksum(src: Address, dst: Address, segment_bytes: object) -> bool:
     """Whether the checksum in ``segment_bytes`` is right for ``src`` and ``dst``."""
-    return _segment_sum(src, dst, as_bytes(segment_bytes)) == 0xFFFF
+    return _segment_sum(src, dst, _checked(segment_bytes)) == 0xFFFF
 
 
 def update_checksum(checksum: int, old_bytes: object, new_bytes: object) -> int:

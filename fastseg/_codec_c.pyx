@@ -31,6 +31,24 @@ cdef extern from "Python.h":
     long long PyLong_AsLongLongAndOverflow(object, int*) except? -1
     bint PyLong_Check(object)
 
+cdef extern from *:
+    """
+    /* An instance of a tuple subclass holding the items of ``items``: what
+       tuple.__new__(cls, items) does, without the call and argument parsing. */
+    static PyObject* fastseg_retuple(PyObject* cls, PyObject* items) {
+        Py_ssize_t i, n = PyTuple_GET_SIZE(items);
+        PyObject* result = ((PyTypeObject*)cls)->tp_alloc((PyTypeObject*)cls, n);
+        if (result == NULL) return NULL;
+        for (i = 0; i < n; i++) {
+            PyObject* item = PyTuple_GET_ITEM(items, i);
+            Py_INCREF(item);
+            PyTuple_SET_ITEM(result, i, item);
+        }
+        return result;
+    }
+    """
+    object fastseg_retuple(object cls, tuple items)
+
 cdef object _SEGMENT = Segment
 cdef tuple _KINDS = KIND_OBJECTS
 cdef tuple _EMPTY = ()
@@ -106,7 +124,7 @@ cdef object _unpack(const uint8_t* p, Py_ssize_t size, list problems):
         _problem(problems, errors.header_past_buffer(header_len, size))
     end = min(max(header_len, 20), size)  # 20 <= end <= size
     options = _unpack_options(p, end, problems) if end > 20 else _EMPTY
-    return tuple.__new__(_SEGMENT, (
+    return fastseg_retuple(_SEGMENT, (
         _be16(p), _be16(p + 2), _be32(p + 4), _be32(p + 8), header_len,
         _flags(offset_flags & 0x1FF), (offset_flags >> 9) & 0x7,
         _be16(p + 14), _be16(p + 16), _be16(p + 18), options,

@@ -13,6 +13,7 @@ from typing import Any, Optional
 from fastseg import _addr, _wire, errors
 from fastseg._addr import Address
 from fastseg._checksum_py import _sum16, as_bytes
+from fastseg._options_py import bytes_field, pack_options, uint_field
 from fastseg.errors import Anomaly, EncodeError
 from fastseg.segment import KIND_OBJECTS, Flags, Option, Segment
 
@@ -112,74 +113,18 @@ def _option_value(raw: bytes, i: int, length: int, problem: Any) -> Any:
     return body
 
 
-def _uint(value: Any, field: str, limit: int) -> int:
-    if not isinstance(value, int) or not 0 <= value <= limit:
-        raise EncodeError(field, f"must be an int in [0, {limit}], got {value!r}")
-    return value
-
-
-def _bytes(value: Any, field: str) -> bytes:
-    if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise EncodeError(field, f"must be bytes, not {type(value).__name__}")
-    return bytes(value)
-
-
-def _pack_option(kind: Any, value: Any, field: str) -> bytes:
-    """The wire bytes of one ``(kind, value)`` pair."""
-    if kind is None:
-        return _bytes(value, field)
-    kind = _uint(kind, field, 0xFF)
-    if kind == _wire.EOL:
-        return b"\0" + (b"" if value is None else _bytes(value, field))
-    if kind == _wire.NOP:
-        if value is not None:
-            raise EncodeError(field, f"a NOP has no value, got {value!r}")
-        return b"\x01"
-    if kind == _wire.SACK_PERMITTED and value is None:
-        return b"\x04\x02"
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        if len(value) > 253:
-            raise EncodeError(field, f"{len(value)} data bytes exceed the 253 an option holds")
-        return bytes((kind, 2 + len(value))) + value
-    if kind == _wire.MSS:
-        return struct.pack("!BBH", kind, 4, _uint(value, field, _wire.U16))
-    if kind == _wire.WSCALE:
-        return struct.pack("!BBB", kind, 3, _uint(value, field, 0xFF))
-    if kind == _wire.TIMESTAMPS:
-        return struct.pack("!BBII", kind, 10, *_pairs(value, field, 1)[0])
-    if kind == _wire.SACK:
-        blocks = _pairs(value, field, None)
-        edges = [edge for block in blocks for edge in block]
-        return struct.pack(f"!BB{len(edges)}I", kind, 2 + 4 * len(edges), *edges)
-    raise EncodeError(field, f"kind {kind} takes bytes, got {type(value).__name__}")
-
-
-def _pairs(value: Any, field: str, count: Optional[int]) -> list[tuple[int, int]]:
-    """Pairs of 32-bit numbers: exactly one when ``count`` is 1, else at least one."""
-    try:
-        pairs = [(a, b) for a, b in ((value,) if count == 1 else value)]
-    except (TypeError, ValueError):
-        raise EncodeError(field, f"expected pairs of 32-bit ints, got {value!r}") from None
-    if not pairs:
-        raise EncodeError(field, "a SACK option needs at least one block")
-    return [(_uint(a, field, _wire.U32), _uint(b, field, _wire.U32)) for a, b in pairs]
-
-
 def _pack(segment: Segment, src: Optional[Address], dst: Optional[Address]) -> bytes:
     """Validate every field, in declaration order, and build the segment bytes."""
-    src_port = _uint(segment.src_port, "src_port", _wire.U16)
-    dst_port = _uint(segment.dst_port, "dst_port", _wire.U16)
-    seq = _uint(segment.seq, "seq", _wire.U32)
-    ack = _uint(segment.ack, "ack", _wire.U32)
-    flags = _uint(segment.flags, "flags", _wire.FLAG_BITS)
-    reserved = _uint(segment.reserved, "reserved", _wire.RESERVED_BITS)
-    window = _uint(segment.window, "window", _wire.U16)
-    checksum = _uint(segment.checksum, "checksum", _wire.U16)
-    urgent = _uint(segment.urgent, "urgent", _wire.U16)
-    options = b"".join(
-        _pack_option(kind, value, f"options[{index}]")
-        for index, (kind, value) in enumerate(segment.options)
-    )
+    src_port = uint_field(segment.src_port, "src_port", _wire.U16)
+    dst_port = uint_field(segment.dst_port, "dst_port", _wire.U16)
+    seq = uint_field(segment.seq, "seq", _wire.U32)
+    ack = uint_field(segment.ack, "ack", _wire.U32)
+    flags = uint_field(segment.flags, "flags", _wire.FLAG_BITS)
+    reserved = uint_field(segment.reserved, "reserved", _wire.RESERVED_BITS)
+    window = uint_field(segment.window, "window", _wire.U16)
+    checksum = uint_field(segment.checksum, "checksum", _wire.U16)
+    urgent = uint_field(segment.urgent, "urgent", _wire.U16)
+    options = pack_options(segment.options)
     if len(options) > _wire.MAX_OPTIONS_LEN:
         raise EncodeError("options", f"{len(options)} bytes exceed the 40 that fit")
     header_len = segment.header_len
@@ -187,7 +132,7 @@ def _pack(segment: Segment, src: Optional[Address], dst: Optional[Address]) -> b
         raise EncodeError("header_len", f"must be a multiple of 4 in [0, 60], got {header_len!r}")
     if options and header_len < _wire.HEADER_LEN + len(options):
         raise EncodeError("header_len", f"{header_len} leaves no room for {len(options)} option bytes")
-    payload = _bytes(segment.payload, "payload")
+    payload = bytes_field(segment.payload, "payload")
     padding = bytes(max(header_len - _wire.HEADER_LEN - len(options), 0))
     offset_flags = (header_len // 4) << _wire.DATA_OFFSET_SHIFT | reserved << _wire.RESERVED_SHIFT | flags
     if src is not None or dst is not None:

@@ -127,10 +127,7 @@ def option_past_header(offset: int, kind: int, length: int, room: int) -> Anomal
 
 def wrong_option_length(offset: int, kind: int, length: int) -> Anomaly:
     """A known option whose length its RFC does not allow."""
-    if kind == _wire.SACK:
-        expected = "2 + 8n with n >= 1"
-    else:
-        expected = str(_wire.FIXED_LENGTHS[kind])
+    expected = "2 + 8n with n >= 1" if kind == _wire.SACK else str(_wire.FIXED_LENGTHS[kind])
     return Anomaly(BadOption, offset,
                    f"{_OPTION_NAMES[kind]} option length {length}, expected {expected}")
 

@@ -9,7 +9,8 @@ import enum
 from typing import Any, NamedTuple, Optional, Tuple, Union
 
 from fastseg import _wire
-from fastseg.errors import Anomaly, EncodeError
+from fastseg._options_py import pack_options
+from fastseg.errors import Anomaly
 
 __all__ = ["Flags", "Option", "OptionKind", "Segment"]
 
@@ -71,24 +72,6 @@ KIND_OBJECTS: tuple[int, ...] = tuple(
 Option = Tuple[Optional[int], Any]
 
 
-def options_length(options: tuple[Option, ...]) -> int:
-    """Bytes the options take on the wire, before padding to a multiple of 4."""
-    total = 0
-    try:
-        for kind, value in options:
-            if kind is None or isinstance(value, (bytes, bytearray, memoryview)):
-                total += len(value) + (0 if kind is None else 1 if kind == _wire.EOL else 2)
-            elif kind == _wire.EOL or kind == _wire.NOP:
-                total += 1
-            elif kind == _wire.SACK:
-                total += 2 + _wire.SACK_BLOCK_LEN * len(value)
-            else:
-                total += _wire.FIXED_LENGTHS[kind]
-    except (TypeError, ValueError, KeyError) as exc:
-        raise EncodeError("options", f"cannot size {options!r}: {exc}") from None
-    return total
-
-
 class _SegmentFields(NamedTuple):
     src_port: int = 0
     dst_port: int = 0
@@ -109,7 +92,7 @@ class Segment(_SegmentFields):
     """One TCP segment: the header fields, the options in wire order and the payload.
 
     Immutable and hashable; ``replace()`` makes edited copies.  ``header_len``
-    is in bytes (data offset × 4); left as None it follows from the options,
+    is in bytes (data offset times 4); left as None it follows from the options,
     padded to a multiple of 4.  ``reserved`` holds the three reserved bits and
     ``anomalies`` what lenient decoding stepped over (empty in strict mode).
     """
@@ -123,7 +106,7 @@ class Segment(_SegmentFields):
         seq: int = 0,
         ack: int = 0,
         header_len: Optional[int] = None,
-        flags: Union[Flags, int] = Flags(0),
+        flags: Union[Flags, int] = 0,
         reserved: int = 0,
         window: int = 0xFFFF,
         checksum: int = 0,
@@ -134,7 +117,7 @@ class Segment(_SegmentFields):
     ) -> Segment:
         options = tuple(_normalize(option) for option in options)
         if header_len is None:
-            header_len = _wire.HEADER_LEN + (options_length(options) + 3) // 4 * 4
+            header_len = _wire.HEADER_LEN + (len(pack_options(options)) + 3) // 4 * 4
         if not isinstance(flags, Flags):
             flags = Flags(flags)
         return tuple.__new__(cls, (

@@ -1,0 +1,19 @@
+"""``python -m fastseg`` on its built-in handshake and on bad input."""
+
+from __future__ import annotations
+
+from fastseg.__main__ import main
+
+
+def test_builtin_example(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.count("checksum good, re-encoded bytes identical") == 4
+    assert "flags=SYN|ACK" in out and "MSS=1460" in out and "HELLO fastseg" in out
+
+
+def test_bad_hex_is_one_line_and_exit_1(capsys):
+    assert main(["0011", "d516b799"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["1: cannot decode: fewer than 20 bytes (2) (at byte 2)",
+                   "2: cannot decode: fewer than 20 bytes (4) (at byte 4)"]

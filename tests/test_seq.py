@@ -1,0 +1,50 @@
+"""Sequence-number arithmetic across the 2**32 wrap, against both twins."""
+
+from __future__ import annotations
+
+import pytest
+
+TOP = 2**32 - 1
+
+
+def test_wrap(impl):
+    assert impl.seq_lt(TOP, 0) and impl.seq_gt(0, TOP)
+    assert impl.seq_le(TOP, TOP) and impl.seq_ge(TOP, TOP)
+    assert not impl.seq_lt(5, 5) and not impl.seq_gt(5, 5)
+    assert impl.seq_add(TOP, 1) == 0 and impl.seq_add(0, -1) == TOP
+    assert impl.seq_add(10, 2**40 + 5) == 15 and impl.seq_add(10, -(2**70)) == 10
+    assert impl.seq_diff(0, TOP) == 1 and impl.seq_diff(TOP, 0) == -1
+    assert impl.seq_diff(2**31 - 1, 0) == 2**31 - 1
+
+
+def test_antipode(impl):
+    # Exactly 2**31 apart each number is "before" the other (Linux before()), by design.
+    for a in (0, 1, 2**31, TOP):
+        b = impl.seq_add(a, 2**31)
+        assert impl.seq_lt(a, b) and impl.seq_lt(b, a)
+        assert impl.seq_gt(a, b) and impl.seq_gt(b, a)
+        assert impl.seq_diff(a, b) == impl.seq_diff(b, a) == -(2**31)
+
+
+def test_in_window(impl):
+    # [TOP - 1, TOP - 1 + 3) holds TOP - 1, TOP and 0.
+    assert impl.seq_in_window(TOP, TOP - 1, 3) and impl.seq_in_window(0, TOP - 1, 3)
+    assert not impl.seq_in_window(1, TOP - 1, 3) and not impl.seq_in_window(TOP - 2, TOP - 1, 3)
+    assert not impl.seq_in_window(5, 5, 0)
+    assert impl.seq_in_window(5, 5, 1)
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32, 2**70])
+def test_out_of_range(impl, bad):
+    for call in (lambda: impl.seq_lt(bad, 0), lambda: impl.seq_ge(0, bad),
+                 lambda: impl.seq_add(bad, 1), lambda: impl.seq_in_window(0, 0, bad)):
+        with pytest.raises(ValueError, match=r"outside \[0, 2\*\*32\)"):
+            call()
+
+
+@pytest.mark.parametrize("bad", [1.0, "1", None])
+def test_not_int(impl, bad):
+    with pytest.raises(TypeError, match="must be an int"):
+        impl.seq_diff(0, bad)
+    with pytest.raises(TypeError, match="n must be an int"):
+        impl.seq_add(0, bad)
