@@ -122,7 +122,7 @@ class Segment(_SegmentFields):
             flags = Flags(flags)
         return tuple.__new__(cls, (
             src_port, dst_port, seq, ack, header_len, flags, reserved, window,
-            checksum, urgent, options, bytes(payload), tuple(anomalies),
+            checksum, urgent, options, _as_bytes(payload), tuple(anomalies),
         ))
 
     def replace(self, **changes: Any) -> Segment:
@@ -193,6 +193,14 @@ class Segment(_SegmentFields):
         if self.anomalies:
             parts.append("anomalies=[" + "; ".join(map(str, self.anomalies)) + "]")
         return "Segment(" + ", ".join(parts) + ")"
+
+
+def _as_bytes(payload: Any) -> bytes:
+    """The payload's bytes; unlike ``bytes(n)`` an int is refused, not zero-filled."""
+    if type(payload) is bytes:
+        return payload
+    with memoryview(payload) as view:
+        return view.tobytes()
 
 
 def _normalize(option: Any) -> Option:

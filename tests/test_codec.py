@@ -215,6 +215,9 @@ def test_constructor_defaults_and_header_len():
     assert seg.replace(seq=5).header_len == 28 and seg.replace(seq=5).seq == 5
     with pytest.raises(TypeError, match="no field 'sequence'"):
         seg.replace(sequence=1)
+    with pytest.raises(TypeError):
+        Segment(payload=5)  # bytes(5) would silently be five zero bytes
+    assert Segment(payload=memoryview(b"abcdef")[::2]).payload == b"ace"
 
 
 def test_equality_hash_repr():

@@ -1,0 +1,819 @@
+#!/usr/bin/env python3
+"""Record real Linux TCP traffic into small pcap files for fastseg's known-answer tests.
+
+Usage (as root, on Linux)::
+
+    python3 tests/captures/make_captures.py tests/data/captures
+    python3 tests/captures/make_captures.py tests/data/captures --only md5sig rst
+
+For every scenario the script creates two private network namespaces
+(``fastseg_cap_cli`` and ``fastseg_cap_srv``) joined by a veth pair carrying
+10.213.0.0/24 and fd00:fa57:5e9::/64, switches checksum offload (and
+segmentation/GRO offloads) off on both veth ends so the kernel computes and
+checks every TCP checksum in software, runs ``tcpdump -U -s 0`` on the server
+end, and drives the traffic with this same file re-executed as a client or
+server role through ``ip netns exec``.  Nothing leaves the two namespaces,
+which are deleted again in a ``finally`` block.  Every wait is bounded.
+
+Needs: iproute2, tcpdump, ethtool and nftables (the last two are installed
+with apt-get when missing).  A ``README.md`` describing the files is written
+next to them.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+NS_CLI = "fastseg_cap_cli"
+NS_SRV = "fastseg_cap_srv"
+VETH_CLI = "fscap_c"
+VETH_SRV = "fscap_s"
+V4_CLI = "10.213.0.1"
+V4_SRV = "10.213.0.2"
+V6_CLI = "fd00:fa57:5e9::1"
+V6_SRV = "fd00:fa57:5e9::2"
+
+# Seconds.  Everything the parent waits for is bounded by one of these.
+CMD_TIMEOUT = 20.0
+READY_TIMEOUT = 10.0
+ROLE_TIMEOUT = 25  # a role process kills itself (SIGALRM) after this
+SOCK_TIMEOUT = 8.0
+SETTLE = 0.4  # let the last ACKs hit the wire before tcpdump is stopped
+
+# Linux constants that the socket module may not export.
+TCP_MD5SIG = 14
+TCP_FASTOPEN = 23
+MSG_FASTOPEN = getattr(socket, "MSG_FASTOPEN", 0x20000000)
+IPPROTO_MPTCP = 262
+IPV6_HOPOPTS = 54
+IPV6_DSTOPTS = 59
+
+MD5_KEY = b"fastseg-known-answer-md5-key"
+
+
+# --------------------------------------------------------------------------
+# Role side: code that runs inside a namespace (``_role SCENARIO server|client``)
+# --------------------------------------------------------------------------
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    """Read exactly ``n`` bytes (the socket timeout bounds every call)."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError(f"EOF after {len(buf)} of {n} bytes")
+        buf += chunk
+    return bytes(buf)
+
+
+def _recv_until_eof(sock: socket.socket, limit: int = 1 << 22) -> bytes:
+    """Read until the peer's FIN; at most ``limit`` bytes."""
+    buf = bytearray()
+    while len(buf) < limit:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def _recv_line(sock: socket.socket, limit: int = 4096) -> bytes:
+    """Read up to and including the first newline."""
+    buf = bytearray()
+    while not buf.endswith(b"\n") and len(buf) < limit:
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        buf += chunk
+    return bytes(buf)
+
+
+def _family(addr: str) -> int:
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def _listener(
+    addr: str,
+    port: int,
+    proto: int = 0,
+    setup: Optional[Callable[[socket.socket], None]] = None,
+) -> socket.socket:
+    s = socket.socket(_family(addr), socket.SOCK_STREAM, proto)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if setup is not None:
+        setup(s)
+    s.bind((addr, port))
+    s.listen(8)
+    s.settimeout(SOCK_TIMEOUT)
+    return s
+
+
+def _client(
+    addr: str, proto: int = 0, setup: Optional[Callable[[socket.socket], None]] = None
+) -> socket.socket:
+    s = socket.socket(_family(addr), socket.SOCK_STREAM, proto)
+    s.settimeout(SOCK_TIMEOUT)
+    if setup is not None:
+        setup(s)
+    return s
+
+
+def _ready() -> None:
+    """Tell the parent that every listener is up."""
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+
+
+def _accept(listener: socket.socket) -> socket.socket:
+    conn, _ = listener.accept()
+    conn.settimeout(SOCK_TIMEOUT)
+    return conn
+
+
+RESPONSE = bytes((i * 7 + 3) & 0xFF for i in range(3000))
+
+
+def _serve_basic(conn: socket.socket) -> None:
+    """HELLO -> 3000-byte reply -> BYE + FIN -> FIN."""
+    _recv_line(conn)
+    conn.sendall(RESPONSE)
+    _recv_until_eof(conn)
+    conn.close()
+
+
+def _talk_basic(sock: socket.socket, addr: str, port: int, tag: bytes = b"") -> None:
+    sock.connect((addr, port))
+    sock.sendall(b"HELLO fastseg" + tag + b"\n")
+    got = _recv_exact(sock, len(RESPONSE))
+    assert got == RESPONSE
+    sock.sendall(b"BYE\n")
+    sock.shutdown(socket.SHUT_WR)
+    _recv_until_eof(sock)
+    sock.close()
+
+
+# --- basic ---------------------------------------------------------------
+
+
+def srv_basic(addr: str, port: int) -> None:
+    lst = _listener(addr, port)
+    _ready()
+    _serve_basic(_accept(lst))
+    lst.close()
+
+
+def cli_basic(addr: str, port: int) -> None:
+    _talk_basic(_client(addr), addr, port)
+
+
+# --- IPv6 extension headers ----------------------------------------------
+
+# Hop-by-hop and destination options headers, each 8 bytes: next-header and
+# length bytes (filled in by the kernel), then one PadN option (type 1) with
+# four zero bytes.
+_EXT_HDR = bytes([0, 0, 1, 4, 0, 0, 0, 0])
+
+
+def _set_ext_headers(s: socket.socket) -> None:
+    s.setsockopt(socket.IPPROTO_IPV6, IPV6_HOPOPTS, _EXT_HDR)
+    s.setsockopt(socket.IPPROTO_IPV6, IPV6_DSTOPTS, _EXT_HDR)
+
+
+def srv_exthdr(addr: str, port: int) -> None:
+    lst = _listener(addr, port, setup=_set_ext_headers)
+    _ready()
+    _serve_basic(_accept(lst))
+    lst.close()
+
+
+def cli_exthdr(addr: str, port: int) -> None:
+    _talk_basic(_client(addr, setup=_set_ext_headers), addr, port)
+
+
+# --- bulk transfer (for the loss / SACK and ECN scenarios) ---------------
+
+BULK_SIZE = 60000
+BULK = bytes((i * 31 + 11) & 0xFF for i in range(BULK_SIZE))
+
+
+def srv_bulk(addr: str, port: int) -> None:
+    lst = _listener(addr, port)
+    _ready()
+    conn = _accept(lst)
+    data = _recv_until_eof(conn)
+    conn.sendall(b"OK %d\n" % len(data))
+    conn.close()
+    lst.close()
+
+
+def cli_bulk(addr: str, port: int) -> None:
+    s = _client(addr)
+    s.connect((addr, port))
+    s.sendall(BULK)
+    s.shutdown(socket.SHUT_WR)
+    reply = _recv_until_eof(s)
+    assert reply == b"OK %d\n" % BULK_SIZE, reply
+    s.close()
+
+
+# --- zero window ------------------------------------------------------------
+
+
+def srv_zerowin(addr: str, port: int) -> None:
+    def small(s: socket.socket) -> None:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+
+    lst = _listener(addr, port, setup=small)
+    _ready()
+    conn = _accept(lst)
+    time.sleep(1.2)  # the receive buffer fills up: window 0, window probes
+    data = _recv_until_eof(conn)
+    conn.sendall(b"OK %d\n" % len(data))
+    conn.close()
+    lst.close()
+
+
+def cli_zerowin(addr: str, port: int) -> None:
+    s = _client(addr)
+    s.connect((addr, port))
+    s.sendall(BULK[:20000])
+    s.shutdown(socket.SHUT_WR)
+    reply = _recv_until_eof(s)
+    assert reply == b"OK 20000\n", reply
+    s.close()
+
+
+# --- RST ------------------------------------------------------------------
+
+
+def srv_rst(addr: str, port: int) -> None:
+    lst = _listener(addr, port)
+    _ready()
+    conn = _accept(lst)
+    with contextlib.suppress(OSError):  # ECONNRESET when the client aborts
+        _recv_until_eof(conn)
+    conn.close()
+    lst.close()
+
+
+def cli_rst(addr: str, port: int) -> None:
+    # 1. A closed port: SYN answered by RST+ACK (IPv4, then IPv6).
+    for target in (V4_SRV, V6_SRV):
+        s = _client(target)
+        try:
+            s.connect((target, port + 1))
+        except ConnectionRefusedError:
+            pass
+        else:
+            raise AssertionError("closed port accepted a connection")
+        s.close()
+    # 2. Abortive close: SO_LINGER {on, 0 s} makes close() send RST.
+    s = _client(addr)
+    s.connect((addr, port))
+    s.sendall(b"about to abort\n")
+    time.sleep(0.2)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+
+
+# --- TCP MD5 signature (RFC 2385) -------------------------------------------
+
+
+def _md5sig_struct(peer: str) -> bytes:
+    """struct tcp_md5sig for ``peer``: sockaddr_storage, flags, prefixlen,
+    keylen, ifindex, key[80]."""
+    if ":" in peer:
+        sa = struct.pack(
+            "=HHI16sI", socket.AF_INET6, 0, 0, socket.inet_pton(socket.AF_INET6, peer), 0
+        )
+    else:
+        sa = struct.pack("=HH4s", socket.AF_INET, 0, socket.inet_pton(socket.AF_INET, peer))
+    sa = sa.ljust(128, b"\0")
+    return struct.pack("=128sBBHI80s", sa, 0, 0, len(MD5_KEY), 0, MD5_KEY)
+
+
+def _md5_for(peer: str) -> Callable[[socket.socket], None]:
+    def setup(s: socket.socket) -> None:
+        s.setsockopt(socket.IPPROTO_TCP, TCP_MD5SIG, _md5sig_struct(peer))
+
+    return setup
+
+
+def srv_md5sig(addr: str, port: int) -> None:
+    lst4 = _listener(V4_SRV, port, setup=_md5_for(V4_CLI))
+    lst6 = _listener(V6_SRV, port, setup=_md5_for(V6_CLI))
+    _ready()
+    _serve_basic(_accept(lst4))
+    _serve_basic(_accept(lst6))
+    lst4.close()
+    lst6.close()
+
+
+def cli_md5sig(addr: str, port: int) -> None:
+    _talk_basic(_client(V4_SRV, setup=_md5_for(V4_SRV)), V4_SRV, port)
+    _talk_basic(_client(V6_SRV, setup=_md5_for(V6_SRV)), V6_SRV, port)
+
+
+# --- TCP Fast Open (RFC 7413) ------------------------------------------------
+
+
+def srv_fastopen(addr: str, port: int) -> None:
+    def tfo(s: socket.socket) -> None:
+        s.setsockopt(socket.IPPROTO_TCP, TCP_FASTOPEN, 16)
+
+    lst = _listener(addr, port, setup=tfo)
+    _ready()
+    for _ in range(2):
+        conn = _accept(lst)
+        line = _recv_line(conn)
+        conn.sendall(b"ACK " + line)
+        _recv_until_eof(conn)
+        conn.close()
+    lst.close()
+
+
+def cli_fastopen(addr: str, port: int) -> None:
+    # First connection: SYN carries an empty Fast Open option (cookie
+    # request); the SYN-ACK returns the cookie, which the kernel caches.
+    # Second connection: SYN carries the cookie and the data.
+    for msg in (b"first: asks for a cookie\n", b"second: data in the SYN\n"):
+        s = _client(addr)
+        # A socket with a timeout is non-blocking inside, and a non-blocking
+        # sendto(MSG_FASTOPEN) only starts the handshake (EINPROGRESS); do
+        # this one call blocking (SIGALRM still bounds it).
+        s.settimeout(None)
+        s.sendto(msg, MSG_FASTOPEN, (addr, port))
+        s.settimeout(SOCK_TIMEOUT)
+        reply = _recv_line(s)
+        assert reply == b"ACK " + msg, reply
+        s.shutdown(socket.SHUT_WR)
+        _recv_until_eof(s)
+        s.close()
+        time.sleep(0.2)
+
+
+# --- urgent data ---------------------------------------------------------------
+
+
+def srv_urgent(addr: str, port: int) -> None:
+    def inline(s: socket.socket) -> None:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
+
+    lst = _listener(addr, port, setup=inline)
+    _ready()
+    conn = _accept(lst)
+    data = _recv_until_eof(conn)
+    conn.sendall(b"GOT %d\n" % len(data))
+    conn.close()
+    lst.close()
+
+
+def cli_urgent(addr: str, port: int) -> None:
+    s = _client(addr)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.connect((addr, port))
+    s.sendall(b"normal data before the mark\n")
+    time.sleep(0.1)
+    s.send(b"URGENT!", socket.MSG_OOB)
+    time.sleep(0.1)
+    s.sendall(b"normal data after the mark\n")
+    s.shutdown(socket.SHUT_WR)
+    _recv_until_eof(s)
+    s.close()
+
+
+# --- MPTCP ----------------------------------------------------------------------
+
+
+def srv_mptcp(addr: str, port: int) -> None:
+    lst = _listener(addr, port, proto=IPPROTO_MPTCP)
+    _ready()
+    _serve_basic(_accept(lst))
+    lst.close()
+
+
+def cli_mptcp(addr: str, port: int) -> None:
+    _talk_basic(_client(addr, proto=IPPROTO_MPTCP), addr, port)
+
+
+ROLES: Dict[str, Tuple[Callable[[str, int], None], Callable[[str, int], None]]] = {
+    "basic": (srv_basic, cli_basic),
+    "exthdr": (srv_exthdr, cli_exthdr),
+    "bulk": (srv_bulk, cli_bulk),
+    "zerowin": (srv_zerowin, cli_zerowin),
+    "rst": (srv_rst, cli_rst),
+    "md5sig": (srv_md5sig, cli_md5sig),
+    "fastopen": (srv_fastopen, cli_fastopen),
+    "urgent": (srv_urgent, cli_urgent),
+    "mptcp": (srv_mptcp, cli_mptcp),
+}
+
+
+def run_role(kind: str, role: str, addr: str, port: int) -> int:
+    """Entry point of a role process (already inside its namespace)."""
+    signal.alarm(ROLE_TIMEOUT)
+    server, client = ROLES[kind]
+    (server if role == "server" else client)(addr, port)
+    return 0
+
+
+# --------------------------------------------------------------------------
+# Parent side: namespaces, tcpdump, orchestration
+# --------------------------------------------------------------------------
+
+
+def sh(*args: str, ns: Optional[str] = None, check: bool = True, stdin: Optional[str] = None
+       ) -> subprocess.CompletedProcess:
+    """Run a command (inside namespace ``ns`` if given), bounded in time."""
+    cmd = list(args)
+    if ns is not None:
+        cmd = ["ip", "netns", "exec", ns, *cmd]
+    res = subprocess.run(
+        cmd, input=stdin, capture_output=True, text=True, timeout=CMD_TIMEOUT
+    )
+    if check and res.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
+    return res
+
+
+def ensure_tools() -> None:
+    """Install ethtool / nftables through apt-get when they are missing."""
+    missing = [pkg for tool, pkg in (("ethtool", "ethtool"), ("nft", "nftables"))
+               if shutil.which(tool) is None]
+    for tool in ("ip", "tcpdump"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is required (apt-get install iproute2 tcpdump)")
+    if missing:
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        install = ["apt-get", "install", "-y", *missing]
+        if subprocess.run(install, env=env, timeout=600).returncode != 0:
+            subprocess.run(["apt-get", "update"], check=True, env=env, timeout=600)
+            subprocess.run(install, check=True, env=env, timeout=600)
+
+
+def delete_namespaces() -> None:
+    for ns in (NS_CLI, NS_SRV):
+        if os.path.exists(f"/run/netns/{ns}"):
+            sh("ip", "netns", "del", ns, check=False)
+
+
+def setup_namespaces(sysctls: Sequence[str]) -> None:
+    """Two namespaces, one veth pair, addresses, offloads off, sysctls."""
+    delete_namespaces()
+    sh("ip", "netns", "add", NS_CLI)
+    sh("ip", "netns", "add", NS_SRV)
+    # The pair is created inside the client namespace, its peer directly in
+    # the server namespace: the host's namespace never sees either end.
+    sh("ip", "-n", NS_CLI, "link", "add", VETH_CLI, "type", "veth",
+       "peer", "name", VETH_SRV, "netns", NS_SRV)
+    for ns, dev, v4, v6 in ((NS_CLI, VETH_CLI, V4_CLI, V6_CLI),
+                            (NS_SRV, VETH_SRV, V4_SRV, V6_SRV)):
+        for kv in sysctls:
+            sh("sysctl", "-q", "-w", kv, ns=ns)
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "addr", "add", f"{v4}/24", "dev", dev)
+        sh("ip", "-n", ns, "-6", "addr", "add", f"{v6}/64", "dev", dev, "nodad")
+        # Software checksums both ways, and no TSO/GSO/GRO so that every
+        # captured frame is one real on-the-wire segment.
+        sh("ethtool", "-K", dev, "tx", "off", "rx", "off", "tso", "off", "gso", "off",
+           "gro", "off", ns=ns, check=False)
+        feats = sh("ethtool", "-k", dev, ns=ns).stdout
+        for needed in ("tx-checksumming: off", "rx-checksumming: off",
+                       "tcp-segmentation-offload: off", "generic-segmentation-offload: off"):
+            if needed not in feats:
+                raise RuntimeError(f"{dev}: could not get '{needed}'")
+        sh("ip", "-n", ns, "link", "set", dev, "up")
+    # Wait (bounded) until the link is up on both ends.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        states = [sh("ip", "-n", ns, "-br", "link", "show", dev).stdout
+                  for ns, dev in ((NS_CLI, VETH_CLI), (NS_SRV, VETH_SRV))]
+        if all(" UP " in s for s in states):
+            break
+        time.sleep(0.05)
+    else:
+        raise RuntimeError("veth did not come up")
+
+
+def _read_line(proc: subprocess.Popen, stream, timeout: float) -> str:
+    """One line from ``stream`` within ``timeout`` seconds (raw fd, no buffering)."""
+    fd = stream.fileno()
+    buf = b""
+    deadline = time.monotonic() + timeout
+    while not buf.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no line from {proc.args!r} in {timeout}s (got {buf!r})")
+        r, _, _ = select.select([fd], [], [], left)
+        if not r:
+            continue
+        ch = os.read(fd, 1)
+        if not ch:
+            raise RuntimeError(f"{proc.args!r} exited early: {buf!r}")
+        buf += ch
+    return buf.decode(errors="replace")
+
+
+def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int:
+    """Stop one process we started (by its pid) and reap it."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=timeout)
+    return proc.returncode
+
+
+def role_cmd(ns: str, kind: str, role: str, addr: str, port: int) -> List[str]:
+    return ["ip", "netns", "exec", ns, sys.executable, os.path.abspath(__file__),
+            "_role", kind, role, addr, str(port)]
+
+
+@dataclass
+class Scenario:
+    """One capture file."""
+
+    name: str
+    kind: str  # key into ROLES
+    addr: str  # server address the client talks to
+    port: int
+    description: str
+    sysctls: List[str] = field(default_factory=list)
+    nft_srv: str = ""  # ruleset loaded into the server namespace
+    nft_cli: str = ""  # ruleset loaded into the client namespace
+    nano: bool = False  # nanosecond pcap timestamps
+
+
+def _drop_rules(port: int, picks: str) -> str:
+    """nftables ruleset dropping chosen data segments (by arrival count)."""
+    return (
+        "table inet fastseg_cap {\n"
+        "  chain input {\n"
+        "    type filter hook input priority 0; policy accept;\n"
+        f"    tcp dport {port} meta length > 600 numgen inc mod 1000000 {{ {picks} }} "
+        "counter drop\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+def _ce_rules(port: int) -> str:
+    """nftables ruleset marking two arriving data packets Congestion Experienced.
+
+    This has to happen on the receiving side: the sender's netfilter hooks
+    see TCP's GSO super-packets, which are only cut into segments below them.
+    tcpdump taps the receive path before netfilter, so the capture still shows
+    ECT(0) on those packets; the receiver's ECE and the sender's CWR show.
+    """
+    return (
+        "table ip fastseg_cap {\n"
+        "  chain input {\n"
+        "    type filter hook input priority 0; policy accept;\n"
+        f"    tcp dport {port} meta length > 600 numgen inc mod 1000000 {{ 5, 6 }} "
+        "ip ecn set ce counter\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+SCENARIOS: List[Scenario] = [
+    Scenario("ipv4_handshake", "basic", V4_SRV, 47001,
+             "IPv4: three-way handshake (MSS, SACK-permitted, timestamps, window "
+             "scale), HELLO line, 3000-byte reply, BYE line, FIN close."),
+    Scenario("ipv6_handshake", "basic", V6_SRV, 47002,
+             "The same exchange over IPv6 (nanosecond pcap timestamps).", nano=True),
+    Scenario("ipv6_exthdr", "exthdr", V6_SRV, 47003,
+             "The same exchange over IPv6 with a hop-by-hop and a destination "
+             "options header (IPV6_HOPOPTS / IPV6_DSTOPTS, PadN) on every segment."),
+    Scenario("sack_loss_ipv4", "bulk", V4_SRV, 47004,
+             "IPv4 60000-byte upload; nftables in the receiver drops the 6th, 8th, "
+             "10th, 20th and 21st arriving data segments so the receiver ACKs with "
+             "SACK blocks (timestamps on: up to 3 blocks).",
+             nft_srv=_drop_rules(47004, "5, 7, 9, 19, 20")),
+    Scenario("sack_loss_ipv6_nots", "bulk", V6_SRV, 47005,
+             "IPv6 60000-byte upload with timestamps off (receiver sysctl "
+             "tcp_timestamps=0), so ACKs can carry 4 SACK blocks; drops the 4th, "
+             "6th, 8th, 10th, 12th and 20th arriving data segments.",
+             sysctls=["net.ipv4.tcp_timestamps=0"],
+             nft_srv=_drop_rules(47005, "3, 5, 7, 9, 11, 19")),
+    Scenario("zero_window", "zerowin", V4_SRV, 47013,
+             "IPv4 20000-byte upload to a receiver with SO_RCVBUF 2048 that does "
+             "not read for 1.2 s: window 0, zero-window probes, window updates."),
+    Scenario("rst", "rst", V4_SRV, 47006,
+             "SYN to a closed port answered by RST+ACK (IPv4 and IPv6), then an "
+             "abortive close (SO_LINGER {1, 0}) after some data: RST."),
+    Scenario("md5sig", "md5sig", V4_SRV, 47008,
+             "TCP MD5 signature option (TCP_MD5SIG on listener and client) on "
+             "every segment, one connection over IPv4 and one over IPv6."),
+    Scenario("fastopen", "fastopen", V4_SRV, 47009,
+             "TCP Fast Open (sysctl tcp_fastopen=3): first connection requests a "
+             "cookie (empty option in SYN, cookie in SYN-ACK), second sends the "
+             "cookie and data in the SYN.",
+             sysctls=["net.ipv4.tcp_fastopen=3"]),
+    Scenario("urgent", "urgent", V4_SRV, 47010,
+             "Urgent data: send(MSG_OOB) gives segments with URG set and an "
+             "urgent pointer.", ),
+    Scenario("ecn", "bulk", V4_SRV, 47011,
+             "ECN (sysctl tcp_ecn=1): SYN with ECE+CWR, SYN-ACK with ECE; "
+             "nftables in the receiver marks two arriving data packets CE (after "
+             "the capture point) so the receiver echoes ECE and the sender "
+             "answers with CWR.",
+             sysctls=["net.ipv4.tcp_ecn=1"], nft_srv=_ce_rules(47011)),
+    Scenario("mptcp", "mptcp", V4_SRV, 47012,
+             "Multipath TCP (IPPROTO_MPTCP sockets): MP_CAPABLE and DSS options "
+             "(kind 30).",
+             sysctls=["net.mptcp.enabled=1"]),
+]
+
+
+def run_scenario(sc: Scenario, outdir: str) -> str:
+    """Record one scenario into ``outdir/NAME.pcap``; return the path."""
+    path = os.path.join(outdir, sc.name + ".pcap")
+    tmp = path + ".tmp"
+    procs: List[subprocess.Popen] = []
+    try:
+        setup_namespaces(sc.sysctls)
+        if sc.nft_srv:
+            sh("nft", "-f", "-", ns=NS_SRV, stdin=sc.nft_srv)
+        if sc.nft_cli:
+            sh("nft", "-f", "-", ns=NS_CLI, stdin=sc.nft_cli)
+        dump_cmd = ["ip", "netns", "exec", NS_SRV, "tcpdump", "-i", VETH_SRV, "-n",
+                    "-s", "0", "-U", "--immediate-mode", "-Z", "root", "-w", tmp]
+        if sc.nano:
+            dump_cmd[-2:-2] = ["--time-stamp-precision", "nano"]
+        dump = subprocess.Popen(dump_cmd, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        procs.append(dump)
+        deadline = time.monotonic() + READY_TIMEOUT
+        line = ""
+        while "listening on" not in line:  # tcpdump may warn first
+            line = _read_line(dump, dump.stderr, max(0.1, deadline - time.monotonic()))
+
+        server = subprocess.Popen(role_cmd(NS_SRV, sc.kind, "server", sc.addr, sc.port),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        procs.append(server)
+        line = _read_line(server, server.stdout, READY_TIMEOUT)
+        if line.strip() != "READY":
+            raise RuntimeError(f"server: {line}")
+        client = subprocess.run(role_cmd(NS_CLI, sc.kind, "client", sc.addr, sc.port),
+                                capture_output=True, text=True, timeout=ROLE_TIMEOUT + 5)
+        if client.returncode != 0:
+            raise RuntimeError(f"client failed: {client.stderr.strip()}")
+        try:
+            server.wait(timeout=ROLE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError("server did not finish") from None
+        if server.returncode != 0:
+            err = server.stderr.read().decode(errors="replace") if server.stderr else ""
+            raise RuntimeError(f"server failed: {err.strip()}")
+        for rules, ns in ((sc.nft_srv, NS_SRV), (sc.nft_cli, NS_CLI)):
+            if rules:
+                counters = sh("nft", "list", "table", rules.split()[1], "fastseg_cap",
+                              ns=ns).stdout
+                print(f"  nft ({ns}): "
+                      + " ".join(ln.strip() for ln in counters.splitlines() if "counter" in ln))
+        time.sleep(SETTLE)
+        _stop(dump, signal.SIGINT)
+        report = dump.stderr.read().decode(errors="replace") if dump.stderr else ""
+        if dump.returncode != 0:
+            raise RuntimeError(f"tcpdump exited with {dump.returncode}: {report}")
+        # Without --immediate-mode libpcap's TPACKET_V3 blocks can be lost on
+        # SIGINT; make sure every packet the filter saw is in the file.
+        nums = {}
+        for ln in report.splitlines():
+            words = ln.split()
+            if len(words) >= 3 and words[1] == "packets" and words[0].isdigit():
+                nums[" ".join(words[2:])] = int(words[0])
+        written = _count(tmp)
+        if not written or nums.get("captured") != written or \
+                nums.get("received by filter") != written:
+            raise RuntimeError(f"tcpdump lost packets ({written} in file): {report}")
+        os.replace(tmp, path)
+        return path
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        delete_namespaces()
+
+
+def _count(path: str) -> int:
+    """Frames in a classic pcap (header walk only)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    endian = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    off, n = 24, 0
+    while off + 16 <= len(data):
+        incl = struct.unpack_from(endian + "I", data, off + 8)[0]
+        off += 16 + incl
+        n += 1
+    return n
+
+
+def _first_line(*cmd: str) -> str:
+    """First output line of a version command, or '' when the tool is missing."""
+    if shutil.which(cmd[0]) is None:
+        return ""
+    res = sh(*cmd, check=False)
+    lines = (res.stdout or res.stderr).splitlines()
+    return lines[0].strip().rstrip(".") if lines else ""
+
+
+def write_readme(outdir: str, made: List[Tuple[Scenario, str]], argv: Sequence[str]) -> None:
+    """Describe how the files were made, next to them."""
+    tcpdump = _first_line("tcpdump", "--version") or "tcpdump"
+    tshark = _first_line("tshark", "--version")
+    lines = [
+        "# Real Linux TCP captures",
+        "",
+        "Known-answer data for `tests/test_known_answers.py`: every TCP segment in",
+        "these files is decoded by fastseg and compared field by field with tshark.",
+        "",
+        "Made by `tests/captures/make_captures.py`, run as root from the repository root:",
+        "",
+        "```",
+        " ".join(["python3", "tests/captures/make_captures.py", *argv]),
+        "```",
+        "",
+        f"- Kernel: Linux `{platform.release()}` (`uname -r`).",
+        f"- Capture: {tcpdump}, `tcpdump -U --immediate-mode -s 0` on the server's",
+        "  veth end. Classic pcap, link type Ethernet (1), microsecond timestamps",
+        "  unless noted.",
+        "- Two private network namespaces joined by a veth pair, with",
+        f"  {V4_CLI} (client) / {V4_SRV} (server) and",
+        f"  {V6_CLI} (client) / {V6_SRV} (server). No packet left them.",
+        "- Offloads off on both ends",
+        "  (`ethtool -K DEV tx off rx off tso off gso off gro off`), so the kernel",
+        "  computed every checksum in software and every frame is one real segment.",
+        "- The traffic is Linux's own TCP, driven by Python sockets in the namespaces;",
+        "  loss and CE marks come from nftables rules in the receiving namespace.",
+        "- Frames other than TCP (ARP, ICMPv6 neighbour discovery, MLD reports) are",
+        "  left in: the test's pcap reader has to skip them.",
+    ]
+    if tshark:
+        lines.append(f"- Checked with {tshark}.")
+    lines += [
+        "",
+        "The files record one run: running the script again gives other sequence",
+        "numbers, timestamps and timing, and the tests accept any run that shows",
+        "what each file is meant to show.",
+        "",
+        "| file | frames | contents |",
+        "| --- | --- | --- |",
+    ]
+    for sc, path in made:
+        lines.append(f"| `{os.path.basename(path)}` | {_count(path)} | {sc.description} |")
+    lines.append("")
+    with open(os.path.join(outdir, "README.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "_role":
+        kind, role, addr, port = argv[1:5]
+        return run_role(kind, role, addr, int(port))
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("outdir", help="directory for the .pcap files and README.md")
+    ap.add_argument("--only", nargs="+", metavar="NAME",
+                    help="record only these scenarios (README is then not rewritten)")
+    args = ap.parse_args(argv)
+    if os.geteuid() != 0:
+        raise SystemExit("must run as root (network namespaces, tcpdump)")
+    ensure_tools()
+    os.makedirs(args.outdir, exist_ok=True)
+    chosen = [sc for sc in SCENARIOS if not args.only or sc.name in args.only]
+    if args.only and len(chosen) != len(args.only):
+        raise SystemExit(f"unknown scenario in {args.only}")
+    made = []
+    for sc in chosen:
+        print(f"{sc.name} ...", flush=True)
+        path = run_scenario(sc, args.outdir)
+        print(f"  {path}: {_count(path)} frames, {os.path.getsize(path)} bytes", flush=True)
+        made.append((sc, path))
+    if not args.only:
+        write_readme(args.outdir, made, argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
