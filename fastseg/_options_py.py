@@ -50,9 +50,10 @@ def _pack_option(kind: Any, value: Any, field: str) -> bytes:
     if kind == _wire.SACK_PERMITTED and value is None:
         return b"\x04\x02"
     if isinstance(value, (bytes, bytearray, memoryview)):
-        if len(value) > 253:
-            raise EncodeError(field, f"{len(value)} data bytes exceed the 253 an option holds")
-        return bytes((kind, 2 + len(value))) + value
+        data = bytes(value)  # a memoryview's len() counts items, not bytes
+        if len(data) > 253:
+            raise EncodeError(field, f"{len(data)} data bytes exceed the 253 an option holds")
+        return bytes((kind, 2 + len(data))) + data
     if kind == _wire.MSS:
         return struct.pack("!BBH", kind, 4, uint_field(value, field, _wire.U16))
     if kind == _wire.WSCALE:
