@@ -22,8 +22,8 @@ cdef object acquire(object data, Py_buffer* view, Bytes* out):
             raise errors.not_a_buffer(data)
         try:
             PyObject_GetBuffer(data, view, PyBUF_SIMPLE)
-        except BufferError:
-            data = memoryview(data).tobytes()
+        except Exception:  # not contiguous (BufferError, or numpy's ValueError), or worse:
+            data = memoryview(data).tobytes()  # the reference twin's path, and its errors
         else:
             out.data = <const unsigned char*>view.buf
             out.size = view.len

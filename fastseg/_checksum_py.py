@@ -82,6 +82,8 @@ def update_checksum(checksum: int, old_bytes: object, new_bytes: object) -> int:
     Both must have the same length and start at an even offset of the summed
     data; an odd last byte is paired with a zero, which is right because the
     byte after it is unchanged.  Use it when rewriting ports or addresses.
+    Where all the data sums to zero the result may be 0x0000 where a full
+    recomputation gives 0xFFFF: the two zeros of one's-complement arithmetic.
     """
     if not isinstance(checksum, int) or not 0 <= checksum <= _wire.U16:
         raise ValueError(f"checksum must be an int in [0, 65535], got {checksum!r}")

@@ -383,7 +383,7 @@ def pack_into(buffer, offset, segment, *, src=None, dst=None):
     size = enc.header_size + enc.payload_size
     try:
         PyObject_GetBuffer(buffer, &view, PyBUF_WRITABLE)
-    except (TypeError, BufferError):
+    except Exception:  # read-only, not contiguous, not a buffer: the reference raises the error
         return _codec_py.pack_into(buffer, offset, segment, src=src, dst=dst)
     try:
         if not _uint(offset, view.len, &start) or start + size > view.len:

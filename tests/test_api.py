@@ -9,11 +9,10 @@ import sys
 import textwrap
 
 import pytest
+from conftest import _cython_or_skip
 
 import fastseg
 from fastseg import reference
-
-from conftest import _cython_or_skip
 
 FUNCTIONS = sorted(reference.__all__)
 

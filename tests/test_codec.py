@@ -8,7 +8,14 @@ import struct
 import pytest
 
 from fastseg import (
-    BadDataOffset, BadOption, DecodeError, EncodeError, FastsegError, Flags, OptionKind, Segment,
+    BadDataOffset,
+    BadOption,
+    DecodeError,
+    EncodeError,
+    FastsegError,
+    Flags,
+    OptionKind,
+    Segment,
     TruncatedSegment,
 )
 
