@@ -1,0 +1,79 @@
+"""Connection settings and the RFC 6528 initial sequence number generator."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Tuple
+
+__all__ = ["Config", "Endpoint", "IsnGenerator", "rfc6528_isn"]
+
+#: An (IP address, port) pair; the address is a str as ``ipaddress`` spells it.
+Endpoint = Tuple[str, int]
+#: ``(now, local, remote) -> ISN`` in [0, 2**32).
+IsnGenerator = Callable[[float, Endpoint, Endpoint], int]
+
+
+def rfc6528_isn(secret: bytes) -> IsnGenerator:
+    """RFC 6528: ISN = M + F(local, remote, secret), M a 4-microsecond clock.
+
+    F is keyed BLAKE2s over the connection's endpoints, so ISNs of different
+    connections are unrelated while one connection's successive incarnations
+    still advance with the clock (which protects against old duplicates).
+    """
+
+    def isn(now: float, local: Endpoint, remote: Endpoint) -> int:
+        ident = f"{local[0]}|{local[1]}|{remote[0]}|{remote[1]}".encode()
+        offset = int.from_bytes(hashlib.blake2s(ident, key=secret, digest_size=4).digest(), "big")
+        return (int(now * 250_000) + offset) & 0xFFFFFFFF
+
+    return isn
+
+
+def _default_isn() -> IsnGenerator:
+    return rfc6528_isn(os.urandom(16))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of one connection; times are in seconds, sizes in bytes.
+
+    ``mss`` is the largest segment this side will accept (announced in its SYN);
+    ``window_scale`` None derives the smallest shift that lets the window cover
+    ``receive_buffer`` (RFC 7323 §2.3).
+    """
+
+    mss: int = 1460
+    receive_buffer: int = 256 * 1024
+    send_buffer: int = 256 * 1024
+    window_scale: int | None = None
+    timestamps: bool = True
+    msl: float = 30.0
+    rto_initial: float = 1.0
+    rto_min: float = 0.2
+    rto_max: float = 60.0
+    delayed_ack: float = 0.04
+    syn_retries: int = 6
+    retries: int = 12
+    isn: IsnGenerator = field(default_factory=_default_isn, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.mss <= 0xFFFF:
+            raise ValueError(f"mss must be in [1, 65535], got {self.mss}")
+        if self.window_scale is not None and not 0 <= self.window_scale <= 14:
+            raise ValueError(f"window_scale must be in [0, 14], got {self.window_scale}")
+        if not 0 < self.rto_min <= self.rto_initial <= self.rto_max:
+            raise ValueError("need 0 < rto_min <= rto_initial <= rto_max")
+        if self.receive_buffer < 1 or self.send_buffer < 1:
+            raise ValueError("buffers must hold at least one byte")
+        if self.receive_buffer > 0xFFFF << 14:
+            raise ValueError("receive_buffer exceeds what window scaling can advertise (2**30)")
+
+    @property
+    def receive_shift(self) -> int:
+        """The window scale shift this side announces."""
+        if self.window_scale is not None:
+            return self.window_scale
+        return max(0, math.ceil(math.log2(self.receive_buffer / 0xFFFF)))

@@ -1,0 +1,65 @@
+"""What a Connection tells its caller, pulled with ``next_event()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "Closed", "Connected", "ConnectionRefused", "ConnectionReset", "ConnectionTimedOut",
+    "DataReceived", "Event", "PeerFinished", "SegmentRejected", "SendBufferAvailable",
+]
+
+
+class Event:
+    """Base class of connection events."""
+
+
+@dataclass(frozen=True)
+class Connected(Event):
+    """The handshake completed: the connection is ESTABLISHED."""
+
+
+@dataclass(frozen=True)
+class DataReceived(Event):
+    """In-order bytes from the peer; consecutive arrivals are merged into one event."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class PeerFinished(Event):
+    """The peer's FIN: no more data will come (the local side may still send)."""
+
+
+@dataclass(frozen=True)
+class SendBufferAvailable(Event):
+    """Room opened in the send buffer after ``send()`` had taken less than offered."""
+
+    capacity: int
+
+
+@dataclass(frozen=True)
+class ConnectionRefused(Event):
+    """The peer answered our SYN with a reset."""
+
+
+@dataclass(frozen=True)
+class ConnectionReset(Event):
+    """The peer reset a synchronized connection."""
+
+
+@dataclass(frozen=True)
+class ConnectionTimedOut(Event):
+    """Retransmissions were exhausted without an acknowledgment."""
+
+
+@dataclass(frozen=True)
+class Closed(Event):
+    """The connection reached CLOSED; always the last event."""
+
+
+@dataclass(frozen=True)
+class SegmentRejected(Event):
+    """Diagnostic: an arriving segment was dropped (and maybe answered); ``reason`` says why."""
+
+    reason: str
