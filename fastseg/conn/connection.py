@@ -399,6 +399,8 @@ class Connection:
         if not self._on_ack(segment, now):
             return
         self._update_timestamp(segment)
+        if len(data) < len(segment.payload):
+            self._ack_pending = True  # old or out-of-window bytes (a window probe): ACK at once
         if self._state in _RECEIVING:
             self._accept_text(segment, data, offset, now)
             if fin and self._state in _RECEIVING:

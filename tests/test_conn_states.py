@@ -1,0 +1,646 @@
+"""Every state and transition of fastseg.conn, with ISNs next to the 2**32 wrap.
+
+The link between the two connections packs and unpacks every segment with the
+codec twin under test (``impl``), so each test runs over both codecs.
+"""
+
+from __future__ import annotations
+
+import pytest
+from connlink import (
+    CLIENT,
+    CLIENT_ISS,
+    CONFIG,
+    SERVER,
+    SERVER_ISS,
+    Link,
+    drain,
+    established,
+    pair,
+    received,
+    reset_for,
+)
+
+from fastseg import Flags, OptionKind, Segment
+from fastseg.conn import (
+    TRANSITIONS,
+    Closed,
+    Config,
+    Connected,
+    Connection,
+    ConnectionRefused,
+    ConnectionReset,
+    ConnectionTimedOut,
+    PeerFinished,
+    SegmentRejected,
+    State,
+    StateError,
+)
+from fastseg.seq import seq_add
+
+S = State
+
+
+def flags_of(link: Link) -> list[str]:
+    return [f"{src[-1]}:{segment.flags!s}" for src, segment in link.log]
+
+
+# ---------------------------------------------------------------- builders of each state
+
+
+def in_state(impl, state: State) -> tuple[Link, Connection]:
+    """A link with one of its connections in ``state`` (the other is its peer)."""
+    if state is S.LISTEN:
+        link = pair(impl)
+        return link, link.b
+    if state is S.SYN_SENT:
+        link = pair(impl)
+        link.a.connect(0.0)
+        return link, link.a
+    if state is S.SYN_RECEIVED:
+        link = pair(impl)
+        link.a.connect(0.0)
+        link.deliver(link.a, link.a.segments_to_send(0.0)[0])
+        return link, link.b
+    link = established(impl)
+    client, server = link.a, link.b
+    if state is S.ESTABLISHED:
+        return link, client
+    if state in (S.FIN_WAIT_1, S.CLOSING):
+        client.close(link.now)
+        fin = client.segments_to_send(link.now)[0]
+        if state is S.CLOSING:
+            server.close(link.now)
+            link.deliver(server, server.segments_to_send(link.now)[0])  # FINs cross
+        return link, client
+    client.close(link.now)
+    link.settle()
+    if state is S.FIN_WAIT_2:
+        return link, client
+    if state is S.CLOSE_WAIT:
+        return link, server
+    server.close(link.now)
+    if state is S.LAST_ACK:
+        server.segments_to_send(link.now)  # the FIN is lost
+        return link, server
+    link.settle()
+    assert state is S.TIME_WAIT
+    return link, client
+
+
+@pytest.mark.parametrize("state", [s for s in State if s is not S.CLOSED])
+def test_builders_reach_each_state(impl, state):
+    _, conn = in_state(impl, state)
+    assert conn.state is state
+
+
+# ---------------------------------------------------------------- every transition is reached
+
+
+def _user(call):
+    def run(impl, state):
+        link, conn = in_state(impl, state)
+        getattr(conn, call)(link.now)
+        return conn
+    return run
+
+
+def _reset(impl, state):
+    link, conn = in_state(impl, state)
+    if state is S.SYN_SENT:  # only an RST acknowledging our SYN is acceptable here
+        conn.receive(Segment(src_port=SERVER[1], dst_port=CLIENT[1], seq=0, ack=seq_add(CLIENT_ISS, 1),
+                             flags=Flags.RST | Flags.ACK), link.now)
+    else:
+        conn.receive(reset_for(link, conn), link.now)
+    return conn
+
+
+def _timeout(impl, state):
+    link, conn = in_state(impl, state)
+    if state in (S.ESTABLISHED, S.CLOSE_WAIT):
+        conn.send(b"lost")
+    link.drop = lambda sender, segment: True
+    link.run_until(lambda: conn.state is S.CLOSED)
+    return conn
+
+
+def _segment_flow(state):
+    def run(impl, _state):
+        link, conn = in_state(impl, state)
+        link.run_until(lambda: conn.state is not state)
+        return conn
+    return run
+
+
+def _syn_received_active(impl, state):
+    link = simultaneous_open_half(impl)
+    link.a.receive(reset_for(link, link.a), link.now)
+    return link.a
+
+
+def _syn_sent_rcv_syn(impl, state):
+    return simultaneous_open_half(impl).a
+
+
+def simultaneous_open_half(impl) -> Link:
+    """Both sides connect; each SYN crosses the other; a is left in SYN-RECEIVED."""
+    a = Connection(CLIENT, SERVER, config=CONFIG, iss=CLIENT_ISS)
+    b = Connection(SERVER, CLIENT, config=CONFIG, iss=SERVER_ISS)
+    link = Link(impl, a, b)
+    a.connect(0.0)
+    b.connect(0.0)
+    syn_a, syn_b = a.segments_to_send(0.0)[0], b.segments_to_send(0.0)[0]
+    link.deliver(b, syn_b)
+    assert a.state is S.SYN_RECEIVED
+    return link
+
+
+def _fin_wait_1_rcv_fin(impl, state):
+    return in_state(impl, S.CLOSING)[1]
+
+
+def _passive_reset(impl, state):
+    link, conn = in_state(impl, S.SYN_RECEIVED)
+    conn.receive(reset_for(link, conn), link.now)
+    return conn
+
+
+CAUSE_RUNNERS = {
+    "close": _user("close"), "abort": _user("abort"), "rcv_rst": _reset, "timeout": _timeout,
+}
+SPECIAL = {
+    (S.CLOSED, "listen"): lambda impl, s: pair(impl).b,
+    (S.CLOSED, "connect"): lambda impl, s: in_state(impl, S.SYN_SENT)[1],
+    (S.LISTEN, "rcv_syn"): lambda impl, s: in_state(impl, S.SYN_RECEIVED)[1],
+    (S.SYN_SENT, "rcv_syn_ack"): lambda impl, s: established(impl).a,
+    (S.SYN_SENT, "rcv_syn"): _syn_sent_rcv_syn,
+    (S.SYN_RECEIVED, "rcv_ack_of_syn"): lambda impl, s: established(impl).b,
+    (S.SYN_RECEIVED, "rcv_rst"): _syn_received_active,
+    (S.SYN_RECEIVED, "rcv_rst_passive"): _passive_reset,
+    (S.ESTABLISHED, "rcv_fin"): lambda impl, s: in_state(impl, S.CLOSE_WAIT)[1],
+    (S.FIN_WAIT_1, "rcv_ack_of_fin"): lambda impl, s: in_state(impl, S.FIN_WAIT_2)[1],
+    (S.FIN_WAIT_1, "rcv_fin"): _fin_wait_1_rcv_fin,
+    (S.FIN_WAIT_2, "rcv_fin"): lambda impl, s: in_state(impl, S.TIME_WAIT)[1],
+    (S.CLOSE_WAIT, "close"): lambda impl, s: in_state(impl, S.LAST_ACK)[1],
+    (S.CLOSING, "rcv_ack_of_fin"): _segment_flow(S.CLOSING),
+    (S.LAST_ACK, "rcv_ack_of_fin"): _segment_flow(S.LAST_ACK),
+    (S.TIME_WAIT, "time_wait_expired"): _segment_flow(S.TIME_WAIT),
+}
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """Every (state, cause) any Connection passes through during the test."""
+    seen: set[tuple[State, str]] = set()
+    original = Connection._transition
+
+    def record(self, cause):
+        seen.add((self.state, cause))
+        original(self, cause)
+
+    monkeypatch.setattr(Connection, "_transition", record)
+    return seen
+
+
+@pytest.mark.parametrize("key", list(TRANSITIONS), ids=[f"{s.value}-{c}" for s, c in TRANSITIONS])
+def test_every_transition_is_reached(impl, recorded, key):
+    state, cause = key
+    runner = SPECIAL.get(key) or CAUSE_RUNNERS[cause]
+    conn = runner(impl, state)
+    assert key in recorded
+    assert conn.state is TRANSITIONS[key] or TRANSITIONS[key] in conn.history
+
+
+def test_table_only_legal_states():
+    for (state, cause), new in TRANSITIONS.items():
+        assert isinstance(state, State) and isinstance(new, State) and cause
+    assert {s for s, _ in TRANSITIONS} | set(TRANSITIONS.values()) == set(State)
+
+
+# ---------------------------------------------------------------- the handshake
+
+
+def test_three_way_handshake_numbers(impl):
+    link = pair(impl)
+    client, server = link.a, link.b
+    client.connect(0.0)
+    link.settle()
+    syn, syn_ack, ack = (segment for _, segment in link.log)
+    x, y = CLIENT_ISS, SERVER_ISS
+    assert syn.flags == Flags.SYN and syn.seq == x and syn.seg_len == 1
+    assert syn_ack.flags == Flags.SYN | Flags.ACK and (syn_ack.seq, syn_ack.ack) == (y, seq_add(x, 1))
+    assert ack.flags == Flags.ACK and (ack.seq, ack.ack) == (seq_add(x, 1), seq_add(y, 1))
+    assert ack.seg_len == 0  # a bare ACK takes no sequence number
+    assert client.snd_nxt == seq_add(x, 1) == 2**32 - 2  # still below the wrap; the data will cross it
+    kinds = [kind for kind, _ in syn.options]
+    assert OptionKind.MSS in kinds and OptionKind.WSCALE in kinds and OptionKind.TIMESTAMPS in kinds
+    assert syn.mss == CONFIG.mss and syn_ack.timestamps[1] == syn.timestamps[0]
+    assert drain(client) == [Connected()] and drain(server) == [Connected()]
+    assert server.remote == CLIENT
+    assert [s.value for s in client.history] == ["CLOSED", "SYN-SENT", "ESTABLISHED"]
+    assert [s.value for s in server.history] == ["CLOSED", "LISTEN", "SYN-RECEIVED", "ESTABLISHED"]
+
+
+def test_window_scale_and_mss_negotiated(impl):
+    link = pair(impl, Config(mss=1000, receive_buffer=1 << 20))
+    link.a.connect(0.0)
+    link.settle()
+    syn = link.log[0][1]
+    assert syn.wscale == 5 and syn.window == 0xFFFF  # 2**20 needs a shift of 5; SYN windows unscaled
+    link.a.send(b"z" * 5000)
+    link.settle()
+    data = [seg for src, seg in link.log if src == CLIENT[0] and seg.payload]
+    assert max(len(seg.payload) for seg in data) == 1000 - 12  # peer MSS less the timestamp option
+    assert link.b.snd_wnd == 1 << 20
+    assert link.a.snd_wnd == ((1 << 20) - 5000) >> 5 << 5  # unread data narrows it, in 32-byte units
+    assert all(seg.window == (1 << 20) >> 5 for seg in data)
+
+
+def test_no_options_from_peer_means_no_scaling_no_timestamps(impl):
+    server = Connection(SERVER, config=CONFIG, iss=SERVER_ISS)
+    server.listen()
+    server.receive(Segment(src_port=CLIENT[1], dst_port=SERVER[1], seq=5, flags=Flags.SYN, window=1000),
+                   0.0, remote_ip=CLIENT[0])
+    syn_ack = server.segments_to_send(0.0)[0]
+    assert [k for k, _ in syn_ack.options] == [OptionKind.MSS]
+    server.receive(Segment(src_port=CLIENT[1], dst_port=SERVER[1], seq=6, ack=seq_add(SERVER_ISS, 1),
+                           flags=Flags.ACK, window=1000), 0.0)
+    server.send(b"a" * 2000)
+    sizes = [len(seg.payload) for seg in server.segments_to_send(0.0)]
+    assert sizes == [536, 464]  # the RFC 9293 default MSS, then the 1000-byte window ends it
+
+
+def test_old_duplicate_syn_is_defeated(impl):
+    """The reason for three messages: an old SYN's SYN,ACK is refused by the client's RST."""
+    link = pair(impl)
+    client, server = link.a, link.b
+    old_syn = Segment(src_port=CLIENT[1], dst_port=SERVER[1], seq=12345, flags=Flags.SYN, window=100)
+    server.receive(old_syn, 0.0, remote_ip=CLIENT[0])
+    assert server.state is S.SYN_RECEIVED
+    client.connect(0.0)
+    (syn,) = client.segments_to_send(0.0)  # delayed in the network for now
+    link.deliver(server, server.segments_to_send(0.0)[0])  # SYN,ACK for the old SYN reaches client
+    (rst,) = client.segments_to_send(0.0)
+    assert rst.flags == Flags.RST and rst.seq == 12346 and client.state is S.SYN_SENT
+    link.deliver(client, rst)
+    assert server.state is S.LISTEN and server.remote is None
+    link.deliver(client, syn)  # the client's real SYN now opens the connection
+    link.settle()
+    assert client.state is S.ESTABLISHED and server.state is S.ESTABLISHED
+    assert server.rcv_nxt == seq_add(CLIENT_ISS, 1)
+
+
+def test_simultaneous_open(impl):
+    a = Connection(CLIENT, SERVER, config=CONFIG, iss=CLIENT_ISS)
+    b = Connection(SERVER, CLIENT, config=CONFIG, iss=SERVER_ISS)
+    link = Link(impl, a, b)
+    a.connect(0.0)
+    b.connect(0.0)
+    link.settle()
+    assert a.state is S.ESTABLISHED and b.state is S.ESTABLISHED
+    assert [s.value for s in a.history] == ["CLOSED", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED"]
+    a.send(b"from a")
+    b.send(b"from b")
+    link.settle()
+    assert received(drain(b)) == b"from a" and received(drain(a)) == b"from b"
+
+
+# ---------------------------------------------------------------- data
+
+
+def test_bulk_data_crosses_the_wrap_both_ways(impl):
+    link = established(impl)
+    payload_a = bytes(range(256)) * 800
+    payload_b = b"reply" * 5000
+    link.a.send(payload_a)
+    link.b.send(payload_b)
+    got_a, got_b = bytearray(), bytearray()
+
+    def done():
+        got_b.extend(received(drain(link.b)))
+        got_a.extend(received(drain(link.a)))
+        return len(got_b) == len(payload_a) and len(got_a) == len(payload_b)
+
+    link.run_until(done)
+    assert bytes(got_b) == payload_a and bytes(got_a) == payload_b
+    assert link.a.snd_una == link.a.snd_nxt == seq_add(CLIENT_ISS, 1 + len(payload_a))
+
+
+def test_send_buffer_limit_and_capacity_event(impl):
+    link = established(impl, Config(send_buffer=1000))
+    assert link.a.send(b"x" * 1500) == 1000 and link.a.send_capacity == 0
+    link.run_until(lambda: link.a.snd_una == link.a.snd_nxt)
+    events = drain(link.a)
+    assert events and events[-1].capacity == 1000
+
+
+def test_out_of_order_and_duplicates_reassemble(impl):
+    link = established(impl)
+    client, server = link.a, link.b
+    client.send(b"A" * 1000 + b"B" * 1000 + b"C" * 1000)
+    first, second, third = [seg for seg in client.segments_to_send(0.0) if seg.payload][:3]
+    for segment in (third, second, second, first, third):
+        link.deliver(client, segment)
+    assert received(drain(server)) == b"A" * 1000 + b"B" * 1000 + b"C" * 1000
+    assert server.rcv_nxt == seq_add(CLIENT_ISS, 3001)
+    acks = server.segments_to_send(0.0)
+    assert acks and acks[-1].ack == server.rcv_nxt
+
+
+def test_delayed_ack(impl):
+    link = established(impl)
+    link.a.send(b"one segment")
+    link.deliver(link.a, link.a.segments_to_send(0.0)[0])
+    assert link.b.segments_to_send(0.0) == []  # the ACK waits
+    assert link.b.next_deadline() == pytest.approx(CONFIG.delayed_ack)
+    link.b.handle_timeout(CONFIG.delayed_ack)
+    (ack,) = link.b.segments_to_send(CONFIG.delayed_ack)
+    assert ack.ack == link.b.rcv_nxt and not ack.payload
+
+
+def test_zero_window_and_probe(impl):
+    config = Config(receive_buffer=4000)
+    link = established(impl, config)
+    client, server = link.a, link.b
+    client.send(b"q" * 6000)
+    link.settle()  # the server's app reads nothing: its window closes
+    assert server.rcv_wnd == 0 and client.snd_wnd == 0
+    assert client.snd_nxt == seq_add(CLIENT_ISS, 1 + 4000)
+    deadline = client.next_deadline()
+    assert deadline is not None
+    link.now = deadline
+    client.handle_timeout(link.now)
+    probe = [seg for seg in client.segments_to_send(link.now) if seg.payload]
+    assert len(probe) == 1 and len(probe[0].payload) == 1  # one byte past the window
+    link.deliver(client, probe[0])
+    reply = server.segments_to_send(link.now)
+    assert reply[-1].window == 0 and reply[-1].ack == server.rcv_nxt  # probe refused, ACK sent
+    assert len(received(drain(server))) == 4000  # reading opens the window again
+    link.settle()
+    link.run_until(lambda: len(received(drain(server))) > 0 or client.snd_una == client.snd_nxt)
+    assert client.snd_wnd > 0
+
+
+# ---------------------------------------------------------------- close
+
+
+def test_four_way_close_active_client(impl):
+    link = established(impl)
+    client, server = link.a, link.b
+    client.close(link.now)
+    link.settle()
+    assert client.state is S.FIN_WAIT_2 and server.state is S.CLOSE_WAIT
+    assert drain(server) == [PeerFinished()]
+    server.close(link.now)
+    link.settle()
+    assert server.state is S.CLOSED and drain(server) == [Closed()]  # the passive closer: at once
+    assert client.state is S.TIME_WAIT and drain(client) == [PeerFinished()]
+    assert client.next_deadline() == pytest.approx(link.now + 2 * CONFIG.msl)
+    client.handle_timeout(link.now + 2 * CONFIG.msl - 0.01)
+    assert client.state is S.TIME_WAIT
+    client.handle_timeout(link.now + 2 * CONFIG.msl)
+    assert client.state is S.CLOSED and drain(client) == [Closed()]
+    fins = [seg for _, seg in link.log if seg.flags & Flags.FIN]
+    assert all(seg.seg_len == 1 for seg in fins)
+
+
+def test_server_closes_first(impl):
+    link = established(impl)
+    link.b.close(link.now)
+    link.settle()
+    link.a.close(link.now)
+    link.settle()
+    assert link.b.state is S.TIME_WAIT and link.a.state is S.CLOSED
+
+
+def test_half_close_data_still_flows_to_the_closer(impl):
+    link = established(impl)
+    client, server = link.a, link.b
+    client.close(link.now)
+    link.settle()
+    server.send(b"still talking")
+    link.settle()
+    assert client.state is S.FIN_WAIT_2 and received(drain(client)) == b"still talking"
+    with pytest.raises(StateError):
+        client.send(b"no more")
+
+
+def test_time_wait_reacks_retransmitted_fin_and_restarts(impl):
+    link = established(impl)
+    client, server = link.a, link.b
+    client.close(0.0)
+    link.settle()
+    server.close(0.0)
+    fin = server.segments_to_send(0.0)[0]
+    link.deliver(server, fin)
+    client.segments_to_send(0.0)  # the last ACK is lost
+    assert client.state is S.TIME_WAIT and server.state is S.LAST_ACK
+    link.now = 1.5
+    link.deliver(server, fin)  # server retransmits its FIN
+    (ack,) = client.segments_to_send(1.5)
+    assert ack.flags == Flags.ACK and ack.ack == client.rcv_nxt
+    assert client.next_deadline() == pytest.approx(1.5 + 2 * CONFIG.msl)
+    link.deliver(client, ack)
+    assert server.state is S.CLOSED
+
+
+def test_simultaneous_close(impl):
+    link, client = in_state(impl, S.CLOSING)
+    server = link.b
+    link.settle()
+    link.run_until(lambda: client.state is S.TIME_WAIT and server.state is S.TIME_WAIT)
+    assert [s.value for s in client.history][-3:] == ["FIN-WAIT-1", "CLOSING", "TIME-WAIT"]
+
+
+# ---------------------------------------------------------------- resets (RFC 9293 §3.10.7, RFC 5961)
+
+
+def test_reset_to_closed_connection():
+    conn = Connection(SERVER, config=CONFIG)
+    conn.receive(Segment(src_port=1234, dst_port=80, seq=100, flags=Flags.SYN, payload=b"ab"), 0.0,
+                 remote_ip="192.0.2.7")
+    (rst, where), = conn.segments_to_send(0.0, addressed=True)
+    assert rst.flags == Flags.RST | Flags.ACK and (rst.seq, rst.ack) == (0, 103) and where == ("192.0.2.7", 1234)
+    conn.receive(Segment(src_port=1234, dst_port=80, seq=7, ack=999, flags=Flags.ACK), 0.0,
+                 remote_ip="192.0.2.7")
+    (rst,) = conn.segments_to_send(0.0)
+    assert rst.flags == Flags.RST and rst.seq == 999
+    conn.receive(Segment(src_port=1234, dst_port=80, flags=Flags.RST), 0.0)
+    assert conn.segments_to_send(0.0) == []
+
+
+def test_listen_ignores_rst_and_resets_ack(impl):
+    link = pair(impl)
+    server = link.b
+    server.receive(Segment(src_port=5, dst_port=80, flags=Flags.RST), 0.0, remote_ip="192.0.2.9")
+    server.receive(Segment(src_port=5, dst_port=80, ack=77, flags=Flags.ACK), 0.0, remote_ip="192.0.2.9")
+    (rst, where), = server.segments_to_send(0.0, addressed=True)
+    assert rst.flags == Flags.RST and rst.seq == 77 and where == ("192.0.2.9", 5)
+    assert server.state is S.LISTEN
+
+
+def test_connection_refused(impl):
+    link = pair(impl)
+    link.a.connect(0.0)
+    link.b.abort(0.0)  # nobody listens any more: the server side answers from CLOSED
+    link.settle()
+    assert link.a.state is S.CLOSED and drain(link.a) == [ConnectionRefused(), Closed()]
+
+
+@pytest.mark.parametrize("offset", [1, 1000])
+def test_in_window_reset_gets_challenge_ack(impl, offset):
+    link = established(impl)
+    client = link.a
+    client.receive(reset_for(link, client, seq=seq_add(client.rcv_nxt, offset)), 0.0)
+    assert client.state is S.ESTABLISHED
+    (ack,) = client.segments_to_send(0.0)
+    assert ack.flags == Flags.ACK and ack.ack == client.rcv_nxt
+    assert isinstance(drain(client)[-1], SegmentRejected)
+
+
+def test_out_of_window_reset_dropped_silently(impl):
+    link = established(impl)
+    client = link.a
+    client.receive(reset_for(link, client, seq=seq_add(client.rcv_nxt, -5)), 0.0)
+    assert client.state is S.ESTABLISHED and client.segments_to_send(0.0) == []
+
+
+def test_exact_reset_resets(impl):
+    link = established(impl)
+    link.a.receive(reset_for(link, link.a), 0.0)
+    assert drain(link.a) == [ConnectionReset(), Closed()]
+
+
+def test_syn_in_established_gets_challenge_ack(impl):
+    link = established(impl)
+    server = link.b
+    server.receive(Segment(src_port=CLIENT[1], dst_port=SERVER[1], seq=server.rcv_nxt, flags=Flags.SYN), 0.0)
+    (ack,) = server.segments_to_send(0.0)
+    assert ack.flags == Flags.ACK and server.state is S.ESTABLISHED
+
+
+def test_abort_sends_reset(impl):
+    link = established(impl)
+    link.a.abort(0.0)
+    (rst,) = link.a.segments_to_send(0.0)
+    assert rst.flags == Flags.RST and rst.seq == link.a.snd_nxt
+    link.deliver(link.a, rst)
+    assert drain(link.b) == [ConnectionReset(), Closed()]
+
+
+# ---------------------------------------------------------------- retransmission
+
+
+def test_lost_syn_is_retransmitted_with_backoff(impl):
+    link = pair(impl)
+    link.a.connect(0.0)
+    assert link.a.segments_to_send(0.0)[0].flags == Flags.SYN  # lost
+    assert link.a.next_deadline() == pytest.approx(1.0)
+    link.a.handle_timeout(1.0)
+    assert link.a.segments_to_send(1.0)[0].seq == CLIENT_ISS
+    assert link.a.next_deadline() == pytest.approx(3.0)  # backed off to 2 s
+    link.now = 1.0
+    link.run_until(lambda: link.a.state is S.ESTABLISHED)
+    assert link.now == pytest.approx(3.0)
+
+
+def test_connect_to_black_hole_times_out(impl):
+    link = pair(impl)
+    link.drop = lambda sender, segment: True
+    link.a.connect(0.0)
+    link.run_until(lambda: link.a.state is S.CLOSED)
+    assert drain(link.a)[-2:] == [ConnectionTimedOut(), Closed()]
+    syns = [seg for src, seg in link.log if src == CLIENT[0]]
+    assert len(syns) == 1 + CONFIG.syn_retries
+
+
+def test_lost_data_and_fin_recovered(impl):
+    link = established(impl)
+    dropped = set()
+
+    def drop_first_copy(sender, segment):
+        key = (segment.seq, bool(segment.flags & Flags.FIN))
+        if sender is link.a and (segment.payload or segment.flags & Flags.FIN) and key not in dropped:
+            dropped.add(key)
+            return True
+        return False
+
+    link.drop = drop_first_copy
+    link.a.send(b"0123456789" * 700)
+    link.a.close(0.0)
+    got = bytearray()
+
+    def done():
+        got.extend(received(drain(link.b)))
+        return link.b.state is S.CLOSE_WAIT
+
+    link.run_until(done)
+    assert bytes(got) == b"0123456789" * 700
+
+
+# ---------------------------------------------------------------- timestamps, PAWS
+
+
+def test_paws_drops_old_timestamp(impl):
+    link = established(impl)
+    server = link.b
+    link.a.send(b"fresh")
+    link.now = 5.0
+    link.step()
+    stale = Segment(src_port=CLIENT[1], dst_port=SERVER[1], seq=server.rcv_nxt, ack=server.snd_nxt,
+                    flags=Flags.ACK, payload=b"old",
+                    options=[(OptionKind.NOP, None), (OptionKind.NOP, None),
+                             (OptionKind.TIMESTAMPS, (1, 0))])
+    before = server.rcv_nxt
+    server.receive(stale, 5.0)
+    assert server.rcv_nxt == before and "PAWS" in drain(server)[-1].reason
+    assert server.segments_to_send(5.0)[-1].flags == Flags.ACK
+
+
+# ---------------------------------------------------------------- the caller's mistakes
+
+
+def test_state_errors_change_nothing():
+    conn = Connection(CLIENT, SERVER, config=CONFIG)
+    with pytest.raises(StateError):
+        conn.send(b"x")
+    with pytest.raises(StateError):
+        conn.close(0.0)
+    with pytest.raises(StateError):
+        conn.abort(0.0)
+    listener = Connection(SERVER, config=CONFIG)
+    with pytest.raises(StateError):
+        listener.connect(0.0)  # no remote
+    listener.listen()
+    with pytest.raises(StateError):
+        listener.listen()
+    conn.connect(1.0)
+    conn.close(1.0)
+    assert conn.state is S.CLOSED
+    assert conn.history == [S.CLOSED, S.SYN_SENT, S.CLOSED]
+
+
+def test_close_twice_and_send_after_close(impl):
+    link = established(impl)
+    link.a.close(0.0)
+    with pytest.raises(StateError):
+        link.a.close(0.0)
+    with pytest.raises(StateError):
+        link.a.send(b"late")
+    assert link.a.state is S.FIN_WAIT_1
+
+
+def test_time_going_backwards_is_an_error():
+    conn = Connection(CLIENT, SERVER, config=CONFIG)
+    conn.connect(10.0)
+    with pytest.raises(ValueError, match="backwards"):
+        conn.handle_timeout(9.0)
+    conn.handle_timeout(10.0)  # nothing due: fine
+    assert conn.state is S.SYN_SENT
+
+
+def test_segments_for_other_ports_are_rejected(impl):
+    link = established(impl)
+    link.a.receive(Segment(src_port=1, dst_port=CLIENT[1], flags=Flags.RST), 0.0)
+    assert link.a.state is S.ESTABLISHED
+    assert drain(link.a)[-1] == SegmentRejected("not addressed to this connection")
