@@ -68,7 +68,7 @@ def in_state(impl, state: State) -> tuple[Link, Connection]:
         return link, client
     if state in (S.FIN_WAIT_1, S.CLOSING):
         client.close(link.now)
-        fin = client.segments_to_send(link.now)[0]
+        client.segments_to_send(link.now)  # the FIN is on its way (never delivered here)
         if state is S.CLOSING:
             server.close(link.now)
             link.deliver(server, server.segments_to_send(link.now)[0])  # FINs cross
@@ -149,8 +149,8 @@ def simultaneous_open_half(impl) -> Link:
     link = Link(impl, a, b)
     a.connect(0.0)
     b.connect(0.0)
-    syn_a, syn_b = a.segments_to_send(0.0)[0], b.segments_to_send(0.0)[0]
-    link.deliver(b, syn_b)
+    a.segments_to_send(0.0)  # a's SYN is still in flight
+    link.deliver(b, b.segments_to_send(0.0)[0])
     assert a.state is S.SYN_RECEIVED
     return link
 
@@ -460,7 +460,8 @@ def test_reset_to_closed_connection():
     conn.receive(Segment(src_port=1234, dst_port=80, seq=100, flags=Flags.SYN, payload=b"ab"), 0.0,
                  remote_ip="192.0.2.7")
     (rst, where), = conn.segments_to_send(0.0, addressed=True)
-    assert rst.flags == Flags.RST | Flags.ACK and (rst.seq, rst.ack) == (0, 103) and where == ("192.0.2.7", 1234)
+    assert rst.flags == Flags.RST | Flags.ACK and (rst.seq, rst.ack) == (0, 103)
+    assert where == ("192.0.2.7", 1234)
     conn.receive(Segment(src_port=1234, dst_port=80, seq=7, ack=999, flags=Flags.ACK), 0.0,
                  remote_ip="192.0.2.7")
     (rst,) = conn.segments_to_send(0.0)
