@@ -44,7 +44,8 @@ class TwoConnections(RuleBasedStateMachine):
         for conn in (self.a, self.b):
             for segment in conn.segments_to_send(self.now):
                 receiver = self._peer(conn)
-                self.flight.append((receiver, fastseg.pack(segment, src=conn.local[0], dst=receiver.local[0])))
+                raw = fastseg.pack(segment, src=conn.local[0], dst=receiver.local[0])
+                self.flight.append((receiver, raw))
 
     def _read(self) -> None:
         for conn in (self.a, self.b):
