@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the TUN harness
 
-from kernel_peer import KernelPeer, unavailable_reason  # noqa: E402
+from kernel_peer import KernelPeer, unavailable_reason
 
-import fastseg  # noqa: E402
-from fastseg.conn import Config, Connection, DataReceived, State  # noqa: E402
+import fastseg
+from fastseg.conn import Config, Connection, DataReceived, State
 
 
 def main() -> int:

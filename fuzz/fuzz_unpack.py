@@ -33,9 +33,10 @@ def test_one_input(data: bytes) -> None:
         python = _outcome(reference.unpack, data, strict)
         if compiled != python:
             raise AssertionError(f"twins disagree (strict={strict}): {compiled!r} != {python!r}")
-        if strict and isinstance(python, Segment):
-            if COMPILED.pack(python) != data or reference.pack(python) != data:
-                raise AssertionError(f"pack(unpack(b)) != b for {data.hex()}")
+        if strict and isinstance(python, Segment) and (
+            COMPILED.pack(python) != data or reference.pack(python) != data
+        ):
+            raise AssertionError(f"pack(unpack(b)) != b for {data.hex()}")
 
 
 def main() -> None:

@@ -7,8 +7,15 @@ import types
 from typing import Optional
 
 import pytest
+from hypothesis import settings
 
 from fastseg import _impl, reference
+
+# CI replays the same examples every run, so a landing never hangs on luck;
+# local runs explore new ones (and keep failures in the example database).
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def _namespace(name: str, *modules: types.ModuleType) -> types.SimpleNamespace:
