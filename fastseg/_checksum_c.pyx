@@ -12,6 +12,21 @@ from fastseg import _addr, errors
 
 __all__ = ["internet_checksum", "tcp_checksum", "update_checksum", "verify_checksum"]
 
+cdef extern from "Python.h":
+    long long PyLong_AsLongLongAndOverflow(object, int*) except? -1
+    bint PyLong_Check(object)
+
+
+cdef inline bint _u16(object value) noexcept:
+    """Whether ``value`` is an int in [0, 0xFFFF] (no exception either way)."""
+    cdef int overflow = 0
+    cdef long long number
+    if not PyLong_Check(value):
+        return False
+    number = PyLong_AsLongLongAndOverflow(value, &overflow)
+    return not overflow and 0 <= number <= 0xFFFF
+
+
 cdef extern from *:
     """
     static inline int fastseg_little_endian(void) { const unsigned short one = 1; return *(const unsigned char*)&one; }
@@ -119,7 +134,7 @@ def internet_checksum(data, initial=0):
     cdef Py_buffer view
     cdef Bytes raw
     cdef uint16_t total
-    if not isinstance(initial, int) or not 0 <= initial <= 0xFFFF:
+    if not _u16(initial):
         raise ValueError(f"initial must be an int in [0, 65535], got {initial!r}")
     keep = acquire(data, &view, &raw)
     try:
@@ -145,7 +160,7 @@ def update_checksum(checksum, old_bytes, new_bytes):
     cdef Py_buffer old_view, new_view
     cdef Bytes old, new
     cdef uint32_t total
-    if not isinstance(checksum, int) or not 0 <= checksum <= 0xFFFF:
+    if not _u16(checksum):
         raise ValueError(f"checksum must be an int in [0, 65535], got {checksum!r}")
     keep_old = acquire(old_bytes, &old_view, &old)
     try:

@@ -16,6 +16,7 @@ twin, so both raise the same error for the same input by construction.
 cimport cython
 from cpython.buffer cimport PyBUF_WRITABLE, Py_buffer, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy, memset
 
@@ -33,23 +34,45 @@ cdef extern from "Python.h":
 
 cdef extern from *:
     """
-    /* An instance of a tuple subclass holding the items of ``items``: what
-       tuple.__new__(cls, items) does, without the call and argument parsing. */
-    static PyObject* fastseg_retuple(PyObject* cls, PyObject* items) {
-        Py_ssize_t i, n = PyTuple_GET_SIZE(items);
-        PyObject* result = ((PyTypeObject*)cls)->tp_alloc((PyTypeObject*)cls, n);
+    /* A Segment (a 13-field tuple subclass) holding new references to the fields:
+       what tuple.__new__(Segment, (...)) does, without the call and the temporary tuple. */
+    static PyObject* fastseg_segment(PyObject* cls, PyObject* f0, PyObject* f1, PyObject* f2,
+            PyObject* f3, PyObject* f4, PyObject* f5, PyObject* f6, PyObject* f7, PyObject* f8,
+            PyObject* f9, PyObject* f10, PyObject* f11, PyObject* f12) {
+        PyObject* fields[13] = {f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12};
+        Py_ssize_t i;
+        PyObject* result = ((PyTypeObject*)cls)->tp_alloc((PyTypeObject*)cls, 13);
         if (result == NULL) return NULL;
-        for (i = 0; i < n; i++) {
-            PyObject* item = PyTuple_GET_ITEM(items, i);
-            Py_INCREF(item);
-            PyTuple_SET_ITEM(result, i, item);
+        for (i = 0; i < 13; i++) {
+            Py_INCREF(fields[i]);
+            PyTuple_SET_ITEM(result, i, fields[i]);
         }
         return result;
     }
     """
-    object fastseg_retuple(object cls, tuple items)
+    object fastseg_segment(object cls, object f0, object f1, object f2, object f3, object f4,
+                           object f5, object f6, object f7, object f8, object f9, object f10,
+                           object f11, object f12)
+
+cdef extern from *:
+    """
+    /* A tuple made of the first n owned references in items (they are moved in). */
+    static PyObject* fastseg_move_tuple(PyObject** items, Py_ssize_t n) {
+        Py_ssize_t i;
+        PyObject* result = PyTuple_New(n);
+        if (result == NULL) {
+            for (i = 0; i < n; i++) Py_DECREF(items[i]);
+            return NULL;
+        }
+        for (i = 0; i < n; i++) PyTuple_SET_ITEM(result, i, items[i]);
+        return result;
+    }
+    """
+    tuple fastseg_move_tuple(PyObject** items, Py_ssize_t n)
 
 cdef object _SEGMENT = Segment
+if not (issubclass(Segment, tuple) and len(Segment._fields) == 13):
+    raise ImportError("fastseg_segment() builds 13-field tuple subclasses only")
 cdef tuple _KINDS = KIND_OBJECTS
 cdef tuple _EMPTY = ()
 cdef tuple _NOP = (KIND_OBJECTS[1], None)
@@ -124,33 +147,50 @@ cdef object _unpack(const uint8_t* p, Py_ssize_t size, list problems):
         _problem(problems, errors.header_past_buffer(header_len, size))
     end = min(max(header_len, 20), size)  # 20 <= end <= size
     options = _unpack_options(p, end, problems) if end > 20 else _EMPTY
-    return fastseg_retuple(_SEGMENT, (
-        _be16(p), _be16(p + 2), _be32(p + 4), _be32(p + 8), header_len,
+    return fastseg_segment(
+        _SEGMENT, _be16(p), _be16(p + 2), _be32(p + 4), _be32(p + 8), header_len,
         _flags(offset_flags & 0x1FF), (offset_flags >> 9) & 0x7,
         _be16(p + 14), _be16(p + 16), _be16(p + 18), options,
         PyBytes_FromStringAndSize(<const char*>p + end, size - end),
         tuple(problems) if problems else _EMPTY,
-    ))
+    )
 
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef tuple _unpack_options(const uint8_t* p, Py_ssize_t end, list problems):
-    """Walk the options in p[20:end]; ``end`` is at most the buffer size."""
-    cdef list options = []
+    """Walk the options in p[20:end]; ``end`` is at most the buffer size (and 60)."""
+    cdef PyObject* items[40]  # every option takes at least one of the 40 option bytes
+    cdef Py_ssize_t count = 0
+    try:
+        _walk_options(p, end, problems, items, &count)
+    except BaseException:
+        while count:
+            count -= 1
+            Py_DECREF(<object>items[count])
+        raise
+    return fastseg_move_tuple(items, count)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef int _walk_options(const uint8_t* p, Py_ssize_t end, list problems, PyObject** items,
+                       Py_ssize_t* count) except -1:
+    """Store an owned reference to each option in ``items``, counting them in ``count``."""
     cdef Py_ssize_t i = 20
     cdef Py_ssize_t length
     cdef uint8_t kind
+    cdef object option
     while i < end:
         kind = p[i]  # i < end
+        option = None
         if kind == 0:
-            options.append((_KINDS[0], PyBytes_FromStringAndSize(<const char*>p + i + 1, end - i - 1)))
-            break
-        if kind == 1:
-            options.append(_NOP)
+            option = (_KINDS[0], PyBytes_FromStringAndSize(<const char*>p + i + 1, end - i - 1))
+            i = end
+        elif kind == 1:
+            option = _NOP
             i += 1
-            continue
-        if i + 1 >= end:
+        elif i + 1 >= end:
             _problem(problems, errors.missing_option_length(i, kind))
         else:
             length = p[i + 1]  # i + 1 < end
@@ -159,13 +199,15 @@ cdef tuple _unpack_options(const uint8_t* p, Py_ssize_t end, list problems):
             elif i + length > end:
                 _problem(problems, errors.option_past_header(i, kind, length, end - i))
             else:
-                # p[i : i + length] lies within p[20:end].
-                options.append(_option(p + i, i, length, problems))
+                option = _option(p + i, i, length, problems)  # p[i : i + length] within p[20:end]
                 i += length
-                continue
-        options.append((None, PyBytes_FromStringAndSize(<const char*>p + i, end - i)))
-        break
-    return tuple(options)
+        if option is None:  # an unwalkable tail, kept raw (lenient mode only)
+            option = (None, PyBytes_FromStringAndSize(<const char*>p + i, end - i))
+            i = end
+        Py_INCREF(option)
+        items[count[0]] = <PyObject*>option
+        count[0] += 1
+    return 0
 
 
 @cython.boundscheck(False)
