@@ -1,26 +1,78 @@
-"""Benchmarks compare the twins within one run: the ``twin`` fixture gives each in turn."""
+"""pytest-benchmark over fastseg.bench: every implementation of an operation in one run.
+
+The corpus, the pcap file and the cases come from :mod:`fastseg.bench` (the
+engine of ``fastseg bench``), so both report the same operations.  Each case is
+checked against the corpus generator's own record before it is timed; an
+implementation that is not installed is skipped with the reason.
+
+    pytest benchmarks                     # 100k segments: about 2 minutes on 2 cores
+    pytest benchmarks --bench-short --benchmark-json=bench.json   # CI: 10k segments, ~15 s
+    python benchmarks/check_ratios.py bench.json   # Cython/pure-Python floors
+
+``--bench-short`` (or ``FASTSEG_BENCH_SHORT=1``) selects the short mode.  The
+rounds of each case are set by the mode's time budget, not by
+``--benchmark-max-time``; pytest-benchmark's own table is per call of a case
+(a pass over the work set), so the session ends with a per-operation table,
+ratios to the Cython twin and the issue's targets.
+"""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pytest
 
-from fastseg import _impl, reference
+from fastseg import bench
 
-try:
-    _CODEC, _CHECKSUM, _SEQ = _impl.compiled()
-except ImportError:  # pragma: no cover - depends on the build
-    _CODEC = _CHECKSUM = _SEQ = None
+_results: list[bench.Result] = []
+_skipped: dict[str, str] = {}
+_workload: list[bench.Workload] = []
 
 
-@pytest.fixture(params=["cython", "python"])
-def twin(request: pytest.FixtureRequest):
-    """A namespace of one twin's functions; benchmarks of a twin share a group per operation."""
-    if request.param == "python":
-        return reference
-    if _CODEC is None:
-        pytest.skip("compiled twins not built")
-    import types
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--bench-short", action="store_true", default=False,
+                     help=f"short benchmark mode for CI (also {bench.SHORT_ENV}=1)")
 
-    return types.SimpleNamespace(
-        **{name: getattr(module, name) for module in (_CODEC, _CHECKSUM, _SEQ) for name in module.__all__}
-    )
+
+@pytest.fixture(scope="session")
+def workload(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> bench.Workload:
+    short = request.config.getoption("--bench-short") or bench.short_requested()
+    made = bench.Workload.create(short, str(tmp_path_factory.mktemp("bench")))
+    _workload.append(made)
+    return made
+
+
+@pytest.fixture
+def timed(benchmark, workload: bench.Workload) -> Callable[[str, str], None]:
+    """Check, then time, one operation by one implementation (group: the operation)."""
+
+    def run(op: str, impl: str) -> None:
+        try:
+            case = bench.make_case(workload, op, impl)
+        except bench.Unavailable as exc:
+            _skipped[impl] = str(exc)
+            pytest.skip(str(exc))
+        problem = case.mismatch()
+        assert problem is None, problem
+        benchmark.group = op
+        benchmark.extra_info.update(op=op, impl=impl, ops=case.ops, bytes=case.nbytes)
+        if benchmark.disabled:
+            benchmark(case.run)
+            return
+        with bench.gc_paused():
+            rounds, iterations = bench.calibrate(case.run, workload.budget, workload.min_rounds)
+            benchmark.pedantic(case.run, rounds=rounds, iterations=iterations)
+        seconds = benchmark.stats.stats.data  # per call of case.run, one figure per round
+        _results.append(bench.Result(op, impl, case.ops, case.nbytes, [t / case.ops for t in seconds]))
+
+    return run
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _results:
+        return
+    order = {op: number for number, op in enumerate(bench.PLAN)}
+    results = sorted(_results, key=lambda r: (order[r.op], bench.PLAN[r.op][1].index(r.impl)))
+    terminalreporter.section("fastseg per-operation figures")
+    for line in bench.report(results, _workload[0], _skipped):
+        terminalreporter.write_line(line)

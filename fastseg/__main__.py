@@ -2,6 +2,8 @@
 
 Each segment is decoded, its checksum verified over the IPv4 pseudo-header and
 re-encoded, so the output shows the codec's whole round trip.
+``python -m fastseg bench [--short] [--json PATH]`` times both twins and the
+peer libraries instead (see :mod:`fastseg.bench`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ EXAMPLE = (
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Decode, verify and re-encode each segment; exit 1 if any fails to decode."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from fastseg import bench
+
+        return bench.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m fastseg", description=__doc__)
     parser.add_argument("hex", nargs="*", help="TCP segments in hex (default: a built-in handshake)")
     parser.add_argument("--src", default=CLIENT, help="source address for the checksum")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastseg.__main__ import main
 
 
@@ -17,3 +19,12 @@ def test_bad_hex_is_one_line_and_exit_1(capsys):
     err = capsys.readouterr().err.splitlines()
     assert err == ["1: cannot decode: fewer than 20 bytes (2) (at byte 2)",
                    "2: cannot decode: fewer than 20 bytes (4) (at byte 4)"]
+
+
+def test_bench_subcommand_writes_figures(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--short", "--count", "300", "--op", "checksum 1500", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    timed = {r["impl"]: r["best_ns"] for r in figures["results"] if r["op"] == "checksum 1500"}
+    assert timed["python"] > 0 and timed["python"] > timed.get("cython", 0)
+    assert "checksum 1500" in capsys.readouterr().out
