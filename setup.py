@@ -57,7 +57,7 @@ def extensions():
         compile_args = ["-O1", "-g", *sanitize]
         link_args = sanitize
     modules = [
-        Extension(f"fastseg.{name}", [f"fastseg/{name}.pyx"],
+        Extension(f"fastseg.{name}", [f"fastseg/{name}.pyx"], depends=["fastseg/_csum.h"],
                   extra_compile_args=compile_args, extra_link_args=link_args)
         for name in MODULES
     ]

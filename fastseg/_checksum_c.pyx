@@ -1,7 +1,6 @@
 # cython: language_level=3
 """The Internet checksum in C: the compiled twin of ``_checksum_py`` (docstrings live there)."""
 
-cimport cython
 from cpython.buffer cimport Py_buffer
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
@@ -34,29 +33,32 @@ cdef extern from *:
     int fastseg_little_endian() nogil
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef uint64_t sum_native(const uint8_t* data, Py_ssize_t size) noexcept nogil:
-    """Sum of ``data`` as native-order 32-bit words (the tail padded with zeros).
+cdef extern from "_csum.h":
+    uint64_t fastseg_sum(const uint8_t* data, size_t size) nogil
+    int fastseg_sum_available(int which)
+    int fastseg_sum_use(int which)
+    const char* fastseg_sum_names[3]
 
-    A 64-bit total of 32-bit words cannot overflow below 16 GiB; folding it
-    gives the one's-complement sum of the native-order 16-bit words.  Every
-    read lies in [0, size): the loop stops 4 bytes short, the tail is copied.
-    """
-    cdef uint64_t total = 0
-    cdef uint32_t word
-    cdef Py_ssize_t i = 0
-    cdef uint8_t tail[4]
-    while i + 4 <= size:
-        memcpy(&word, data + i, 4)
-        total += word
-        i += 4
-    if i < size:
-        tail[0] = tail[1] = tail[2] = tail[3] = 0
-        memcpy(tail, data + i, size - i)
-        memcpy(&word, tail, 4)
-        total += word
-    return total
+
+cdef uint64_t sum_native(const uint8_t* data, Py_ssize_t size) noexcept nogil:
+    """Sum of ``data`` as native-order 32-bit words; see _csum.h (reads stay in [0, size))."""
+    return fastseg_sum(data, <size_t>size)
+
+
+def _sum_variants():
+    """Names of the summing loops this build and CPU can run, widest last (for tests)."""
+    return [fastseg_sum_names[i].decode() for i in range(3) if fastseg_sum_available(i)]
+
+
+def _use_sum_variant(name):
+    """Make the summing loop ``name`` the active one (for tests); ValueError if unavailable."""
+    for i in range(3):
+        if fastseg_sum_names[i].decode() == name and fastseg_sum_use(i):
+            return
+    raise ValueError(f"summing loop {name!r} is not available here")
+
+
+_use_sum_variant(_sum_variants()[-1])
 
 
 cdef uint16_t fold(uint64_t total) noexcept nogil:
