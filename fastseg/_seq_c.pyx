@@ -13,13 +13,18 @@ cdef extern from "Python.h":
 
 
 cdef inline uint32_t _check(str name, object value) except? 0xFFFFFFFF:
-    """``value`` as a C number, or the shared TypeError/ValueError of the reference twin."""
-    cdef int overflow = 0
-    cdef long long number
+    """``value`` as a C number, or the shared TypeError/ValueError of the reference twin.
+
+    Cython's own int conversion reads small ints inline; it raises OverflowError
+    for negative or too large values, which becomes the reference twin's error.
+    """
+    cdef uint32_t number
     if PyLong_Check(value):
-        number = PyLong_AsLongLongAndOverflow(value, &overflow)
-        if not overflow and 0 <= number <= 0xFFFFFFFF:
-            return <uint32_t>number
+        try:
+            number = value
+            return number
+        except OverflowError:
+            pass
     raise errors.seq_error(name, value)
 
 
