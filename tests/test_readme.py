@@ -29,3 +29,11 @@ def test_pycon_blocks_pass_as_doctests():
         runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
     assert runner.summarize(verbose=False).attempted >= 5
+
+
+def test_transition_table_is_current():
+    from fastseg.conn.states import transition_table
+
+    text = README.read_text(encoding="utf-8")
+    copy = text.split("<!-- transitions -->\n", 1)[1].split("\n<!-- /transitions -->", 1)[0]
+    assert copy == transition_table()

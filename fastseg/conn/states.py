@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["TRANSITIONS", "State", "StateError"]
+__all__ = ["TRANSITIONS", "State", "StateError", "transition_table"]
 
 
 class StateError(Exception):
@@ -84,3 +84,12 @@ TRANSITIONS: dict[tuple[State, str], State] = {
     (S.TIME_WAIT, "rcv_rst"): S.CLOSED,
     (S.TIME_WAIT, "abort"): S.CLOSED,
 }
+
+
+def transition_table() -> str:
+    """The transitions as a Markdown table, one row per state (the README's state diagram)."""
+    rows = ["| state | cause → next state |", "| --- | --- |"]
+    for state in State:
+        arcs = [f"{cause} → {new.value}" for (old, cause), new in TRANSITIONS.items() if old is state]
+        rows.append(f"| {state.value} | {'; '.join(arcs)} |")
+    return "\n".join(rows)
