@@ -1,8 +1,12 @@
 """Hypothesis strategies and buffer helpers for fastseg's property and differential tests.
 
-Everything here is built without fastseg's encoder: ``option_wire`` and
-``encoded_segments`` write the wire bytes with ``struct`` themselves, so a test
-that compares fastseg's output with them is not comparing fastseg with itself.
+The option values come from the public ``fastseg.strategies.options()``, but
+every expected result here is built without fastseg's encoder: ``option_wire``
+and ``encoded_segments`` write the wire bytes with ``struct`` themselves, so a
+test that compares fastseg's output with them is not comparing fastseg with
+itself.  Inputs that only need to be hostile (``near_valid_bytes``,
+``any_bytes``) also draw from the public ``malformed_segments()`` and
+``raw_segments()``.
 
 The strategies are written to shrink towards small, readable examples: the
 first alternative of every ``one_of`` is the simplest, lists shrink to empty,
@@ -21,6 +25,7 @@ from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 from hypothesis import strategies as st
 
 from fastseg import OptionKind, Segment
+from fastseg import strategies as public
 
 U16 = 0xFFFF
 U32 = 0xFFFFFFFF
@@ -71,26 +76,8 @@ def options_wire(options: List[Option]) -> bytes:
     return b"".join(option_wire(kind, value) for kind, value in options)
 
 
-sack_blocks = st.lists(st.tuples(u32, u32), min_size=1, max_size=4).map(tuple)
-
-#: Kinds fastseg keeps as raw bytes: named ones (ECHO, MD5, MPTCP, ...) and plain ints.
-unknown_kinds = st.integers(6, 255).filter(lambda kind: kind not in SPECIAL_KINDS)
-
-#: One option, anything but EOL, in the form ``unpack`` returns it.
-single_options = st.one_of(
-    st.just((OptionKind.NOP, None)),
-    st.builds(lambda v: (OptionKind.MSS, v), u16),
-    st.builds(lambda v: (OptionKind.WSCALE, v), u8),
-    st.just((OptionKind.SACK_PERMITTED, None)),
-    st.builds(lambda v: (OptionKind.TIMESTAMPS, v), st.tuples(u32, u32)),
-    st.builds(lambda v: (OptionKind.SACK, v), sack_blocks),
-    st.builds(lambda v: (OptionKind.MD5, v), st.binary(min_size=16, max_size=16)),
-    st.builds(
-        lambda v: (OptionKind.FASTOPEN, v),
-        st.one_of(st.just(b""), st.binary(min_size=4, max_size=16)),
-    ),
-    st.builds(lambda k, v: (k, v), unknown_kinds, st.binary(max_size=38)),
-)
+#: The public strategy's options, every kind, without the EOL that option_lists adds itself.
+options_without_eol = public.options(eol=False)
 
 
 @st.composite
@@ -100,13 +87,8 @@ def option_lists(draw: Any, aligned: bool = False) -> List[Option]:
     ``aligned`` makes the wire length a multiple of 4, adding an EOL whose trailing
     bytes (any values, not only zeros) fill the gap when needed.
     """
-    options: List[Option] = []
-    used = 0
-    for option in draw(st.lists(single_options, max_size=10)):
-        size = len(option_wire(*option))
-        if used + size <= MAX_OPTIONS:
-            options.append(option)
-            used += size
+    options: List[Option] = draw(options_without_eol)
+    used = len(options_wire(options))
     room = MAX_OPTIONS - used
     if aligned:
         gap = -used % 4
@@ -210,10 +192,15 @@ def valid_bytes(max_payload: int = 2000) -> st.SearchStrategy[bytes]:
 MUTATIONS = ("data_offset", "option_length", "option_kind", "header_byte", "truncate")
 
 
-@st.composite
-def near_valid_bytes(draw: Any, max_payload: int = 200) -> bytes:
+def near_valid_bytes(max_payload: int = 200) -> st.SearchStrategy[bytes]:
     """Valid bytes with one thing broken: the data offset, an option length or kind,
-    any header byte, or the length of the buffer."""
+    any header byte, or the length of the buffer; or one of the public defects."""
+    return st.one_of(mutated_bytes(max_payload), public.malformed_segments())
+
+
+@st.composite
+def mutated_bytes(draw: Any, max_payload: int = 200) -> bytes:
+    """Valid bytes with one random mutation of the kinds in MUTATIONS."""
     encoded = draw(encoded_segments(max_payload=max_payload))
     data = bytearray(encoded.data)
     header_len = encoded.segment.header_len
@@ -248,12 +235,13 @@ def plausible_bytes(draw: Any, min_size: int = 20) -> bytes:
 
 
 def any_bytes(max_size: int = 100) -> st.SearchStrategy[bytes]:
-    """Valid, near-valid, plausible and plain random bytes."""
+    """Valid, near-valid, plausible and plain random bytes, and the public raw segments."""
     return st.one_of(
         st.binary(max_size=max_size),
         valid_bytes(max_payload=max_size),
         near_valid_bytes(max_payload=max_size),
         plausible_bytes(),
+        public.raw_segments(max_payload=max_size),
     )
 
 
@@ -450,7 +438,7 @@ def shape(value: Any) -> Any:
 __all__ = [
     "BAD_ADDRESS_PAIRS", "MUTATIONS", "NOT_BUFFERS", "READ_BUFFERS", "SPECIAL_KINDS",
     "UNWRITABLE_TARGETS", "WRITABLE_TARGETS", "Encoded", "Target", "address_pairs",
-    "any_bytes", "encoded_segments", "examples", "near_valid_bytes", "option_lists", "option_wire",
-    "options_wire", "plausible_bytes", "segments", "shape", "single_options", "u8", "u16", "u32",
+    "any_bytes", "encoded_segments", "examples", "mutated_bytes", "near_valid_bytes", "option_lists",
+    "option_wire", "options_wire", "plausible_bytes", "segments", "shape", "u8", "u16", "u32",
     "valid_bytes",
 ]

@@ -512,12 +512,33 @@ def test_exact_reset_resets(impl):
     assert drain(link.a) == [ConnectionReset(), Closed()]
 
 
+def stamped(conn: Connection, **fields) -> Segment:
+    """A segment to ``conn`` carrying a timestamp that passes PAWS."""
+    stamps = ((OptionKind.NOP, None), (OptionKind.NOP, None),
+              (OptionKind.TIMESTAMPS, (seq_add(conn.ts_recent, 1), 0)))
+    return Segment(src_port=conn.remote[1], dst_port=conn.local[1], options=stamps, **fields)
+
+
 def test_syn_in_established_gets_challenge_ack(impl):
     link = established(impl)
     server = link.b
-    server.receive(Segment(src_port=CLIENT[1], dst_port=SERVER[1], seq=server.rcv_nxt, flags=Flags.SYN), 0.0)
+    server.receive(stamped(server, seq=server.rcv_nxt, flags=Flags.SYN), 0.0)
     (ack,) = server.segments_to_send(0.0)
     assert ack.flags == Flags.ACK and server.state is S.ESTABLISHED
+
+
+def test_segment_without_timestamp_dropped_once_negotiated(impl):
+    """RFC 7323 §3.2: silently, though its data and ACK would otherwise be fine."""
+    link = established(impl)
+    server = link.b
+    assert server.ts_recent is not None
+    bare = Segment(src_port=CLIENT[1], dst_port=SERVER[1], seq=server.rcv_nxt, ack=server.snd_nxt,
+                   flags=Flags.ACK, payload=b"no stamp")
+    server.receive(bare, 0.0)
+    assert server.segments_to_send(0.0) == [] and received(drain(server)) == b""
+    server.receive(stamped(server, seq=server.rcv_nxt, ack=server.snd_nxt, flags=Flags.ACK,
+                           payload=b"stamped"), 0.0)
+    assert received(drain(server)) == b"stamped"
 
 
 def test_abort_sends_reset(impl):

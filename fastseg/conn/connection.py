@@ -131,6 +131,21 @@ class Connection:
         return max(0, self.config.receive_buffer - self._unread)
 
     @property
+    def snd_max(self) -> int:
+        """The highest sequence number sent so far (above SND.NXT after a timeout's rollback)."""
+        return self._snd_max
+
+    @property
+    def max_snd_wnd(self) -> int:
+        """MAX.SND.WND: the largest window the peer has offered (RFC 5961 §5.2)."""
+        return self._max_snd_wnd
+
+    @property
+    def ts_recent(self) -> Optional[int]:
+        """TS.Recent (RFC 7323 §4.3), or None when timestamps are not in use."""
+        return self._ts_recent if self._ts_ok else None
+
+    @property
     def send_capacity(self) -> int:
         """Bytes ``send()`` would take now."""
         return max(0, self.config.send_buffer - len(self._send_buffer))
@@ -407,11 +422,15 @@ class Connection:
                 self._on_fin(segment, now)
 
     def _paws_rejects(self, segment: Segment) -> bool:
-        """RFC 7323 §5.3: drop a segment whose TSval is older than TS.Recent (and ACK it)."""
+        """RFC 7323: drop a segment without timestamps once they are in use (§3.2, silently)
+        or with a TSval older than TS.Recent (§5.3, answered with an ACK)."""
         if not self._ts_ok or segment.flags & Flags.RST:
             return False
         stamps = segment.timestamps
-        if stamps is None or not seq_lt(stamps[0], self._ts_recent):
+        if stamps is None:
+            self._reject("no timestamp option although timestamps are in use")
+            return True
+        if not seq_lt(stamps[0], self._ts_recent):
             return False
         self._ack_pending = True
         self._reject("PAWS: timestamp older than TS.Recent")
