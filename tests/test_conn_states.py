@@ -666,3 +666,27 @@ def test_segments_for_other_ports_are_rejected(impl):
     link.a.receive(Segment(src_port=1, dst_port=CLIENT[1], flags=Flags.RST), 0.0)
     assert link.a.state is S.ESTABLISHED
     assert drain(link.a)[-1] == SegmentRejected("not addressed to this connection")
+
+
+@pytest.mark.parametrize("simultaneous", [False, True])
+def test_close_in_syn_received_then_timeout_resends_syn_ack_and_fin(impl, simultaneous):
+    """Regression (found by fuzz/fuzz_conn.py): after close() in SYN-RECEIVED, a retransmission
+    timeout rolled SND.NXT back onto the unacknowledged SYN and segments_to_send() never returned."""
+    if simultaneous:
+        link = simultaneous_open_half(impl)
+        conn = link.a
+    else:
+        conn = Connection(SERVER, config=CONFIG, iss=1000)
+        conn.listen()
+        conn.receive(Segment(src_port=CLIENT[1], dst_port=SERVER[1], seq=5000, flags=Flags.SYN),
+                     0.0, remote_ip=CLIENT[0])
+    conn.close(0.0)
+    assert conn.state is S.FIN_WAIT_1
+    first = conn.segments_to_send(0.0)
+    assert [s.flags for s in first] == [Flags.SYN | Flags.ACK, Flags.FIN | Flags.ACK]
+    due = conn.next_deadline()
+    conn.handle_timeout(due)
+    again = conn.segments_to_send(due)
+    assert [s.flags for s in again] == [Flags.SYN | Flags.ACK, Flags.FIN | Flags.ACK]
+    syn_ack, fin = again
+    assert fin.seq == seq_add(syn_ack.seq, 1) and conn.snd_nxt == seq_add(syn_ack.seq, 2)

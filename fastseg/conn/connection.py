@@ -272,20 +272,17 @@ class Connection:
                 self._transition("time_wait_expired")
 
     def _on_retransmit_timeout(self, now: float) -> None:
-        limit = self.config.syn_retries if not self._state.synchronized or \
-            self._state is S.SYN_RECEIVED else self.config.retries
+        syn_unacked = seq_le(self._snd_una, self._iss)
         self._retries += 1
-        if self._retries > limit:
+        if self._retries > (self.config.syn_retries if syn_unacked else self.config.retries):
             self._events.append(ConnectionTimedOut())
             self._transition("timeout")
             return
         self._rto.back_off()
         self._rtt_probe = None  # Karn: no samples from retransmitted data
-        if self._state is S.SYN_SENT:
-            self._send_syn(now)
-            return
-        if self._state is S.SYN_RECEIVED:
-            self._send_syn(now, ack=True)
+        if syn_unacked:  # SYN-SENT, SYN-RECEIVED, or FIN-WAIT-1 entered from SYN-RECEIVED
+            self._fin_sent = False  # a FIN sent after the SYN goes again once the SYN is through
+            self._send_syn(now, ack=self._state is not S.SYN_SENT)
             return
         flight = seq_diff(self._snd_max, self._snd_una)
         self._ssthresh = max(flight // 2, 2 * self._smss)  # RFC 5681 §3.1, eqn. 4
@@ -649,6 +646,8 @@ class Connection:
                 break
             size = min(self._smss, seq_diff(data_end, self._snd_nxt), room)
             start = seq_diff(self._snd_nxt, self._data_start)
+            if start < 0:
+                raise AssertionError("SND.NXT fell before the data: only the SYN may go there")
             payload = bytes(self._send_buffer[start : start + size])
             flags = Flags.ACK | (Flags.PSH if start + size == len(self._send_buffer) else 0)
             out.append(self._emit(flags, payload, now))
@@ -705,7 +704,9 @@ class Connection:
             options += [(OptionKind.NOP, None), (OptionKind.NOP, None),
                         (OptionKind.TIMESTAMPS, (self._ts_value(now), self._ts_recent))]
         flags = Flags.SYN | (Flags.ACK if ack else 0)
-        self._snd_nxt = self._snd_max = seq_add(self._iss, 1)
+        self._snd_nxt = seq_add(self._iss, 1)
+        if seq_lt(self._snd_max, self._snd_nxt):
+            self._snd_max = self._snd_nxt
         self._queue(self._bare(flags, self._iss, self._rcv_nxt if ack else 0, self._peer[1],
                                window=min(self.rcv_wnd, 0xFFFF), options=options))
         if ack:
