@@ -192,8 +192,7 @@ def main() -> int:
     args = parser.parse_args()
     names = list(TARGETS) if not args.target or "all" in args.target else args.target
     args.work = os.path.abspath(args.work)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH")]))
+    env = dict(os.environ)  # the installed fastseg (sanitize.sh points PYTHONPATH at its build)
     if args.sanitize:
         env.update(sanitizer_env())
     if args.skip_known:
