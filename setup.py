@@ -10,7 +10,7 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["_buffer", "_checksum_c", "_codec_c", "_seq_c"]
+MODULES = ["_buffer", "_checksum_c", "_codec_c", "_seq_c", "capture._reader_c"]
 
 
 def _flag(name):
@@ -57,7 +57,8 @@ def extensions():
         compile_args = ["-O1", "-g", *sanitize]
         link_args = sanitize
     modules = [
-        Extension(f"fastseg.{name}", [f"fastseg/{name}.pyx"], depends=["fastseg/_csum.h"],
+        Extension(f"fastseg.{name}", [f"fastseg/{name.replace('.', '/')}.pyx"],
+                  depends=["fastseg/_csum.h"],
                   extra_compile_args=compile_args, extra_link_args=link_args)
         for name in MODULES
     ]

@@ -27,7 +27,8 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/fastseg-sanitize.XXXXXX")
 [ "$keep" = 1 ] || trap 'rm -rf "$work"' EXIT
 tar -C "$repo" --exclude=./.venv --exclude=./build --exclude='./fastseg/*.so' \
-    --exclude='./fastseg/*.c' --exclude=./.git --exclude=./fuzz/.work -cf - . | tar -C "$work" -xf -
+    --exclude='./fastseg/*.c' \
+      --exclude='./fastseg/*/*.c' --exclude='./fastseg/*/*.so' --exclude=./.git --exclude=./fuzz/.work -cf - . | tar -C "$work" -xf -
 cd "$work"
 
 echo "== sanitizer build (ASan + UBSan) in $work"

@@ -1,0 +1,268 @@
+"""What both reader twins share: the record types, the errors, link types and messages.
+
+The records and every message are built here, so the compiled and the
+pure-Python reader cannot word or shape the same finding differently.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from typing import NamedTuple, Optional, Tuple, Union
+
+from fastseg.errors import FastsegError
+from fastseg.segment import Segment
+
+__all__ = [
+    "CaptureError", "CaptureNotFound", "CorruptCapture", "Kind", "NotACapture", "OtherRecord",
+    "TcpRecord", "UnsupportedLinkType",
+]
+
+# ---------------------------------------------------------------- link types
+# https://www.tcpdump.org/linktypes.html
+
+LINKTYPE_NULL = 0           # BSD loopback: 4-byte address family in the writer's byte order
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW_12 = 12        # DLT_RAW as some BSDs wrote it into files; raw IPv4 or IPv6
+LINKTYPE_RAW_14 = 14        # DLT_RAW on OpenBSD
+LINKTYPE_RAW = 101          # raw IPv4 or IPv6
+LINKTYPE_LOOP = 108         # OpenBSD loopback: 4-byte address family, network byte order
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+
+LINKTYPE_NAMES = {
+    LINKTYPE_NULL: "NULL", LINKTYPE_ETHERNET: "ETHERNET", LINKTYPE_RAW_12: "RAW",
+    LINKTYPE_RAW_14: "RAW", LINKTYPE_RAW: "RAW", LINKTYPE_LOOP: "LOOP",
+    LINKTYPE_LINUX_SLL: "LINUX_SLL", LINKTYPE_IPV4: "IPV4", LINKTYPE_IPV6: "IPV6",
+    LINKTYPE_LINUX_SLL2: "LINUX_SLL2",
+}
+SUPPORTED_LINKTYPES = frozenset(LINKTYPE_NAMES)
+
+# BSD address families meaning IPv4 and IPv6 in NULL / LOOP headers.
+AF_INET = 2
+AF_INET6 = (24, 28, 30)  # NetBSD/OpenBSD, FreeBSD, Darwin
+
+# Ethernet types: IPv4, IPv6 and the VLAN tags walked over (802.1Q, 802.1ad, old QinQ).
+ETHERTYPE_IPV4 = 0x0800
+ETHERTYPE_IPV6 = 0x86DD
+ETHERTYPE_VLANS = (0x8100, 0x88A8, 0x9100)
+
+# IP protocol numbers.
+IPPROTO_HOPOPTS = 0
+IPPROTO_TCP = 6
+IPPROTO_ROUTING = 43
+IPPROTO_FRAGMENT = 44
+IPPROTO_AH = 51
+IPPROTO_DSTOPTS = 60
+# IPv6 extension headers of the RFC 8200 §4 form (next header, length in 8-octet units
+# beyond the first 8) that lead on to an upper layer: hop-by-hop, routing, destination
+# options.  Mobility (135) and HIP (139) carry their own payload and end the walk, as in
+# Wireshark.
+IPV6_EXTENSIONS = (0, 43, 60)
+
+# Classic pcap and pcapng magic numbers (read little-endian).
+PCAP_MAGIC_USEC = 0xA1B2C3D4
+PCAP_MAGIC_NSEC = 0xA1B23C4D
+PCAPNG_SHB = 0x0A0D0D0A
+PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+PCAPNG_IDB = 1
+PCAPNG_PB = 2               # the obsolete Packet Block; Wireshark still reads it
+PCAPNG_SPB = 3
+PCAPNG_EPB = 6
+
+#: Largest record (pcap) or block (pcapng) accepted; bigger means a corrupt file.
+MAX_RECORD = 64 * 1024 * 1024
+DEFAULT_CHUNK = 1 << 20
+
+# ---------------------------------------------------------------- errors
+
+
+class CaptureError(FastsegError):
+    """A capture that cannot be read; the message is one line naming the file."""
+
+
+class CaptureNotFound(CaptureError, FileNotFoundError):
+    """The file does not exist or cannot be opened."""
+
+
+class NotACapture(CaptureError, ValueError):
+    """The file does not start like a classic pcap or a pcapng file."""
+
+
+class UnsupportedLinkType(CaptureError, ValueError):
+    """A link-layer header type the reader cannot decapsulate; ``linktype`` is its number."""
+
+    def __init__(self, message: str, linktype: int) -> None:
+        super().__init__(message)
+        self.linktype = linktype
+
+    def __reduce__(self) -> Tuple[type, Tuple[str, int]]:
+        return (type(self), (str(self), self.linktype))
+
+
+class CorruptCapture(CaptureError, ValueError):
+    """A capture whose structure breaks part way through (bad record or block lengths)."""
+
+
+def not_a_capture(name: str, head: bytes) -> NotACapture:
+    if not head:
+        return NotACapture(f"{name}: empty file, not a pcap or pcapng capture")
+    return NotACapture(f"{name}: not a pcap or pcapng capture (starts with {head[:4].hex()})")
+
+
+def unsupported_linktype(name: str, linktype: int) -> UnsupportedLinkType:
+    supported = ", ".join(str(t) for t in sorted(SUPPORTED_LINKTYPES))
+    return UnsupportedLinkType(
+        f"{name}: unsupported link type {linktype} (supported: {supported})", linktype)
+
+
+def corrupt(name: str, offset: int, what: str) -> CorruptCapture:
+    return CorruptCapture(f"{name}: corrupt capture at byte {offset}: {what}")
+
+
+# ---------------------------------------------------------------- records
+
+
+class Kind(str, enum.Enum):
+    """What a frame that did not yield a TCP segment turned out to be."""
+
+    FRAGMENT = "fragment"      # an IPv4 fragment (MF or offset) or an IPv6 non-atomic fragment
+    NON_TCP = "non-tcp"        # IP carrying another protocol (UDP, ICMP, ESP, ...)
+    NON_IP = "non-ip"          # ARP, LLDP, an unknown address family, ...
+    TRUNCATED = "truncated"    # the snap length cut a header short
+    MALFORMED = "malformed"    # a header that contradicts itself or the frame's length
+    CUT_SHORT = "cut-short"    # the file ends part way through a record (always last)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class TcpRecord(NamedTuple):
+    """One TCP segment found in a capture.
+
+    ``src`` and ``dst`` are the packed addresses (4 bytes for IPv4, 16 for
+    IPv6), cheap to hash and compare; ``src_address``/``dst_address`` give
+    :mod:`ipaddress` objects.  ``segment`` is decoded leniently, so a snap
+    length cut or hostile options appear in ``segment.anomalies``.
+    ``checksum_ok`` is None when the segment is truncated (fewer bytes
+    captured than the IP header says).
+    """
+
+    frame: int                  # 1-based frame number, as Wireshark counts
+    timestamp: float            # seconds since the epoch
+    timestamp_ns: int           # the same, exact, in nanoseconds
+    interface: int              # pcapng interface id (0 in classic pcap)
+    version: int                # IP version: 4 or 6
+    src: bytes
+    dst: bytes
+    segment: Segment
+    checksum_ok: Optional[bool]
+
+    @property
+    def src_address(self) -> Union[ipaddress.IPv4Address, ipaddress.IPv6Address]:
+        """The source address as an ``ipaddress`` object."""
+        return ipaddress.ip_address(self.src)
+
+    @property
+    def dst_address(self) -> Union[ipaddress.IPv4Address, ipaddress.IPv6Address]:
+        """The destination address as an ``ipaddress`` object."""
+        return ipaddress.ip_address(self.dst)
+
+    @property
+    def truncated(self) -> bool:
+        """Whether fewer bytes of the segment were captured than the IP header says."""
+        return self.checksum_ok is None
+
+
+class OtherRecord(NamedTuple):
+    """A frame that yielded no TCP segment (only with ``include_other=True``).
+
+    ``version``, ``src`` and ``dst`` are 0 and empty when no IP header was
+    read; ``protocol`` is the IP protocol (the last next-header) or -1.
+    """
+
+    frame: int                  # 0 for CUT_SHORT
+    timestamp: float
+    timestamp_ns: int
+    interface: int
+    kind: Kind
+    version: int
+    src: bytes
+    dst: bytes
+    protocol: int
+    detail: str
+
+
+Record = Union[TcpRecord, OtherRecord]
+
+# ---------------------------------------------------------------- timestamps
+
+
+def split_ns(ns: int) -> float:
+    """Seconds as a float: whole seconds plus the fraction, both computed exactly first.
+
+    The compiled twin does the same two double operations, so both agree to the bit.
+    """
+    sec, frac = divmod(ns, 1_000_000_000)
+    return sec + frac / 1e9
+
+
+def tsresol_scale(code: int) -> Tuple[int, int]:
+    """(mul, div) turning pcapng timestamp units into nanoseconds: ns = ts * mul // div.
+
+    ``code`` is the if_tsresol byte: 10**-code, or 2**-(code & 0x7F) with the top bit set.
+    """
+    if code & 0x80:
+        return 1_000_000_000, 1 << (code & 0x7F)
+    if code <= 9:
+        return 10 ** (9 - code), 1
+    return 1, 10 ** (code - 9)
+
+
+# ---------------------------------------------------------------- messages
+# Layer names for "header cut short" details, indexed by the codes both twins use.
+
+LAYER_ETHERNET, LAYER_VLAN, LAYER_SLL, LAYER_SLL2, LAYER_LOOPBACK = 0, 1, 2, 3, 4
+LAYER_IPV4, LAYER_IPV6, LAYER_IPV6_EXT, LAYER_TCP, LAYER_AH = 5, 6, 7, 8, 9
+LAYERS = ("Ethernet", "VLAN tag", "Linux cooked", "Linux cooked v2", "loopback",
+          "IPv4", "IPv6", "IPv6 extension", "TCP", "AH")
+
+
+def short_detail(layer: int, need: int, have: int) -> str:
+    return f"{LAYERS[layer]} header needs {need} bytes, {have} left"
+
+
+def ethertype_detail(ethertype: int) -> str:
+    return f"ethertype 0x{ethertype:04x}"
+
+
+def family_detail(family: int) -> str:
+    return f"address family {family}"
+
+
+def version_detail(expected: int, version: int) -> str:
+    if expected:
+        return f"IP version {version} on an IPv{expected} link"
+    return f"IP version {version}"
+
+
+def protocol_detail(protocol: int) -> str:
+    return f"IP protocol {protocol}"
+
+
+def fragment_detail(version: int, offset: int, more: int) -> str:
+    return f"IPv{version} fragment at offset {offset}{', more follow' if more else ', the last'}"
+
+
+def ihl_detail(header_len: int) -> str:
+    return f"IPv4 header length {header_len} below 20"
+
+
+def total_len_detail(total: int, header_len: int) -> str:
+    return f"IPv4 total length {total} below its header length {header_len}"
+
+
+def cut_short_detail(missing: int) -> str:
+    return f"the file ends {missing} bytes into a record"

@@ -1,0 +1,452 @@
+"""The capture reader in pure Python: the reference twin of ``_reader_c``.
+
+This module is the readable specification.  It reads the file in chunks
+(never all of it), splits it into records, and takes each frame apart layer
+by layer: link header, IPv4 or IPv6 (with options and extension headers),
+then TCP.  Formats: classic pcap (libpcap's file format, either byte order,
+micro- or nanosecond timestamps) and pcapng (IETF draft-ietf-opsawg-pcapng:
+sections in either byte order, interfaces with their own link type and
+timestamp resolution, enhanced, simple and the obsolete packet blocks).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, BinaryIO, Iterator, List, Optional, Tuple
+
+from fastseg.capture import _common as c
+from fastseg.capture._common import Kind, OtherRecord, Record, TcpRecord
+from fastseg.checksum import verify_checksum
+from fastseg.codec import unpack
+
+__all__ = ["Reader"]
+
+# A frame's verdict: ("tcp", version, src, dst, start, stop, complete)
+# or (Kind, version, src, dst, protocol, detail).
+Verdict = Tuple[Any, ...]
+
+_RECORD_HEADER = 16          # classic pcap: ts_sec, ts_frac, incl_len, orig_len
+_FILE_HEADER = 24            # classic pcap global header
+
+
+class _Interface:
+    """A pcapng interface: its link type and how its timestamps become nanoseconds."""
+
+    def __init__(self, linktype: int, snaplen: int, mul: int, div: int, offset_ns: int) -> None:
+        self.linktype, self.snaplen = linktype, snaplen
+        self.mul, self.div, self.offset_ns = mul, div, offset_ns
+
+
+class Reader:
+    """Iterate over the records of an open binary capture file.
+
+    Yields :class:`TcpRecord` for every TCP segment and, with
+    ``include_other``, an :class:`OtherRecord` for every other frame.
+    """
+
+    def __init__(self, file: BinaryIO, *, name: str = "<capture>", include_other: bool = False,
+                 chunk_size: int = c.DEFAULT_CHUNK, owns_file: bool = False) -> None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be positive, got {chunk_size}")
+        self._file = file
+        self._owns_file = owns_file
+        self.name = name
+        self._include_other = include_other
+        self._chunk = chunk_size
+        self._buf = b""
+        self._pos = 0
+        self._offset = 0         # file offset of self._buf[0]
+        self._eof = False
+        self.frames = 0          # packet records read so far
+        self.cut_short = False   # the file ended part way through a record
+        self.linktypes: List[int] = []
+        self._interfaces: List[_Interface] = []
+        self._order = "<"
+        if not self._need(4) or not self._need(_FILE_HEADER):
+            raise c.not_a_capture(name, self._buf)
+        magic_le = struct.unpack_from("<I", self._buf, 0)[0]
+        magic_be = struct.unpack_from(">I", self._buf, 0)[0]
+        if magic_le in (c.PCAP_MAGIC_USEC, c.PCAP_MAGIC_NSEC):
+            self._start_pcap("<", magic_le)
+        elif magic_be in (c.PCAP_MAGIC_USEC, c.PCAP_MAGIC_NSEC):
+            self._start_pcap(">", magic_be)
+        elif magic_le == c.PCAPNG_SHB:
+            self.format = "pcapng"
+            if self._section_order() is None:
+                raise c.not_a_capture(name, self._buf)
+            self._records = self._pcapng_records()
+        else:
+            raise c.not_a_capture(name, self._buf)
+
+    def __iter__(self) -> Iterator[Record]:
+        return self
+
+    def __next__(self) -> Record:
+        try:
+            return next(self._records)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Stop reading; close the file if the reader opened it."""
+        self._records = iter(())
+        if self._owns_file:
+            self._file.close()
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ buffering
+
+    def _need(self, n: int) -> bool:
+        """Whether ``n`` bytes from the current position are (or could be made) available."""
+        while len(self._buf) - self._pos < n:
+            if self._eof:
+                return False
+            data = self._file.read(max(self._chunk, n - (len(self._buf) - self._pos)))
+            if not data:
+                self._eof = True
+                continue
+            self._offset += self._pos
+            self._buf = self._buf[self._pos:] + data
+            self._pos = 0
+        return True
+
+    def _cut_short(self) -> Iterator[Record]:
+        """The end of the file: flag and report bytes left over from a partial record."""
+        left = len(self._buf) - self._pos
+        if left:
+            self.cut_short = True
+            if self._include_other:
+                yield OtherRecord(0, 0.0, 0, 0, Kind.CUT_SHORT, 0, b"", b"", -1,
+                                  c.cut_short_detail(left))
+
+    # ------------------------------------------------------------ classic pcap
+
+    def _start_pcap(self, order: str, magic: int) -> None:
+        self.format = "pcap"
+        _major, _minor, _zone, _sigfigs, _snaplen, network = struct.unpack_from(
+            order + "HHiIII", self._buf, 4)
+        linktype = network & 0x0FFFFFFF  # the top bits may carry FCS length information
+        if linktype not in c.SUPPORTED_LINKTYPES:
+            raise c.unsupported_linktype(self.name, linktype)
+        self.linktypes = [linktype]
+        self._pos = _FILE_HEADER
+        self._records = self._pcap_records(order, linktype, magic == c.PCAP_MAGIC_NSEC)
+
+    def _pcap_records(self, order: str, linktype: int, nano: bool) -> Iterator[Record]:
+        header = struct.Struct(order + "IIII")
+        frac_ns = 1 if nano else 1000
+        while self._need(_RECORD_HEADER):
+            ts_sec, ts_frac, incl_len, orig_len = header.unpack_from(self._buf, self._pos)
+            if incl_len > c.MAX_RECORD:
+                raise c.corrupt(self.name, self._offset + self._pos,
+                                f"record of {incl_len} bytes")
+            if not self._need(_RECORD_HEADER + incl_len):
+                break
+            start = self._pos + _RECORD_HEADER
+            frame = self._buf[start:start + incl_len]
+            self._pos = start + incl_len
+            self.frames += 1
+            ns = ts_sec * 1_000_000_000 + ts_frac * frac_ns
+            record = self._record(linktype, frame, orig_len, ns, 0)
+            if record is not None:
+                yield record
+        yield from self._cut_short()
+
+    # ------------------------------------------------------------ pcapng
+
+    def _section_order(self) -> Optional[str]:
+        """The byte order of the section header block at the current position, or None."""
+        if not self._need(12):
+            return None
+        magic = self._buf[self._pos + 8:self._pos + 12]
+        if magic == struct.pack("<I", c.PCAPNG_BYTE_ORDER_MAGIC):
+            return "<"
+        if magic == struct.pack(">I", c.PCAPNG_BYTE_ORDER_MAGIC):
+            return ">"
+        return None
+
+    def _pcapng_records(self) -> Iterator[Record]:
+        while self._need(8):
+            at = self._offset + self._pos
+            block_type = struct.unpack_from(self._order + "I", self._buf, self._pos)[0]
+            if block_type == c.PCAPNG_SHB:
+                order = self._section_order()
+                if order is None:
+                    if self._need(12):
+                        raise c.corrupt(self.name, at, "section header without byte-order magic")
+                    break
+                self._order = order
+            length = struct.unpack_from(self._order + "I", self._buf, self._pos + 4)[0]
+            if length < 12 or length % 4 or length > c.MAX_RECORD:
+                raise c.corrupt(self.name, at, f"block of {length} bytes")
+            if not self._need(length):
+                break
+            body = self._buf[self._pos + 8:self._pos + length - 4]
+            trailer = struct.unpack_from(self._order + "I", self._buf, self._pos + length - 4)[0]
+            if trailer != length:
+                raise c.corrupt(self.name, at,
+                                f"block length {length} does not match its trailer {trailer}")
+            self._pos += length
+            if block_type == c.PCAPNG_SHB:
+                self._interfaces = []
+            elif block_type == c.PCAPNG_IDB:
+                self._interface(body, at)
+            elif block_type in (c.PCAPNG_EPB, c.PCAPNG_PB, c.PCAPNG_SPB):
+                record = self._packet(block_type, body, at)
+                if record is not None:
+                    yield record
+        yield from self._cut_short()
+
+    def _interface(self, body: bytes, at: int) -> None:
+        if len(body) < 8:
+            raise c.corrupt(self.name, at, "interface description block too short")
+        linktype, _reserved, snaplen = struct.unpack_from(self._order + "HHI", body, 0)
+        if linktype not in c.SUPPORTED_LINKTYPES:
+            raise c.unsupported_linktype(self.name, linktype)
+        mul, div, offset_ns = 1000, 1, 0  # default resolution: microseconds
+        i = 8
+        while i + 4 <= len(body):
+            code, size = struct.unpack_from(self._order + "HH", body, i)
+            value = body[i + 4:i + 4 + size]
+            if code == 0:
+                break
+            if code == 9 and size == 1:        # if_tsresol
+                mul, div = c.tsresol_scale(value[0])
+            elif code == 14 and size == 8:     # if_tsoffset, in seconds
+                offset_ns = struct.unpack(self._order + "q", value)[0] * 1_000_000_000
+            i += 4 + (size + 3) // 4 * 4
+        self._interfaces.append(_Interface(linktype, snaplen, mul, div, offset_ns))
+        self.linktypes.append(linktype)
+
+    def _packet(self, block_type: int, body: bytes, at: int) -> Optional[Record]:
+        if block_type == c.PCAPNG_SPB:
+            if len(body) < 4:
+                raise c.corrupt(self.name, at, "simple packet block too short")
+            interface_id, ns = 0, 0   # no timestamp in a simple packet block
+            orig_len = struct.unpack_from(self._order + "I", body, 0)[0]
+            captured = min(orig_len, len(body) - 4)
+            if self._interfaces and self._interfaces[0].snaplen:
+                captured = min(captured, self._interfaces[0].snaplen)
+            start = 4
+        else:
+            if len(body) < 20:
+                raise c.corrupt(self.name, at, "packet block too short")
+            if block_type == c.PCAPNG_EPB:
+                interface_id, high, low, captured, orig_len = struct.unpack_from(
+                    self._order + "IIIII", body, 0)
+            else:
+                interface_id, _drops, high, low, captured, orig_len = struct.unpack_from(
+                    self._order + "HHIIII", body, 0)
+            start = 20
+            if captured > len(body) - 20:
+                raise c.corrupt(self.name, at,
+                                f"{captured} captured bytes do not fit the packet block")
+        if interface_id >= len(self._interfaces):
+            raise c.corrupt(self.name, at, f"packet on undeclared interface {interface_id}")
+        iface = self._interfaces[interface_id]
+        if block_type != c.PCAPNG_SPB:
+            ns = ((high << 32) | low) * iface.mul // iface.div + iface.offset_ns
+        self.frames += 1
+        return self._record(iface.linktype, body[start:start + captured], orig_len, ns,
+                            interface_id)
+
+    # ------------------------------------------------------------ frames
+
+    def _record(self, linktype: int, frame: bytes, orig_len: int, ns: int,
+                interface: int) -> Optional[Record]:
+        verdict = decode(linktype, frame, orig_len)
+        if verdict[0] == "tcp":
+            _, version, src, dst, start, stop, complete = verdict
+            tcp = frame[start:stop]
+            checksum_ok: Optional[bool] = None
+            if complete and (version == 6 or len(tcp) <= 0xFFFF):
+                checksum_ok = verify_checksum(src, dst, tcp)
+            return TcpRecord(self.frames, c.split_ns(ns), ns, interface, version,
+                             src, dst, unpack(tcp, strict=False), checksum_ok)
+        if not self._include_other:
+            return None
+        kind, version, src, dst, protocol, detail = verdict
+        return OtherRecord(self.frames, c.split_ns(ns), ns, interface, kind,
+                           version, src, dst, protocol, detail)
+
+
+# ---------------------------------------------------------------- decapsulation
+
+
+def _be16(data: bytes, offset: int) -> int:
+    return (data[offset] << 8) | data[offset + 1]
+
+
+def _short(cut: bool, layer: int, at: int, need: int, frame_len: int, limit: int,
+           version: int = 0, src: bytes = b"", dst: bytes = b"", protocol: int = -1) -> Verdict:
+    """A header of ``need`` bytes at ``at`` that does not fit before ``limit``.
+
+    Truncated when the capture cut the frame and the header runs past what was
+    captured; malformed otherwise (the frame itself is too short for it).
+    """
+    kind = Kind.TRUNCATED if cut and at + need > frame_len else Kind.MALFORMED
+    return (kind, version, src, dst, protocol, c.short_detail(layer, need, max(limit - at, 0)))
+
+
+def decode(linktype: int, frame: bytes, orig_len: int) -> Verdict:
+    """Take one frame apart down to its TCP segment, or say why there is none."""
+    n = len(frame)
+    cut = n < orig_len
+    expected = 0  # the IP version a version-specific link type promises
+    if linktype == c.LINKTYPE_ETHERNET:
+        if n < 14:
+            return _short(cut, c.LAYER_ETHERNET, 0, 14, n, n)
+        ethertype, base = _be16(frame, 12), 14
+    elif linktype == c.LINKTYPE_LINUX_SLL:
+        if n < 16:
+            return _short(cut, c.LAYER_SLL, 0, 16, n, n)
+        ethertype, base = _be16(frame, 14), 16
+    elif linktype == c.LINKTYPE_LINUX_SLL2:
+        if n < 20:
+            return _short(cut, c.LAYER_SLL2, 0, 20, n, n)
+        ethertype, base = _be16(frame, 0), 20
+    elif linktype in (c.LINKTYPE_NULL, c.LINKTYPE_LOOP):
+        if n < 4:
+            return _short(cut, c.LAYER_LOOPBACK, 0, 4, n, n)
+        if linktype == c.LINKTYPE_LOOP or frame[0] == frame[1] == 0:
+            family = int.from_bytes(frame[0:4], "big")
+        else:  # NULL: the writer's byte order; families are small, so a big-endian
+            family = int.from_bytes(frame[0:4], "little")  # one starts with zeros
+        if family == c.AF_INET:
+            ethertype = c.ETHERTYPE_IPV4
+        elif family in c.AF_INET6:
+            ethertype = c.ETHERTYPE_IPV6
+        else:
+            return (Kind.NON_IP, 0, b"", b"", -1, c.family_detail(family))
+        base = 4
+    else:  # raw IP: the version nibble says which
+        if linktype == c.LINKTYPE_IPV4:
+            expected = 4
+        elif linktype == c.LINKTYPE_IPV6:
+            expected = 6
+        version = expected or (frame[0] >> 4 if n else 4)
+        ethertype = c.ETHERTYPE_IPV6 if version == 6 else c.ETHERTYPE_IPV4
+        base = 0
+    if linktype in (c.LINKTYPE_ETHERNET, c.LINKTYPE_LINUX_SLL, c.LINKTYPE_LINUX_SLL2):
+        while ethertype in c.ETHERTYPE_VLANS:  # a 4-byte tag: TCI, then the next type
+            if n < base + 4:
+                return _short(cut, c.LAYER_VLAN, base, 4, n, n)
+            ethertype = _be16(frame, base + 2)
+            base += 4
+    if ethertype == c.ETHERTYPE_IPV4:
+        return _ipv4(frame, base, cut, orig_len, expected)
+    if ethertype == c.ETHERTYPE_IPV6:
+        return _ipv6(frame, base, cut, expected)
+    return (Kind.NON_IP, 0, b"", b"", -1, c.ethertype_detail(ethertype))
+
+
+def _ipv4(frame: bytes, base: int, cut: bool, orig_len: int, expected: int) -> Verdict:
+    n = len(frame)
+    if n - base < 20:
+        return _short(cut, c.LAYER_IPV4, base, 20, n, n)
+    version = frame[base] >> 4
+    if version != 4:
+        return (Kind.MALFORMED, 0, b"", b"", -1, c.version_detail(expected or 4, version))
+    header_len = (frame[base] & 0x0F) * 4
+    if header_len < 20:
+        return (Kind.MALFORMED, 0, b"", b"", -1, c.ihl_detail(header_len))
+    if n - base < header_len:
+        return _short(cut, c.LAYER_IPV4, base, header_len, n, n)
+    src, dst = frame[base + 12:base + 16], frame[base + 16:base + 20]
+    protocol = frame[base + 9]
+    total = _be16(frame, base + 2)
+    if total == 0:  # segmentation offload: the stack left the length to the NIC
+        total = orig_len - base
+    if total < header_len:
+        return (Kind.MALFORMED, 4, src, dst, protocol, c.total_len_detail(total, header_len))
+    fragment = _be16(frame, base + 6)
+    if fragment & 0x3FFF:  # more-fragments flag or a fragment offset
+        return (Kind.FRAGMENT, 4, src, dst, protocol,
+                c.fragment_detail(4, (fragment & 0x1FFF) * 8, fragment & 0x2000))
+    end = base + total
+    limit = min(n, end)
+    at = base + header_len
+    while protocol == c.IPPROTO_AH:  # RFC 4302: next header, length in 4-octet units - 2
+        if at + 2 > limit:
+            return _short(cut, c.LAYER_AH, at, 2, n, limit, 4, src, dst, protocol)
+        size = (frame[at + 1] + 2) * 4
+        if at + size > limit:
+            return _short(cut, c.LAYER_AH, at, size, n, limit, 4, src, dst, protocol)
+        protocol = frame[at]
+        at += size
+    if protocol != c.IPPROTO_TCP:
+        return (Kind.NON_TCP, 4, src, dst, protocol, c.protocol_detail(protocol))
+    return _tcp(4, src, dst, at, end, n, cut)
+
+
+def _jumbo_length(frame: bytes, at: int) -> Optional[int]:
+    """The Jumbo Payload option's length (RFC 2675) in the hop-by-hop header at ``at``."""
+    if at + 2 > len(frame):
+        return None
+    end = min(at + (frame[at + 1] + 1) * 8, len(frame))
+    i = at + 2
+    while i < end:
+        option = frame[i]
+        if option == 0:  # Pad1
+            i += 1
+            continue
+        if i + 2 > end:
+            return None
+        size = frame[i + 1]
+        if option == 0xC2 and size == 4 and i + 6 <= end:
+            return int.from_bytes(frame[i + 2:i + 6], "big")
+        i += 2 + size
+    return None
+
+
+def _ipv6(frame: bytes, base: int, cut: bool, expected: int) -> Verdict:
+    n = len(frame)
+    if n - base < 40:
+        return _short(cut, c.LAYER_IPV6, base, 40, n, n)
+    version = frame[base] >> 4
+    if version != 6:
+        return (Kind.MALFORMED, 0, b"", b"", -1, c.version_detail(expected or 6, version))
+    src, dst = frame[base + 8:base + 24], frame[base + 24:base + 40]
+    protocol = frame[base + 6]
+    at = base + 40
+    payload_len = _be16(frame, base + 4)
+    if payload_len == 0 and protocol == c.IPPROTO_HOPOPTS:
+        payload_len = _jumbo_length(frame, at) or 0
+    end = at + payload_len
+    limit = min(n, end)
+    while True:
+        if protocol in c.IPV6_EXTENSIONS or protocol == c.IPPROTO_AH:
+            if at + 2 > limit:
+                return _short(cut, c.LAYER_IPV6_EXT, at, 2, n, limit, 6, src, dst, protocol)
+            size = (frame[at + 1] + 2) * 4 if protocol == c.IPPROTO_AH else (frame[at + 1] + 1) * 8
+            if at + size > limit:
+                return _short(cut, c.LAYER_IPV6_EXT, at, size, n, limit, 6, src, dst, protocol)
+        elif protocol == c.IPPROTO_FRAGMENT:
+            size = 8
+            if at + size > limit:
+                return _short(cut, c.LAYER_IPV6_EXT, at, size, n, limit, 6, src, dst, protocol)
+            offset_flags = _be16(frame, at + 2)
+            if offset_flags & 0xFFF9:  # an offset or more fragments: not an atomic fragment
+                return (Kind.FRAGMENT, 6, src, dst, frame[at],
+                        c.fragment_detail(6, offset_flags & 0xFFF8, offset_flags & 1))
+        else:
+            break
+        protocol = frame[at]
+        at += size
+    if protocol != c.IPPROTO_TCP:
+        return (Kind.NON_TCP, 6, src, dst, protocol, c.protocol_detail(protocol))
+    return _tcp(6, src, dst, at, end, n, cut)
+
+
+def _tcp(version: int, src: bytes, dst: bytes, start: int, end: int, n: int, cut: bool) -> Verdict:
+    """The TCP segment in ``frame[start:end]``, of which ``frame[:n]`` was captured."""
+    stop = min(end, n)
+    if stop - start < 20:
+        return _short(cut, c.LAYER_TCP, start, 20, n, stop, version, src, dst, c.IPPROTO_TCP)
+    return ("tcp", version, src, dst, start, stop, end <= n)
