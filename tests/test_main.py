@@ -1,10 +1,10 @@
-"""``python -m fastseg`` on its built-in handshake and on bad input."""
+"""The ``fastseg`` command: its built-in handshake, bad input, help and subcommands."""
 
 from __future__ import annotations
 
 import json
 
-from fastseg.__main__ import main
+from fastseg.cli import main
 
 
 def test_builtin_example(capsys):
@@ -28,3 +28,21 @@ def test_bench_subcommand_writes_figures(tmp_path, capsys):
     timed = {r["impl"]: r["best_ns"] for r in figures["results"] if r["op"] == "checksum 1500"}
     assert timed["python"] > 0 and timed["python"] > timed.get("cython", 0)
     assert "checksum 1500" in capsys.readouterr().out
+
+
+def test_help_lists_subcommands(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "decode" in out and "bench" in out
+
+
+def test_python_dash_m_and_decode_subcommand_agree():
+    import subprocess
+    import sys
+
+    by_module = subprocess.run([sys.executable, "-m", "fastseg"], capture_output=True, text=True,
+                               timeout=60)
+    by_name = subprocess.run([sys.executable, "-m", "fastseg", "decode"], capture_output=True,
+                             text=True, timeout=60)
+    assert by_module.returncode == by_name.returncode == 0
+    assert by_module.stdout == by_name.stdout and "checksum good" in by_module.stdout

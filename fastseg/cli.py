@@ -1,0 +1,41 @@
+"""The ``fastseg`` command: one entry point for every subcommand.
+
+Each subcommand lives in its own module with a ``main(argv) -> int``; this
+module only dispatches, and turns the errors a user can cause (a missing file,
+a file that is not a capture) into one readable line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Optional, Sequence
+
+from fastseg.errors import FastsegError
+
+__all__ = ["SUBCOMMANDS", "main"]
+
+#: name -> (module with main(argv), one-line summary)
+SUBCOMMANDS = {
+    "decode": ("fastseg.decode", "decode, verify and re-encode segments (default: a built-in handshake)"),
+    "bench": ("fastseg.bench", "time both twins and the peer libraries on a generated corpus"),
+}
+
+USAGE = "usage: fastseg [-h] {" + ",".join(SUBCOMMANDS) + "} ...\n\nsubcommands:\n" + "\n".join(
+    f"  {name:10s}{summary}" for name, (_, summary) in SUBCOMMANDS.items()
+) + "\n\nWith no subcommand, fastseg decode runs on its built-in example."
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run a subcommand; ``fastseg`` alone runs ``decode`` on its built-in example."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
+    name = args.pop(0) if args and args[0] in SUBCOMMANDS else "decode"
+    module = importlib.import_module(SUBCOMMANDS[name][0])
+    try:
+        return int(module.main(args))
+    except (FastsegError, OSError) as exc:
+        print(f"fastseg {name}: error: {exc}", file=sys.stderr)
+        return 2
