@@ -322,7 +322,7 @@ def is_ack_only(sent: List[Segment], victim: Connection) -> bool:
 @given(data=st.data())
 def test_window_categories_behave_as_the_rfcs_say(impl: Any, category: str, data: st.DataObject) -> None:
     link, victim, ts_recent = victim_of(impl, data)
-    max_snd_wnd = data.draw(st.sampled_from([None, victim.snd_wnd]), label="max_snd_wnd")
+    max_snd_wnd = data.draw(st.sampled_from([None, victim.max_snd_wnd]), label="max_snd_wnd")
     segment = data.draw(fs.window_segments(victim, category, ts_recent=ts_recent,
                                            max_snd_wnd=max_snd_wnd), label="segment")
     before = (victim.rcv_nxt, victim.snd_una, victim.snd_nxt)
