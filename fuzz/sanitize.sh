@@ -58,9 +58,11 @@ if [ "$tests" = 1 ]; then
   start=$SECONDS
   # test_leaks counts pymalloc blocks, which PYTHONMALLOC=malloc leaves at zero: it runs
   # (and means something) in the ordinary CI; run.py's leak check covers this build.
+  set +e  # with pipefail, "|| true" would hide pytest's status from PIPESTATUS
   "$python" -m pytest tests -x -q -p no:cacheprovider --deselect tests/test_leaks.py::test_no_growth \
-    2>&1 | tee pytest.log | tail -n 5 || true
+    2>&1 | tee pytest.log | tail -n 5
   rc=${PIPESTATUS[0]}
+  set -e
   if [ "$rc" != 0 ] || grep -qE 'ERROR: AddressSanitizer|runtime error:' pytest.log; then
     echo "   FAILED (exit $rc)"; grep -E -A30 'ERROR: AddressSanitizer|runtime error:' pytest.log | head -60
     status=1
