@@ -18,6 +18,7 @@ __all__ = ["SUBCOMMANDS", "main"]
 #: name -> (module with main(argv), one-line summary)
 SUBCOMMANDS = {
     "decode": ("fastseg.decode", "decode, verify and re-encode segments (default: a built-in handshake)"),
+    "analyze": ("fastseg.analyze", "follow every TCP connection in captures (default: a built-in sample)"),
     "bench": ("fastseg.bench", "time both twins and the peer libraries on a generated corpus"),
 }
 

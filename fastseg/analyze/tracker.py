@@ -1,0 +1,629 @@
+"""Follow TCP connections through a capture, one real state machine per side.
+
+The state of each side is not guessed by a second copy of the rules: every
+side seen opening (a SYN, a SYN-ACK, or a RST to a closed port) gets a replica,
+a :class:`fastseg.conn.Connection` with the side's own ISS, and the tracker
+plays the capture into the replicas:
+
+- what a side is seen *sending* becomes a user call on its own replica: a SYN
+  is ``connect()`` (a SYN-ACK is ``listen()`` and the peer's SYN), payload is
+  ``send()``, a FIN is ``close()``, a RST is ``abort()``; the segments the
+  replica then wants to send are discarded;
+- what a side sends is *delivered* to the peer's replica with ``receive()``,
+  whose events (Connected, PeerFinished, ConnectionReset, ConnectionRefused,
+  SegmentRejected(reason)) and ``history`` make the report.
+
+A capture is taken at one point of the path, so a segment seen on the wire
+may not have reached its receiver when the receiver sends its next segment
+(the two FINs of a simultaneous close cross).  Segments therefore wait "in
+flight" and are delivered, in order, just before the receiver sends a segment
+whose acknowledgment number covers them, and at the end of the capture.
+
+Only two things of the replicas are overridden, both sender-local policy that
+a capture cannot show: the congestion window (the real sender chose what it
+put on the wire) and, for the duration of that transmission, the send
+window (a sender overrunning the peer's window is reported separately).
+
+On top of the replicas, per direction, :mod:`fastseg.seq` arithmetic finds
+retransmissions, out-of-order segments, exact duplicates, segments not
+captured, keep-alives, zero windows and segments beyond the advertised window.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple
+
+from fastseg.conn import (
+    Config,
+    Connected,
+    Connection,
+    ConnectionRefused,
+    ConnectionReset,
+    SegmentRejected,
+    State,
+    StateError,
+)
+from fastseg.segment import Flags, Segment
+from fastseg.seq import seq_add, seq_diff, seq_gt, seq_le
+
+__all__ = ["ANOMALY_KINDS", "ConnectionTracker", "Endpoint"]
+
+Endpoint = Tuple[str, int]
+
+#: Every anomaly kind the report may hold, with its one-line meaning (the JSON vocabulary).
+ANOMALY_KINDS: Dict[str, str] = {
+    "bad_checksum": "TCP checksum does not verify",
+    "truncated": "fewer bytes captured than the IP header announces (checksum unknown)",
+    "malformed_options": "options the lenient decoder had to step over",
+    "retransmission": "sequence space sent before, sent again",
+    "out_of_order": "fills a hole below the highest sequence number seen, not seen before",
+    "duplicate": "a retransmission that is an exact copy of an earlier segment",
+    "not_captured": "starts beyond the highest sequence number seen: segments before it are missing",
+    "keep_alive": "zero or one byte one below the next sequence number (a keep-alive)",
+    "zero_window": "advertises a zero receive window",
+    "zero_window_probe": "one byte into a zero window",
+    "outside_window": "data beyond the receiver's advertised window, or rejected by it as such",
+    "data_after_fin": "data or a second FIN beyond the sender's first FIN",
+    "ack_of_unsent": "acknowledges sequence space the peer never sent",
+    "old_ack": "acknowledgment older than SND.UNA - MAX.SND.WND (RFC 5961 challenge ACK)",
+    "paws": "timestamp older than TS.Recent (RFC 7323 PAWS)",
+    "missing_timestamps": "no timestamp option although both sides negotiated them",
+    "rst_not_exact": "in-window RST not at RCV.NXT (RFC 5961 challenge ACK)",
+    "syn_in_synchronized": "SYN on a synchronized connection (RFC 5961 challenge ACK)",
+    "after_close": "arrives after the receiver closed",
+    "syn_data": "data in a SYN (TCP Fast Open): not modelled by fastseg.conn, the state paths stop",
+    "rejected": "dropped by the receiver's state machine for another reason (see details)",
+}
+
+#: SegmentRejected reasons of fastseg.conn -> anomaly kind (None: reported another way).
+_REASONS: Dict[str, Optional[str]] = {
+    "ACK of data never sent": "ack_of_unsent",
+    "ACK of something never sent (old duplicate?)": "ack_of_unsent",
+    "ACK in SYN-RECEIVED does not cover our SYN": "ack_of_unsent",
+    "ACK older than SND.UNA - MAX.SND.WND (challenge ACK)": "old_ack",
+    "PAWS: timestamp older than TS.Recent": "paws",
+    "no timestamp option although timestamps are in use": "missing_timestamps",
+    "in-window RST not at RCV.NXT (challenge ACK)": "rst_not_exact",
+    "SYN in a synchronized state (challenge ACK)": "syn_in_synchronized",
+    "retransmitted SYN": None,  # counted as a retransmission by the sequence analysis
+}
+
+_OUTSIDE = "sequence number outside the receive window"
+_CLOSED = "connection is CLOSED"
+#: Replica settings that never limit what is observed: the largest window and buffers.
+_BIG_WINDOW = 1 << 30          # below 2**31, so sequence arithmetic still orders it
+_SEND_BUFFER = 1 << 40
+_RECEIVE_BUFFER = 0xFFFF << 14
+_IN_FLIGHT_LIMIT = 4096
+_HOLE_LIMIT = 256
+_RECENT = 32
+_FRAMES_KEPT = 20
+
+
+def _no_isn(now: float, local: Endpoint, remote: Endpoint) -> int:
+    return 0  # never used: every replica is given the ISS seen on the wire
+
+
+class Side:
+    """What one endpoint of a connection sent, and its replica."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.replica: Optional[Connection] = None
+        self.in_flight: Deque[Tuple[int, Segment]] = deque()  # segments on their way to this side
+        self.syn: Optional[Segment] = None          # first SYN (or SYN-ACK) sent
+        self.syn_ack = False
+        self.segments = 0
+        self.payload_bytes = 0
+        self.unique_bytes = 0
+        self.fin_seq: Optional[int] = None          # sequence number of the first FIN
+        self.fin_frame: Optional[int] = None
+        self.fin_ack: Optional[int] = None          # acknowledgment number of the first FIN
+        self.rst_frame: Optional[int] = None
+        self.sent_end: Optional[int] = None         # end of the data given to the replica
+        self.closed_replica = False                 # close() already called
+        self.aborted = False
+        # sequence analysis, unwrapped: hi is the end of the highest sequence space seen
+        self.hi: Optional[int] = None
+        self.hi_wrapped = 0
+        self.holes: List[Tuple[int, int]] = []
+        self.recent: Deque[int] = deque(maxlen=_RECENT)
+        # what this side advertised, for the peer's window check
+        self.ack_seen = False
+        self.right_edge: Optional[int] = None       # highest ack + window (wrapped)
+        self.last_window = -1
+        self.events: Dict[str, int] = {}
+
+
+class TrackedConnection:
+    """One incarnation of a 4-tuple."""
+
+    def __init__(self, index: int, first: Endpoint, second: Endpoint, frame: int,
+                 timestamp: float) -> None:
+        self.index = index
+        self.sides: Dict[Endpoint, Side] = {first: Side(first), second: Side(second)}
+        self.first_sender = first
+        self.opener: Optional[Endpoint] = None      # sender of the first SYN without ACK
+        self.passive: Optional[Endpoint] = None     # sender of the first SYN-ACK
+        self.first_frame = self.last_frame = frame
+        self.start = self.end = timestamp
+        self.clock = timestamp
+        self.anomalies: Dict[str, Dict[str, Any]] = {}
+        self.rejections: Dict[str, int] = {}
+        self.closings = 0
+
+    # ------------------------------------------------------------ bookkeeping
+
+    def other(self, endpoint: Endpoint) -> Side:
+        for ep, side in self.sides.items():
+            if ep != endpoint:
+                return side
+        raise AssertionError("a connection has two sides")
+
+    def note(self, kind: str, sender: Side, frame: int, detail: Optional[str] = None) -> None:
+        entry = self.anomalies.setdefault(kind, {"count": 0, "by": {}, "frames": [],
+                                                 "details": []})
+        entry["count"] += 1
+        entry["by"][sender.endpoint] = entry["by"].get(sender.endpoint, 0) + 1
+        if len(entry["frames"]) < _FRAMES_KEPT:
+            entry["frames"].append(frame)
+        if detail and detail not in entry["details"] and len(entry["details"]) < _FRAMES_KEPT:
+            entry["details"].append(detail)
+
+    @property
+    def finished(self) -> bool:
+        """Whether a new SYN on this 4-tuple starts a new incarnation."""
+        sides = list(self.sides.values())
+        if any(s.rst_frame is not None for s in sides):
+            return True
+        if all(s.fin_frame is not None for s in sides):
+            return True
+        return any(s.replica is not None and s.replica.state is State.CLOSED
+                   and len(s.replica.history) > 1 for s in sides)
+
+    # ------------------------------------------------------------ replicas
+
+    def _config(self, syn: Segment) -> Config:
+        mss = syn.mss
+        return Config(mss=mss if mss and 0 < mss <= 0xFFFF else 1460,
+                      receive_buffer=_RECEIVE_BUFFER, send_buffer=_SEND_BUFFER,
+                      timestamps=syn.timestamps is not None, isn=_no_isn)
+
+    def _flush(self, side: Side, now: float) -> None:
+        """Let a replica transmit what it holds (discarded): SND.NXT follows the wire."""
+        replica = side.replica
+        if replica is None:
+            return
+        saved = replica._snd_wnd
+        replica._cwnd = max(replica._cwnd, _BIG_WINDOW)
+        replica._snd_wnd = max(saved, _BIG_WINDOW)
+        try:
+            replica.segments_to_send(now)
+        finally:
+            replica._snd_wnd = saved
+
+    def _drain(self, receiver: Side, sender: Side, frame: int, before: int,
+               segment: Segment) -> None:
+        """Take the receiver replica's events; rejections become the sender's anomalies."""
+        replica = receiver.replica
+        if replica is None:
+            return
+        while True:
+            event = replica.next_event()
+            if event is None:
+                return
+            name = type(event).__name__
+            if name != "DataReceived":
+                receiver.events[name] = receiver.events.get(name, 0) + 1
+            if isinstance(event, SegmentRejected):
+                self._rejected(event.reason, receiver, sender, frame, before, segment)
+
+    def _rejected(self, reason: str, receiver: Side, sender: Side, frame: int, before: int,
+                  segment: Segment) -> None:
+        self.rejections[reason] = self.rejections.get(reason, 0) + 1
+        if reason == _OUTSIDE:
+            # Wholly below RCV.NXT: old data (a retransmission, duplicate or keep-alive),
+            # already counted by the sequence analysis.
+            if seq_le(seq_add(segment.seq, segment.seg_len), before) or (
+                    segment.seg_len <= 1 and seq_add(segment.seq, 1) == before):
+                return
+            self.note("outside_window", sender, frame, reason)
+            return
+        if reason == _CLOSED:
+            replica = receiver.replica
+            if replica is not None and len(replica.history) > 1:
+                self.note("after_close", sender, frame, reason)
+            return
+        if reason in _REASONS:
+            kind = _REASONS[reason]
+            if kind is not None:
+                self.note(kind, sender, frame, reason)
+            return
+        self.note("rejected", sender, frame, reason)
+
+    def _deliver(self, receiver: Side, frame_segment: Tuple[int, Segment], now: float) -> None:
+        frame, segment = frame_segment
+        sender = self.other(receiver.endpoint)
+        replica = receiver.replica
+        if replica is None:
+            return
+        before = replica.rcv_nxt
+        replica.receive(segment, now, remote_ip=sender.endpoint[0])
+        self._drain(receiver, sender, frame, before, segment)
+        self._flush(receiver, now)
+
+    def _deliver_covered(self, receiver: Side, ack: Optional[int], now: float) -> None:
+        """Deliver, in order, the in-flight segments that ``ack`` shows have arrived
+        (all of them when ``ack`` is None)."""
+        queue = receiver.in_flight
+        while queue and receiver.replica is not None:
+            segment = queue[0][1]
+            if ack is not None:
+                end = seq_add(segment.seq, segment.seg_len)
+                if not seq_le(end, ack) and not (segment.flags & Flags.RST and segment.seq == ack):
+                    break
+            self._deliver(receiver, queue.popleft(), now)
+
+    # ------------------------------------------------------------ a segment
+
+    def add(self, rec: Any, sender_ep: Endpoint) -> None:
+        segment: Segment = rec.segment
+        frame: int = rec.frame
+        self.clock = now = max(self.clock, rec.timestamp)
+        self.last_frame, self.end = frame, now
+        sender = self.sides[sender_ep]
+        receiver = self.other(sender_ep)
+        sender.segments += 1
+        flags = segment.flags
+
+        if rec.checksum_ok is False:
+            self.note("bad_checksum", sender, frame)
+        elif rec.checksum_ok is None:
+            self.note("truncated", sender, frame)
+        if segment.anomalies:
+            self.note("malformed_options", sender, frame, str(segment.anomalies[0]))
+        sender.payload_bytes += len(segment.payload)
+        self._sequence(segment, sender, receiver, frame)
+        self._windows(segment, sender, receiver, frame)
+
+        # What the sender had received by now: everything its ACK covers.
+        if flags & Flags.ACK:
+            self._deliver_covered(sender, segment.ack, now)
+        self._sender_calls(segment, sender, receiver, now, frame)
+        receiver.in_flight.append((frame, segment))
+        if len(receiver.in_flight) > _IN_FLIGHT_LIMIT:
+            self._deliver(receiver, receiver.in_flight.popleft(), now)
+
+    def finish(self) -> None:
+        """End of capture: everything still in flight arrives, in capture order."""
+        a, b = self.sides.values()
+        while a.in_flight or b.in_flight:
+            if b.in_flight and (not a.in_flight or b.in_flight[0][0] < a.in_flight[0][0]):
+                a, b = b, a
+            self._deliver(a, a.in_flight.popleft(), self.clock)
+
+    def _sender_calls(self, segment: Segment, sender: Side, receiver: Side, now: float,
+                      frame: int) -> None:
+        """Replay what the sender did as user calls on its replica."""
+        flags = segment.flags
+        if flags & Flags.SYN and segment.payload:
+            self.note("syn_data", sender, frame)
+        if flags & Flags.SYN and sender.syn is None:
+            sender.syn = segment
+            sender.syn_ack = bool(flags & Flags.ACK)
+            opened = Connection(sender.endpoint, receiver.endpoint,
+                                config=self._config(segment), iss=segment.seq)
+            if flags & Flags.ACK:
+                self.passive = self.passive or sender.endpoint
+                opened.remote = None
+                opened.listen()
+                sender.replica = opened
+                self._deliver_covered(sender, segment.ack, now)
+            else:
+                self.opener = self.opener or sender.endpoint
+                opened.connect(now)
+                sender.replica = opened
+            sender.sent_end = seq_add(segment.seq, 1)
+            self._flush(sender, now)
+        elif flags & Flags.RST and sender.replica is None and sender.syn is None:
+            # A reset from a side that never opened: nobody listens there.
+            sender.replica = Connection(sender.endpoint, receiver.endpoint,
+                                        config=Config(isn=_no_isn))
+            self._deliver_covered(sender, segment.ack if flags & Flags.ACK else None, now)
+        if sender.replica is None:
+            return
+        replica: Connection = sender.replica
+        payload = segment.payload
+        data_seq = seq_add(segment.seq, 1) if flags & Flags.SYN else segment.seq
+        data_end = seq_add(data_seq, len(payload))
+        fin_data = sender.fin_seq is not None and payload and seq_gt(data_end, sender.fin_seq)
+        if payload and sender.sent_end is not None and seq_gt(data_end, sender.sent_end) \
+                and not fin_data:
+            try:
+                replica.send(bytes(seq_diff(data_end, sender.sent_end)))
+                sender.sent_end = data_end
+            except StateError:
+                pass
+            self._flush(sender, now)
+        if flags & Flags.FIN and not sender.closed_replica and not fin_data:
+            try:
+                replica.close(now)
+                sender.closed_replica = True
+            except StateError:
+                pass
+            self._flush(sender, now)
+        if flags & Flags.RST and not sender.aborted and replica.state not in (
+                State.CLOSED, State.LISTEN):
+            replica.abort(now)
+            sender.aborted = True
+            self._flush(sender, now)
+
+    # ------------------------------------------------------------ sequence analysis
+
+    def _sequence(self, segment: Segment, sender: Side, receiver: Side, frame: int) -> None:
+        flags = segment.flags
+        if flags & Flags.FIN and sender.fin_frame is None:
+            sender.fin_frame = frame
+            sender.fin_seq = seq_add(segment.seq, segment.seg_len - 1)
+            sender.fin_ack = segment.ack if flags & Flags.ACK else None
+        elif sender.fin_seq is not None and (segment.payload or flags & Flags.FIN):
+            end = seq_add(segment.seq, segment.seg_len - (1 if flags & Flags.FIN else 0))
+            if seq_gt(end, sender.fin_seq):
+                self.note("data_after_fin", sender, frame)
+        if flags & Flags.RST:
+            if sender.rst_frame is None:
+                sender.rst_frame = frame
+            return
+        length = segment.seg_len
+        if sender.hi is None:
+            sender.hi, sender.hi_wrapped = length, seq_add(segment.seq, length)
+            sender.unique_bytes += len(segment.payload)
+            sender.recent.append(hash(segment))
+            return
+        start = sender.hi + seq_diff(segment.seq, sender.hi_wrapped)
+        end = start + length
+        fingerprint = hash(segment)
+        duplicate = length > 0 and fingerprint in sender.recent
+        sender.recent.append(fingerprint)
+        if length == 0 or (length == 1 and len(segment.payload) == 1 and start == sender.hi - 1):
+            if start == sender.hi - 1 and not flags & (Flags.SYN | Flags.FIN):
+                self.note("keep_alive", sender, frame)
+            return
+        pstart = start + (1 if flags & Flags.SYN else 0)
+        pend = pstart + len(segment.payload)
+        filled = self._fill_holes(sender, start, min(end, sender.hi))
+        new_payload = max(0, pend - max(pstart, sender.hi)) + self._overlap_removed(
+            filled, pstart, pend)
+        sender.unique_bytes += new_payload
+        if start > sender.hi:
+            self.note("not_captured", sender, frame)
+            if len(sender.holes) < _HOLE_LIMIT:
+                sender.holes.append((sender.hi, start))
+        if start < sender.hi:
+            below = min(end, sender.hi) - start
+            covered = sum(b - a for a, b in filled)
+            if covered == below and end <= sender.hi:
+                self.note("out_of_order", sender, frame)
+            else:
+                self.note("retransmission", sender, frame)
+                if duplicate:
+                    self.note("duplicate", sender, frame)
+        if end > sender.hi:
+            sender.hi, sender.hi_wrapped = end, seq_add(segment.seq, length)
+
+    @staticmethod
+    def _fill_holes(sender: Side, start: int, end: int) -> List[Tuple[int, int]]:
+        """Remove [start, end) from the holes; return the parts that were holes."""
+        if start >= end or not sender.holes:
+            return []
+        filled: List[Tuple[int, int]] = []
+        kept: List[Tuple[int, int]] = []
+        for a, b in sender.holes:
+            lo, hi = max(a, start), min(b, end)
+            if lo >= hi:
+                kept.append((a, b))
+                continue
+            filled.append((lo, hi))
+            if a < lo:
+                kept.append((a, lo))
+            if hi < b:
+                kept.append((hi, b))
+        sender.holes = kept
+        return filled
+
+    @staticmethod
+    def _overlap_removed(filled: Iterable[Tuple[int, int]], pstart: int, pend: int) -> int:
+        return sum(max(0, min(b, pend) - max(a, pstart)) for a, b in filled)
+
+    def _windows(self, segment: Segment, sender: Side, receiver: Side, frame: int) -> None:
+        flags = segment.flags
+        if segment.window == 0 and not flags & (Flags.SYN | Flags.FIN | Flags.RST):
+            self.note("zero_window", sender, frame)
+        # Data beyond the window the receiver last offered (scaled when both SYNs agreed).
+        payload = len(segment.payload)
+        if payload and receiver.right_edge is not None and not flags & Flags.SYN:
+            end = seq_add(segment.seq, payload)
+            if seq_gt(end, receiver.right_edge):
+                if payload == 1 and receiver.last_window == 0:
+                    self.note("zero_window_probe", sender, frame)
+                else:
+                    self.note("outside_window", sender, frame, "beyond the advertised window")
+        if flags & Flags.ACK and not flags & Flags.RST:
+            shift = 0
+            if not flags & Flags.SYN:
+                if sender.syn is None or receiver.syn is None:
+                    return  # scale unknown without both SYNs
+                if sender.syn.wscale is not None and receiver.syn.wscale is not None:
+                    shift = min(sender.syn.wscale, 14)
+            window = segment.window << shift
+            edge = seq_add(segment.ack, window)
+            if receiver.right_edge is None or sender.right_edge is None \
+                    or seq_gt(edge, sender.right_edge):
+                sender.right_edge = edge
+            sender.last_window = window
+
+
+class ConnectionTracker:
+    """Feed it a capture's TCP records; ``connections`` lists every incarnation seen."""
+
+    def __init__(self) -> None:
+        self.connections: List[TrackedConnection] = []
+        self._current: Dict[Tuple[Endpoint, Endpoint], TrackedConnection] = {}
+
+    def add(self, rec: Any) -> None:
+        segment: Segment = rec.segment
+        src = (str(ipaddress.ip_address(rec.src)), segment.src_port)
+        dst = (str(ipaddress.ip_address(rec.dst)), segment.dst_port)
+        key = (src, dst) if src <= dst else (dst, src)
+        conn = self._current.get(key)
+        flags = segment.flags
+        if conn is not None and flags & Flags.SYN and not flags & Flags.ACK and conn.finished:
+            syn = conn.sides[src].syn
+            if syn is None or syn.seq != segment.seq:  # not a retransmission of the old SYN
+                conn.finish()
+                conn = None
+        if conn is None:
+            conn = TrackedConnection(len(self.connections) + 1, src, dst, rec.frame, rec.timestamp)
+            self.connections.append(conn)
+            self._current[key] = conn
+        conn.add(rec, src)
+
+    def finish(self) -> List[TrackedConnection]:
+        for conn in self._current.values():
+            conn.finish()
+        self._current.clear()
+        return self.connections
+
+
+# ---------------------------------------------------------------- the report of one connection
+
+
+def _options(syn: Optional[Segment]) -> Optional[Dict[str, Any]]:
+    if syn is None:
+        return None
+    return {"mss": syn.mss, "wscale": syn.wscale, "sack_permitted": syn.sack_permitted,
+            "timestamps": syn.timestamps is not None}
+
+
+def _ep(endpoint: Endpoint) -> Dict[str, Any]:
+    return {"address": endpoint[0], "port": endpoint[1]}
+
+
+def summarize(conn: TrackedConnection) -> Dict[str, Any]:
+    """The JSON-ready report of one connection (see fastseg.analyze for the schema)."""
+    # Roles: the side that sent the first SYN is the client; else the SYN-ACK's
+    # sender is the server; else (mid-stream) the side with the lower port.
+    eps = list(conn.sides)
+    if conn.opener is not None:
+        client_ep = conn.opener
+    elif conn.passive is not None:
+        client_ep = conn.other(conn.passive).endpoint
+    else:
+        client_ep = max(eps, key=lambda ep: (ep[1], ep))
+    client, server = conn.sides[client_ep], conn.other(client_ep)
+    role = {client.endpoint: "client", server.endpoint: "server"}
+
+    def by_role(fn: Any) -> Dict[str, Any]:
+        return {"client": fn(client), "server": fn(server)}
+
+    handshake = _handshake(conn, client, server)
+    anomalies = {}
+    for kind in ANOMALY_KINDS:
+        if kind in conn.anomalies:
+            entry = conn.anomalies[kind]
+            anomalies[kind] = {
+                "count": entry["count"],
+                "client": entry["by"].get(client.endpoint, 0),
+                "server": entry["by"].get(server.endpoint, 0),
+                "frames": list(entry["frames"]),
+                "details": list(entry["details"]),
+            }
+    negotiated = None
+    if client.syn is not None and server.syn is not None:
+        negotiated = {
+            "mss": {"client": client.syn.mss, "server": server.syn.mss},
+            "window_scaling": client.syn.wscale is not None and server.syn.wscale is not None,
+            "sack": client.syn.sack_permitted and server.syn.sack_permitted,
+            "timestamps": client.syn.timestamps is not None and server.syn.timestamps is not None,
+        }
+    return {
+        "id": conn.index,
+        "client": _ep(client.endpoint),
+        "server": _ep(server.endpoint),
+        "opened_by": "client" if conn.opener is not None else None,
+        "first_frame": conn.first_frame,
+        "last_frame": conn.last_frame,
+        "start": conn.start,
+        "duration": round(conn.end - conn.start, 9),
+        "handshake": handshake,
+        "options": by_role(lambda s: _options(s.syn)),
+        "negotiated": negotiated,
+        "segments": by_role(lambda s: s.segments),
+        "bytes": by_role(lambda s: s.payload_bytes),
+        "unique_bytes": by_role(lambda s: s.unique_bytes),
+        "end": _ending(conn, client, server, role),
+        "states": by_role(lambda s: [st.value for st in s.replica.history]
+                          if s.replica is not None else None),
+        "anomalies": anomalies,
+        "rejected": dict(sorted(conn.rejections.items())),
+    }
+
+
+def _handshake(conn: TrackedConnection, client: Side, server: Side) -> str:
+    if client.syn is None and server.syn is None:
+        return "mid-stream"
+    if client.syn is None:
+        return "syn-not-captured"
+    if client.events.get("ConnectionRefused") or (
+            server.rst_frame is not None and server.syn is None):
+        return "refused"
+    if server.syn is None:
+        return "unanswered"
+    if client.syn_ack is False and server.syn_ack is False:
+        return "simultaneous-open"
+    if server.events.get(Connected.__name__) or (
+            server.replica is not None and State.ESTABLISHED in server.replica.history):
+        return "complete"
+    return "incomplete"
+
+
+def _ending(conn: TrackedConnection, client: Side, server: Side,
+            role: Dict[Endpoint, str]) -> Dict[str, Any]:
+    resets = [s for s in (client, server) if s.rst_frame is not None]
+    fins = sorted((s for s in (client, server) if s.fin_frame is not None),
+                  key=lambda s: s.fin_frame or 0)
+    first_fin = role[fins[0].endpoint] if fins else None
+    if client.events.get(ConnectionRefused.__name__) or (
+            server.rst_frame is not None and server.syn is None and client.syn is not None):
+        return {"kind": "refused", "by": "server", "first_fin": None,
+                "detail": "the server answered the SYN with a reset"}
+    if resets:
+        first = min(resets, key=lambda s: s.rst_frame or 0)
+        who = role[first.endpoint]
+        peer = conn.other(first.endpoint)
+        accepted = bool(peer.events.get(ConnectionReset.__name__))
+        detail = f"reset by the {who}" + ("" if accepted or peer.replica is None
+                                          else " (not accepted by the peer's state machine)")
+        return {"kind": "reset", "by": who, "first_fin": first_fin, "detail": detail}
+    if len(fins) == 2:
+        a, b = fins
+        simultaneous = all(s.replica is not None and State.CLOSING in s.replica.history
+                           for s in fins)
+        if not simultaneous and (a.replica is None or b.replica is None) and a.fin_seq is not None:
+            second = b.fin_ack
+            simultaneous = second is not None and not seq_gt(second, a.fin_seq)
+        if simultaneous:
+            return {"kind": "simultaneous-close", "by": None, "first_fin": first_fin,
+                    "detail": "both sides sent FIN before receiving the other's"}
+        return {"kind": "closed", "by": first_fin, "first_fin": first_fin,
+                "detail": f"the {first_fin} closed first"}
+    if len(fins) == 1:
+        return {"kind": "half-closed", "by": first_fin, "first_fin": first_fin,
+                "detail": f"the {first_fin} sent FIN; the other direction is still open"}
+    if server.syn is None and client.syn is not None:
+        return {"kind": "unanswered", "by": None, "first_fin": None,
+                "detail": "no answer to the SYN in the capture"}
+    return {"kind": "open", "by": None, "first_fin": None,
+            "detail": "still open at the end of the capture"}
