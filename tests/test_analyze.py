@@ -364,7 +364,7 @@ def test_command_line_runs_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.pcap"
     bad.write_bytes(b"\xd4\xc3\xb2\xa1" + b"\0" * 10)
     proc = subprocess.run([sys.executable, "-c", code, str(bad)], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, cwd=tmp_path)  # away from the source tree
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.splitlines()) == 1
 

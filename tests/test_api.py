@@ -6,6 +6,7 @@ import inspect
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -49,7 +50,8 @@ def test_facade_serves_the_active_twin(name):
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FASTSEG_")}
     environ.update(env)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=environ,
+    # cwd: away from the source tree, which "python -c" would put first on sys.path
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=environ, cwd=tempfile.gettempdir(),
                           capture_output=True, text=True, timeout=60)
 
 

@@ -36,13 +36,14 @@ def test_help_lists_subcommands(capsys):
     assert "decode" in out and "bench" in out
 
 
-def test_python_dash_m_and_decode_subcommand_agree():
+def test_python_dash_m_and_decode_subcommand_agree(tmp_path):
     import subprocess
     import sys
 
+    # cwd: away from the source tree, which "python -m" would put first on sys.path
     by_module = subprocess.run([sys.executable, "-m", "fastseg"], capture_output=True, text=True,
-                               timeout=60)
+                               timeout=60, cwd=tmp_path)
     by_name = subprocess.run([sys.executable, "-m", "fastseg", "decode"], capture_output=True,
-                             text=True, timeout=60)
+                             text=True, timeout=60, cwd=tmp_path)
     assert by_module.returncode == by_name.returncode == 0
     assert by_module.stdout == by_name.stdout and "checksum good" in by_module.stdout

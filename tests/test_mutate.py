@@ -13,6 +13,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 import types
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Sequence, Tuple
@@ -155,7 +156,8 @@ def test_deterministic_across_processes_and_hash_seeds() -> None:
     for hash_seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed)
         result = subprocess.run([sys.executable, "-c", code, SYN.hex()], env=env,
-                                capture_output=True, text=True, check=True)
+                                capture_output=True, text=True, check=True,
+                                cwd=tempfile.gettempdir())  # away from the source tree
         digests.add(result.stdout.strip())
     assert len(digests) == 1
 
