@@ -51,7 +51,8 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FASTSEG_")}
     environ.update(env)
     # cwd: away from the source tree, which "python -c" would put first on sys.path
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=environ, cwd=tempfile.gettempdir(),
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=environ,
+                          cwd=tempfile.gettempdir(),
                           capture_output=True, text=True, timeout=60)
 
 
