@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "decode": ("fastseg.decode", "decode, verify and re-encode segments (default: a built-in handshake)"),
     "analyze": ("fastseg.analyze", "follow every TCP connection in captures (default: a built-in sample)"),
     "bench": ("fastseg.bench", "time both twins and the peer libraries on a generated corpus"),
+    "fuzz": ("fastseg.fuzzcli", "mutate segments from a capture (or built-ins) into a pcap, by seed"),
 }
 
 USAGE = "usage: fastseg [-h] {" + ",".join(SUBCOMMANDS) + "} ...\n\nsubcommands:\n" + "\n".join(

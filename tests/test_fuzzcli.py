@@ -1,0 +1,139 @@
+"""``fastseg fuzz``: repeatable by seed, read by tshark, checksums as asked, errors in one line."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import List
+
+import pytest
+
+import fastseg
+from fastseg import capture, cli, fuzzcli
+
+HERE = Path(__file__).resolve().parent
+CAPTURE = HERE / "data" / "captures" / "sack_loss_ipv4.pcap"
+TSHARK = shutil.which("tshark")
+
+requires_tshark = pytest.mark.skipif(
+    TSHARK is None, reason="tshark is not on PATH (apt-get install tshark): it is the reference")
+
+
+def run(*args: str) -> int:
+    return fuzzcli.main(list(args))
+
+
+def tshark(path: Path, *fields: str) -> List[str]:
+    cmd = [str(TSHARK), "-n", "-r", str(path), "-o", "tcp.check_checksum:TRUE", "-T", "fields",
+           "-E", "occurrence=l"]
+    for field in fields:
+        cmd += ["-e", field]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("source", [None, CAPTURE], ids=["builtin", "capture"])
+def test_same_seed_same_bytes(tmp_path: Path, source: Path) -> None:
+    given = [str(source)] if source else []
+    outs = []
+    for name, seed in (("a", "7"), ("b", "7"), ("c", "8")):
+        out = tmp_path / f"{name}.pcap"
+        assert run(*given, "-o", str(out), "--count", "200", "--seed", seed, "--stack", "2") == 0
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    assert outs[0] != outs[2]
+
+
+def test_frames_carry_the_mutations_between_the_inputs_addresses(tmp_path: Path) -> None:
+    out, log = tmp_path / "o.pcap", tmp_path / "o.txt"
+    assert run(str(CAPTURE), "-o", str(out), "-n", "150", "--log", str(log), "--checksum", "fix") == 0
+    inputs = fuzzcli.capture_inputs(str(CAPTURE))
+    records = list(capture.segments(out))
+    assert len(records) == 150
+    lines = log.read_text().splitlines()
+    assert len(lines) == 150 and lines[0].startswith("1\t1\t")
+    for index, rec in enumerate(records):
+        src, dst, _ = inputs[index % len(inputs)]
+        assert (rec.src, rec.dst) == (src, dst)
+        assert rec.checksum_ok is True
+        assert rec.timestamp_ns == fuzzcli.BASE_NS + index * 1000
+    mutator = fastseg.mutate.Mutator(0, checksum="fix", src=inputs[3][0], dst=inputs[3][1],
+                                     max_len=0xFFFF - 20)
+    assert fastseg.pack(records[3].segment) == mutator.mutate(inputs[3][2], index=3).data
+
+
+def test_operators_restrict_the_mutations(tmp_path: Path) -> None:
+    log = tmp_path / "log.txt"
+    assert run("-o", str(tmp_path / "o.pcap"), "-n", "60", "--operators", "truncate,option_remove",
+               "--log", str(log)) == 0
+    descriptions = [line.split("\t")[2] for line in log.read_text().splitlines()]
+    assert all(d.startswith(("truncate", "options: remove", "cut", "raw")) for d in descriptions), \
+        descriptions
+
+
+@requires_tshark
+@pytest.mark.parametrize("link", ["ethernet", "raw"])
+@pytest.mark.parametrize("source", [None, CAPTURE], ids=["builtin", "capture"])
+def test_tshark_reads_every_frame(tmp_path: Path, link: str, source: Path) -> None:
+    out = tmp_path / "o.pcap"
+    given = [str(source)] if source else []
+    assert run(*given, "-o", str(out), "-n", "300", "--link", link, "--stack", "3") == 0
+    numbers = tshark(out, "frame.number")
+    assert [int(n) for n in numbers] == list(range(1, 301))
+
+
+@requires_tshark
+@pytest.mark.parametrize("source", [None, CAPTURE], ids=["builtin", "capture"])
+def test_checksum_fix_is_good_per_tshark(tmp_path: Path, source: Path) -> None:
+    out = tmp_path / "o.pcap"
+    given = [str(source)] if source else []
+    assert run(*given, "-o", str(out), "-n", "300", "--checksum", "fix") == 0
+    statuses = [s for s in tshark(out, "tcp.checksum.status")]
+    assert len(statuses) == 300
+    # tshark gives no status where it cannot take the header apart (a data offset below 5)
+    known = [s for s in statuses if s]
+    assert len(known) > 250 and set(known) == {"1"}   # 1: good
+
+
+@requires_tshark
+def test_checksum_break_is_bad_per_tshark(tmp_path: Path) -> None:
+    out = tmp_path / "o.pcap"
+    assert run("-o", str(out), "-n", "100", "--checksum", "break") == 0
+    known = [s for s in tshark(out, "tcp.checksum.status") if s]
+    assert len(known) > 80 and set(known) == {"0"}    # 0: bad
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--operators", "nonsense"], "unknown operator 'nonsense'"),
+    ([str(HERE / "missing.pcap")], "no such file"),
+    ([str(HERE / "data" / "captures" / "README.md")], "not a pcap or pcapng capture"),
+    (["--checksum", "maybe"], "invalid choice: 'maybe'"),
+    (["--count", "-1"], "--count must be >= 0"),
+    (["--stack", "0"], "stack must be an int >= 1"),
+])
+def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: List[str],
+                             message: str) -> None:
+    try:
+        status = run(*args, "-o", str(tmp_path / "o.pcap"))
+    except SystemExit as exc:  # argparse's own errors
+        status = int(exc.code or 0)
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fastseg fuzz: error:") and message in err, err
+
+
+def test_no_tcp_in_the_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.pcap"
+    capture.write_pcap(empty, [])
+    assert run(str(empty), "-o", str(tmp_path / "o.pcap")) == 2
+    assert "no TCP segments" in capsys.readouterr().err
+
+
+def test_through_the_fastseg_command(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(cli.SUBCOMMANDS, "fuzz", ("fastseg.fuzzcli", "mutate segments into a pcap"))
+    assert cli.main(["fuzz", "-o", str(tmp_path / "o.pcap"), "-n", "5"]) == 0
+    assert "5 frames from 9 input segments" in capsys.readouterr().out
+    assert len(list(capture.records(tmp_path / "o.pcap"))) == 5
