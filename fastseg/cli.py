@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "analyze": ("fastseg.analyze", "follow every TCP connection in captures (default: a built-in sample)"),
     "bench": ("fastseg.bench", "time both twins and the peer libraries on a generated corpus"),
     "fuzz": ("fastseg.fuzzcli", "mutate segments from a capture (or built-ins) into a pcap, by seed"),
+    "export": ("fastseg.export", "write a capture's TCP segments as columns to Parquet, Arrow or CSV"),
 }
 
 USAGE = "usage: fastseg [-h] {" + ",".join(SUBCOMMANDS) + "} ...\n\nsubcommands:\n" + "\n".join(

@@ -89,5 +89,6 @@ def test_require_extensions_forbids_fallback():
 def test_stubs_match_compiled_modules():
     _cython_or_skip()
     stubtest = pytest.importorskip("mypy.stubtest")
-    modules = ["fastseg._codec_c", "fastseg._checksum_c", "fastseg._seq_c", "fastseg.capture._reader_c"]
+    modules = ["fastseg._codec_c", "fastseg._checksum_c", "fastseg._seq_c", "fastseg.capture._reader_c",
+               "fastseg.capture._columns_c"]
     assert stubtest.test_stubs(stubtest.parse_options(modules)) == 0

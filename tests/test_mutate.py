@@ -593,9 +593,10 @@ def test_checksum_modes_on_real_segments() -> None:
 
 
 class _Scripted(random.Random):
-    """A Random whose randrange answers from a script first."""
+    """A Random whose randrange answers from a script first (pass ``answers`` by keyword:
+    Python 3.9's Random.__new__ would try to seed with a positional list)."""
 
-    def __init__(self, answers: List[int]) -> None:
+    def __init__(self, *, answers: List[int]) -> None:
         super().__init__(0)
         self.answers = answers
 
@@ -611,10 +612,10 @@ def test_break_mode_where_both_zeros_verify() -> None:
     zero = fastseg.pack(plain.replace(urgent=fastseg.tcp_checksum(src, dst, fastseg.pack(plain))))
     assert fastseg.tcp_checksum(src, dst, zero) == 0
     mutator = Mutator(0, checksum="break", src=src, dst=dst)
-    broken, note = mutator._finish(_Scripted([0xFFFF, 0x0001]), zero, zero)  # first try: 0 ^ 0xffff
+    broken, note = mutator._finish(_Scripted(answers=[0xFFFF, 0x0001]), zero, zero)  # first try: 0 ^ 0xffff
     assert not fastseg.verify_checksum(src, dst, broken)
     assert broken[16:18] == b"\x00\x01" and note == "checksum broken (0x0001, right is 0x0000)"
-    fixed, note = Mutator(0, checksum="fix", src=src, dst=dst)._finish(_Scripted([]), zero, zero)
+    fixed, note = Mutator(0, checksum="fix", src=src, dst=dst)._finish(_Scripted(answers=[]), zero, zero)
     assert fastseg.verify_checksum(src, dst, fixed)
 
 

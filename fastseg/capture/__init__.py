@@ -43,6 +43,10 @@ block) and :class:`CorruptCapture` (impossible record or block lengths).
 Two twins serve the same API: a Cython reader and a pure-Python reference;
 ``IMPLEMENTATION`` says which one is active (the compiled one when fastseg's
 compiled twins are, and it is built).
+
+For analysis in bulk, the module :mod:`fastseg.capture.columns` decodes a
+whole capture into numpy arrays, one row per TCP segment, and exports them to
+Parquet, Arrow or CSV (``fastseg export``); import it as a module.
 """
 
 from __future__ import annotations

@@ -7,22 +7,25 @@ to the front and completed by the next read.  The hot path -- record header,
 link and IP headers, the TCP checksum -- runs on C pointers.  Python objects
 are made only for what a record holds: the addresses (cached, since a flow
 repeats them), the segment bytes handed to the compiled ``unpack``, and the
-record itself.
+record itself.  The frames are taken apart by ``_frames`` (shared with
+``_columns_c``).
 
-The safety contract: ``_decode`` reads ``p[i]`` only after a comparison on
-the lines above has shown ``i < n`` (the captured length), and every record
-or block is checked to lie wholly in the buffer before it is decoded.
+The safety contract: ``_frames._decode`` reads ``p[i]`` only after a
+comparison has shown ``i < n`` (the captured length), and every record or
+block is checked to lie wholly in the buffer before it is decoded.
 """
 
 cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport UINT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memmove, memset
 
-from fastseg._checksum_c cimport pseudo_header, sum_be
-
-import struct
+from fastseg.capture._frames cimport (
+    D_ETHERTYPE, D_FAMILY, D_FRAGMENT, D_IHL, D_PROTOCOL, D_SHORT, D_VERSION, K_TCP, MAX_RECORD,
+    Found, Interface, Packet, _be32, _capture_format, _checksum_ok, _decode, _interface_fields,
+    _le32, _packet_block, _rd32,
+)
 
 from fastseg._codec_c import unpack as _unpack
 from fastseg.capture import _common as c
@@ -66,285 +69,9 @@ cdef object _TCP_RECORD = TcpRecord
 if not (issubclass(TcpRecord, tuple) and len(TcpRecord._fields) == 9):
     raise ImportError("fastseg_record9() builds 9-field tuple subclasses only")
 
-# Verdict kinds: K_TCP is a TCP segment, the rest index _KINDS.
-cdef enum:
-    K_TCP = 0
-    K_FRAGMENT = 1
-    K_NON_TCP = 2
-    K_NON_IP = 3
-    K_TRUNCATED = 4
-    K_MALFORMED = 5
+# Other records' kinds, indexed by the _frames verdict (K_TCP = 0 has none).
 cdef tuple _KINDS = (None, Kind.FRAGMENT, Kind.NON_TCP, Kind.NON_IP, Kind.TRUNCATED,
                      Kind.MALFORMED)
-
-# Detail codes: which _common message builder explains an OtherRecord, with args a, b, c.
-cdef enum:
-    D_SHORT = 0       # short_detail(layer, need, have)
-    D_ETHERTYPE = 1   # ethertype_detail(ethertype)
-    D_FAMILY = 2      # family_detail(family)
-    D_VERSION = 3     # version_detail(expected, version)
-    D_PROTOCOL = 4    # protocol_detail(protocol)
-    D_FRAGMENT = 5    # fragment_detail(version, offset, more)
-    D_IHL = 6         # ihl_detail(header_len)
-    D_TOTAL = 7       # total_len_detail(total, header_len)
-
-cdef enum:
-    MAX_RECORD = 64 * 1024 * 1024
-
-# Interface timestamp modes: how pcapng units become nanoseconds without Python ints.
-cdef enum:
-    TS_PYTHON = 0     # binary resolution, an offset, or overflow: Python ints
-    TS_MUL = 1        # ns = ts * mul
-    TS_DIV = 2        # ns = ts // div
-
-
-cdef struct Found:
-    int kind
-    int version
-    Py_ssize_t addr       # offset of the source address (the destination follows); -1: none
-    Py_ssize_t start      # the TCP segment: frame[start:stop]
-    Py_ssize_t stop
-    bint complete         # the whole segment the IP header announces was captured
-    int protocol
-    int detail
-    long long a, b, c
-
-
-cdef inline uint16_t _be16(const uint8_t* p) noexcept nogil:
-    return (p[0] << 8) | p[1]
-
-
-cdef inline uint32_t _be32(const uint8_t* p) noexcept nogil:
-    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
-
-
-cdef inline uint32_t _le32(const uint8_t* p) noexcept nogil:
-    return (<uint32_t>p[3] << 24) | (<uint32_t>p[2] << 16) | (<uint32_t>p[1] << 8) | p[0]
-
-
-cdef inline uint32_t _rd32(const uint8_t* p, bint big) noexcept nogil:
-    return _be32(p) if big else _le32(p)
-
-
-cdef inline uint16_t _rd16(const uint8_t* p, bint big) noexcept nogil:
-    return _be16(p) if big else <uint16_t>((p[1] << 8) | p[0])
-
-
-cdef inline int _other(Found* f, int kind, int version, Py_ssize_t addr, int protocol,
-                       int detail, long long a, long long b, long long c) noexcept nogil:
-    f.kind = kind
-    f.version = version
-    f.addr = addr
-    f.protocol = protocol
-    f.detail = detail
-    f.a = a
-    f.b = b
-    f.c = c
-    return kind
-
-
-cdef inline int _short(Found* f, bint cut, int layer, Py_ssize_t at, Py_ssize_t need,
-                       Py_ssize_t n, Py_ssize_t limit, int version, Py_ssize_t addr,
-                       int protocol) noexcept nogil:
-    """As _reader_py._short: truncated if the capture cut the frame before the header's end."""
-    cdef int kind = K_TRUNCATED if cut and at + need > n else K_MALFORMED
-    return _other(f, kind, version, addr, protocol, D_SHORT, layer, need,
-                  limit - at if limit > at else 0)
-
-
-@cython.cdivision(True)
-cdef int _decode(const uint8_t* p, Py_ssize_t n, Py_ssize_t orig_len, int linktype,
-                 Found* f) noexcept nogil:
-    """Take the frame p[0:n] apart down to its TCP segment, or say why there is none."""
-    cdef bint cut = n < orig_len
-    cdef int expected = 0
-    cdef int version
-    cdef uint32_t ethertype, family
-    cdef Py_ssize_t base
-    if linktype == 1:                       # Ethernet
-        if n < 14:
-            return _short(f, cut, 0, 0, 14, n, n, 0, -1, -1)
-        ethertype = _be16(p + 12)
-        base = 14
-    elif linktype == 113:                   # Linux cooked
-        if n < 16:
-            return _short(f, cut, 2, 0, 16, n, n, 0, -1, -1)
-        ethertype = _be16(p + 14)
-        base = 16
-    elif linktype == 276:                   # Linux cooked v2
-        if n < 20:
-            return _short(f, cut, 3, 0, 20, n, n, 0, -1, -1)
-        ethertype = _be16(p)
-        base = 20
-    elif linktype == 0 or linktype == 108:  # NULL, LOOP
-        if n < 4:
-            return _short(f, cut, 4, 0, 4, n, n, 0, -1, -1)
-        if linktype == 108 or (p[0] == 0 and p[1] == 0):
-            family = _be32(p)
-        else:
-            family = _le32(p)
-        if family == 2:
-            ethertype = 0x0800
-        elif family == 24 or family == 28 or family == 30:
-            ethertype = 0x86DD
-        else:
-            return _other(f, K_NON_IP, 0, -1, -1, D_FAMILY, family, 0, 0)
-        base = 4
-    else:                                   # raw IP: 12, 14, 101, 228, 229
-        if linktype == 228:
-            expected = 4
-        elif linktype == 229:
-            expected = 6
-        if expected:
-            version = expected
-        elif n:
-            version = p[0] >> 4
-        else:
-            version = 4
-        ethertype = 0x86DD if version == 6 else 0x0800
-        base = 0
-    if linktype == 1 or linktype == 113 or linktype == 276:
-        while ethertype == 0x8100 or ethertype == 0x88A8 or ethertype == 0x9100:
-            if n < base + 4:
-                return _short(f, cut, 1, base, 4, n, n, 0, -1, -1)
-            ethertype = _be16(p + base + 2)
-            base += 4
-    if ethertype == 0x0800:
-        return _ipv4(p, n, base, cut, orig_len, expected, f)
-    if ethertype == 0x86DD:
-        return _ipv6(p, n, base, cut, expected, f)
-    return _other(f, K_NON_IP, 0, -1, -1, D_ETHERTYPE, ethertype, 0, 0)
-
-
-cdef int _ipv4(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, Py_ssize_t orig_len,
-               int expected, Found* f) noexcept nogil:
-    cdef Py_ssize_t header_len, total, end, limit, at, size
-    cdef uint32_t fragment
-    cdef int protocol, version
-    if n - base < 20:
-        return _short(f, cut, 5, base, 20, n, n, 0, -1, -1)
-    version = p[base] >> 4
-    if version != 4:
-        return _other(f, K_MALFORMED, 0, -1, -1, D_VERSION, expected or 4, version, 0)
-    header_len = (p[base] & 0x0F) * 4
-    if header_len < 20:
-        return _other(f, K_MALFORMED, 0, -1, -1, D_IHL, header_len, 0, 0)
-    if n - base < header_len:
-        return _short(f, cut, 5, base, header_len, n, n, 0, -1, -1)
-    protocol = p[base + 9]
-    total = _be16(p + base + 2)
-    if total == 0:                          # segmentation offload left the length out
-        total = orig_len - base
-    if total < header_len:
-        return _other(f, K_MALFORMED, 4, base + 12, protocol, D_TOTAL, total, header_len, 0)
-    fragment = _be16(p + base + 6)
-    if fragment & 0x3FFF:
-        return _other(f, K_FRAGMENT, 4, base + 12, protocol, D_FRAGMENT, 4,
-                      (fragment & 0x1FFF) * 8, (fragment & 0x2000) != 0)
-    end = base + total
-    limit = n if n < end else end
-    at = base + header_len
-    while protocol == 51:                   # AH
-        if at + 2 > limit:
-            return _short(f, cut, 9, at, 2, n, limit, 4, base + 12, protocol)
-        size = (p[at + 1] + 2) * 4
-        if at + size > limit:
-            return _short(f, cut, 9, at, size, n, limit, 4, base + 12, protocol)
-        protocol = p[at]
-        at += size
-    if protocol != 6:
-        return _other(f, K_NON_TCP, 4, base + 12, protocol, D_PROTOCOL, protocol, 0, 0)
-    return _tcp(f, 4, base + 12, at, end, n, cut)
-
-
-cdef Py_ssize_t _jumbo_length(const uint8_t* p, Py_ssize_t n, Py_ssize_t at) noexcept nogil:
-    """The Jumbo Payload length in the hop-by-hop header at ``at``, or 0."""
-    cdef Py_ssize_t end, i, size
-    if at + 2 > n:
-        return 0
-    end = at + (p[at + 1] + 1) * 8
-    if end > n:
-        end = n
-    i = at + 2
-    while i < end:
-        if p[i] == 0:
-            i += 1
-            continue
-        if i + 2 > end:
-            return 0
-        size = p[i + 1]
-        if p[i] == 0xC2 and size == 4 and i + 6 <= end:
-            return _be32(p + i + 2)
-        i += 2 + size
-    return 0
-
-
-cdef int _ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, int expected,
-               Found* f) noexcept nogil:
-    cdef Py_ssize_t at, end, limit, size, payload_len
-    cdef Py_ssize_t addr = base + 8
-    cdef int protocol, version
-    cdef uint32_t offset_flags
-    if n - base < 40:
-        return _short(f, cut, 6, base, 40, n, n, 0, -1, -1)
-    version = p[base] >> 4
-    if version != 6:
-        return _other(f, K_MALFORMED, 0, -1, -1, D_VERSION, expected or 6, version, 0)
-    protocol = p[base + 6]
-    at = base + 40
-    payload_len = _be16(p + base + 4)
-    if payload_len == 0 and protocol == 0:
-        payload_len = _jumbo_length(p, n, at)
-    end = at + payload_len
-    limit = n if n < end else end
-    while True:
-        if protocol == 0 or protocol == 43 or protocol == 60 or protocol == 51:
-            if at + 2 > limit:
-                return _short(f, cut, 7, at, 2, n, limit, 6, addr, protocol)
-            if protocol == 51:
-                size = (p[at + 1] + 2) * 4
-            else:
-                size = (p[at + 1] + 1) * 8
-            if at + size > limit:
-                return _short(f, cut, 7, at, size, n, limit, 6, addr, protocol)
-        elif protocol == 44:
-            size = 8
-            if at + size > limit:
-                return _short(f, cut, 7, at, size, n, limit, 6, addr, protocol)
-            offset_flags = _be16(p + at + 2)
-            if offset_flags & 0xFFF9:
-                return _other(f, K_FRAGMENT, 6, addr, p[at], D_FRAGMENT, 6,
-                              offset_flags & 0xFFF8, offset_flags & 1)
-        else:
-            break
-        protocol = p[at]
-        at += size
-    if protocol != 6:
-        return _other(f, K_NON_TCP, 6, addr, protocol, D_PROTOCOL, protocol, 0, 0)
-    return _tcp(f, 6, addr, at, end, n, cut)
-
-
-cdef inline int _tcp(Found* f, int version, Py_ssize_t addr, Py_ssize_t start, Py_ssize_t end,
-                     Py_ssize_t n, bint cut) noexcept nogil:
-    cdef Py_ssize_t stop = n if n < end else end
-    if stop - start < 20:
-        return _short(f, cut, 8, start, 20, n, stop, version, addr, 6)
-    f.kind = K_TCP
-    f.version = version
-    f.addr = addr
-    f.start = start
-    f.stop = stop
-    f.complete = end <= n
-    return K_TCP
-
-
-cdef inline bint _checksum_ok(const uint8_t* src, const uint8_t* dst, Py_ssize_t size,
-                              const uint8_t* segment, Py_ssize_t length) noexcept nogil:
-    """Whether the segment's checksum verifies: as _checksum_c.verify_checksum."""
-    cdef uint8_t pseudo[40]
-    cdef Py_ssize_t pseudo_size = pseudo_header(pseudo, src, dst, size, length)
-    cdef uint32_t total = <uint32_t>sum_be(pseudo, pseudo_size) + sum_be(segment, length)
-    return ((total & 0xFFFF) + (total >> 16)) == 0xFFFF
 
 
 cdef object _detail(Found* f):
@@ -378,11 +105,7 @@ cdef class Reader:
     cdef int _linktype                  # classic pcap
     cdef uint64_t _frac_ns
     cdef list _interfaces               # pcapng: (linktype, snaplen, mul, div, offset_ns)
-    cdef long long _if_id               # the interface whose fields follow, -1: none
-    cdef int _if_linktype
-    cdef uint32_t _if_snaplen
-    cdef uint64_t _if_mul, _if_div
-    cdef int _if_mode                   # TS_*
+    cdef Interface _if                  # pcapng: the interface in use
     cdef list _addrs                    # 4 recently made address bytes, reused when equal
     cdef int _next_addr
     cdef readonly str name
@@ -393,8 +116,8 @@ cdef class Reader:
 
     def __init__(self, file, *, name="<capture>", include_other=False,
                  chunk_size=c.DEFAULT_CHUNK, owns_file=False):
-        cdef uint32_t magic_le, magic_be
-        cdef const uint8_t* p
+        cdef bint big, nano
+        cdef int kind
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
         self._file = file
@@ -411,23 +134,17 @@ cdef class Reader:
         self.cut_short = False
         self.linktypes = []
         self._interfaces = []
-        self._if_id = -1
+        self._if.id = -1
         self._addrs = [b"", b"", b"", b""]
         self._next_addr = 0
         if not self._fill(24):
             raise c.not_a_capture(name, bytes(self._buf[self._pos:self._end]))
-        p = self._data()
-        magic_le = _le32(p)
-        magic_be = _be32(p)
-        if magic_le == 0xA1B2C3D4 or magic_le == 0xA1B23C4D:
-            self._start_pcap(False, magic_le == 0xA1B23C4D)
-        elif magic_be == 0xA1B2C3D4 or magic_be == 0xA1B23C4D:
-            self._start_pcap(True, magic_be == 0xA1B23C4D)
-        elif magic_le == 0x0A0D0D0A:
+        kind = _capture_format(self._data(), &big, &nano)
+        if kind == 1:
+            self._start_pcap(big, nano)
+        elif kind == 2:
             self.format = "pcapng"
             self._pcapng = True
-            if self._section_order() < 0:
-                raise c.not_a_capture(name, bytes(self._buf[self._pos:self._end]))
         else:
             raise c.not_a_capture(name, bytes(self._buf[self._pos:self._end]))
 
@@ -594,93 +311,22 @@ cdef class Reader:
                     return record
             elif block_type == 0x0A0D0D0A:
                 self._interfaces = []
-                self._if_id = -1
+                self._if.id = -1
             elif block_type == 1:
-                self._interface(PyBytes_FromStringAndSize(<const char*>p + 8, length - 12), at)
+                fields = _interface_fields(
+                    PyBytes_FromStringAndSize(<const char*>p + 8, length - 12), self._big,
+                    self.name, at)
+                self._interfaces.append(fields)
+                self.linktypes.append(fields[0])
 
-    cdef _interface(self, bytes body, long long at):
-        order = ">" if self._big else "<"
-        if len(body) < 8:
-            raise c.corrupt(self.name, at, "interface description block too short")
-        linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", body, 0)
-        if linktype not in c.SUPPORTED_LINKTYPES:
-            raise c.unsupported_linktype(self.name, linktype)
-        mul, div, offset_ns = 1000, 1, 0
-        i = 8
-        while i + 4 <= len(body):
-            code, size = struct.unpack_from(order + "HH", body, i)
-            value = body[i + 4:i + 4 + size]
-            if code == 0:
-                break
-            if code == 9 and size == 1:
-                mul, div = c.tsresol_scale(value[0])
-            elif code == 14 and size == 8:
-                offset_ns = struct.unpack(order + "q", value)[0] * 1_000_000_000
-            i += 4 + (size + 3) // 4 * 4
-        self._interfaces.append((linktype, snaplen, mul, div, offset_ns))
-        self.linktypes.append(linktype)
-
-    cdef _use_interface(self, long long interface_id, long long at):
-        if interface_id >= len(self._interfaces):
-            raise c.corrupt(self.name, at, f"packet on undeclared interface {interface_id}")
-        linktype, snaplen, mul, div, offset_ns = self._interfaces[interface_id]
-        self._if_linktype = linktype
-        self._if_snaplen = snaplen
-        self._if_mode = TS_PYTHON
-        if offset_ns == 0 and div == 1 and mul < 2**64:
-            self._if_mode = TS_MUL
-            self._if_mul = mul
-        elif offset_ns == 0 and mul == 1 and div < 2**64:
-            self._if_mode = TS_DIV
-            self._if_div = div
-        self._if_id = interface_id
-
-    @cython.cdivision(True)
     cdef object _packet(self, uint32_t block_type, const uint8_t* body, Py_ssize_t size,
                         long long at):
-        cdef long long interface_id
-        cdef uint64_t ts, ns = 0
-        cdef uint32_t captured, orig_len
-        cdef Py_ssize_t start
-        cdef object big_ns = None
-        if block_type == 3:
-            if size < 4:
-                raise c.corrupt(self.name, at, "simple packet block too short")
-            interface_id = 0
-            orig_len = _rd32(body, self._big)
-            captured = orig_len
-            if <Py_ssize_t>captured > size - 4:
-                captured = size - 4
-            start = 4
-        else:
-            if size < 20:
-                raise c.corrupt(self.name, at, "packet block too short")
-            if block_type == 6:
-                interface_id = _rd32(body, self._big)
-            else:
-                interface_id = _rd16(body, self._big)
-            ts = (<uint64_t>_rd32(body + 4, self._big) << 32) | _rd32(body + 8, self._big)
-            captured = _rd32(body + 12, self._big)
-            orig_len = _rd32(body + 16, self._big)
-            start = 20
-            if <Py_ssize_t>captured > size - 20:
-                raise c.corrupt(self.name, at,
-                                f"{captured} captured bytes do not fit the packet block")
-        if interface_id != self._if_id:
-            self._use_interface(interface_id, at)
-        if block_type == 3:
-            if self._if_snaplen and captured > self._if_snaplen:
-                captured = self._if_snaplen
-        elif self._if_mode == TS_MUL and ts <= 0xFFFFFFFFFFFFFFFFULL // self._if_mul:
-            ns = ts * self._if_mul
-        elif self._if_mode == TS_DIV:
-            ns = ts // self._if_div
-        else:
-            mul, div, offset_ns = self._interfaces[interface_id][2:]
-            big_ns = ts * mul // div + offset_ns
+        cdef Packet pk
+        big_ns = _packet_block(&pk, &self._if, self._interfaces, block_type, body, size,
+                               self._big, self.name, at, UINT64_MAX)
         self.frames += 1
-        return self._record(body + start, captured, orig_len, self._if_linktype, ns, big_ns,
-                            interface_id)
+        return self._record(body + pk.start, pk.captured, pk.orig_len, self._if.linktype, pk.ns,
+                            big_ns, pk.interface_id)
 
     # ------------------------------------------------------------ frames
 
@@ -705,7 +351,7 @@ cdef class Reader:
         cdef Found f
         cdef Py_ssize_t size
         cdef double timestamp
-        cdef int kind
+        cdef int kind, ok
         memset(&f, 0, sizeof(f))
         kind = _decode(p, n, orig_len, linktype, &f)
         if kind != K_TCP and not self._include_other:
@@ -725,11 +371,8 @@ cdef class Reader:
             return OtherRecord(self.frames, timestamp, big_ns, interface, _KINDS[kind], f.version,
                                src, dst, f.protocol, _detail(&f))
         segment_bytes = PyBytes_FromStringAndSize(<const char*>p + f.start, f.stop - f.start)
-        if f.complete and (f.version == 6 or f.stop - f.start <= 0xFFFF):
-            checksum_ok = _checksum_ok(p + f.addr, p + f.addr + size, size, p + f.start,
-                                       f.stop - f.start)
-        else:
-            checksum_ok = None
+        ok = _checksum_ok(p, &f)
+        checksum_ok = None if ok < 0 else ok == 1
         return fastseg_record9(_TCP_RECORD, self.frames, timestamp, big_ns, interface, f.version,
                                src, dst, fastseg_call_lenient(_UNPACK, segment_bytes, _STRICT),
                                checksum_ok)
