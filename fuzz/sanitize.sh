@@ -32,7 +32,8 @@ tar -C "$repo" --exclude=./.venv --exclude=./build --exclude='./fastseg/*.so' \
 cd "$work"
 
 echo "== sanitizer build (ASan + UBSan) in $work"
-"$python" -c 'import Cython' 2>/dev/null || "$python" -m pip install -q "cython>=3"
+# Build requirements (a Python 3.12+ venv has no setuptools of its own).
+"$python" -c 'import Cython, setuptools' 2>/dev/null || "$python" -m pip install -q "cython>=3" setuptools
 start=$SECONDS
 FASTSEG_SANITIZE=1 FASTSEG_REQUIRE_EXTENSIONS=1 "$python" setup.py -q build_ext --inplace \
   > build.log 2>&1 || { cat build.log; exit 1; }
