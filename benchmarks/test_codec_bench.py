@@ -4,10 +4,9 @@ The implementations of an operation (``fastseg.bench.PLAN``): the Cython twin,
 the pure-Python twin, the peers dpkt and scapy where they do the same work,
 and the baselines the issue's targets refer to: ``struct`` (a bare 20-byte
 ``struct.Struct('!HHIIHHHH').unpack_from`` into a tuple, read into locals) for
-the header-only decode, ``empty call`` for the seq comparisons (``operator.lt``
-on the same two ints: a C builtin with two arguments standing in for an empty
-Cython function, which cannot be compiled from here) and ``loop only`` for the
-pcap reader (the same loop keeping each segment's bytes undecoded).
+the header-only decode, ``empty call`` for the seq comparisons (an empty
+function compiled in ``fastseg._seq_c``, called with the same two ints) and
+``loop only`` for the pcap reader (the same loop keeping each segment's bytes undecoded).
 """
 
 from __future__ import annotations

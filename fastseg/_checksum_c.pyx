@@ -6,24 +6,16 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
 from fastseg._buffer cimport Bytes, acquire, release
+from fastseg._uint cimport fastseg_uint
 
 from fastseg import _addr, errors
 
 __all__ = ["internet_checksum", "tcp_checksum", "update_checksum", "verify_checksum"]
 
-cdef extern from "Python.h":
-    long long PyLong_AsLongLongAndOverflow(object, int*) except? -1
-    bint PyLong_Check(object)
-
-
 cdef inline bint _u16(object value) noexcept:
     """Whether ``value`` is an int in [0, 0xFFFF] (no exception either way)."""
-    cdef int overflow = 0
-    cdef long long number
-    if not PyLong_Check(value):
-        return False
-    number = PyLong_AsLongLongAndOverflow(value, &overflow)
-    return not overflow and 0 <= number <= 0xFFFF
+    cdef unsigned long long number
+    return fastseg_uint(value, 0xFFFF, &number)
 
 
 cdef extern from *:

@@ -21,16 +21,13 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy, memset
 
 from fastseg._buffer cimport Bytes, acquire, release
+from fastseg._uint cimport fastseg_uint
 from fastseg._checksum_c cimport addresses, fold, pseudo_header, sum_native
 
 from fastseg import _codec_py, errors
 from fastseg.segment import KIND_OBJECTS, Flags, Segment
 
 __all__ = ["pack", "pack_into", "unpack"]
-
-cdef extern from "Python.h":
-    long long PyLong_AsLongLongAndOverflow(object, int*) except? -1
-    bint PyLong_Check(object)
 
 cdef extern from *:
     """
@@ -245,14 +242,10 @@ cdef struct Encoded:
 
 cdef inline bint _uint(object value, long long limit, long long* out) noexcept:
     """Store ``value`` when it is an int in [0, limit]; False sends the caller to the reference."""
-    cdef int overflow = 0
-    cdef long long number
-    if not PyLong_Check(value):
+    cdef unsigned long long number
+    if not fastseg_uint(value, <unsigned long long>limit, &number):
         return False
-    number = PyLong_AsLongLongAndOverflow(value, &overflow)
-    if overflow or number < 0 or number > limit:
-        return False
-    out[0] = number
+    out[0] = <long long>number
     return True
 
 

@@ -48,3 +48,33 @@ def test_not_int(impl, bad):
         impl.seq_diff(0, bad)
     with pytest.raises(TypeError, match="n must be an int"):
         impl.seq_add(0, bad)
+
+
+class _Int(int):
+    """An int subclass: the compiled twin reads these the slow way."""
+
+
+# Values around the edges of CPython's 30-bit int digits, where the compiled
+# twin's inline int reader (fastseg/_uint.h) changes path.
+IN_RANGE = [0, 1, 2**30 - 1, 2**30, 2**30 + 1, 2**31, TOP]
+OUT_OF_RANGE = [2**32, 2**32 + 1, 2**60 - 1, 2**60, 2**63, 2**64, -1, -(2**30), -(2**32), -(2**64)]
+
+
+@pytest.mark.parametrize("value", IN_RANGE)
+@pytest.mark.parametrize("kind", [int, _Int])
+def test_int_edges_accepted(impl, value, kind):
+    number = kind(value)
+    assert impl.seq_add(number, 0) == value
+    assert impl.seq_diff(number, 0) == (value + 2**31) % 2**32 - 2**31
+    assert impl.seq_lt(number, 0) is (value >= 2**31)
+    assert impl.seq_in_window(number, number, 1)
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE)
+@pytest.mark.parametrize("kind", [int, _Int])
+def test_int_edges_refused(impl, value, kind):
+    number = kind(value)
+    with pytest.raises(ValueError, match=r"outside \[0, 2\*\*32\)"):
+        impl.seq_lt(number, 0)
+    with pytest.raises(ValueError, match=r"outside \[0, 2\*\*32\)"):
+        impl.seq_in_window(0, number, 1)
