@@ -249,19 +249,15 @@ cdef inline bint _uint(object value, long long limit, long long* out) noexcept:
     return True
 
 
-cdef bint _put_pairs(uint8_t* h, Py_ssize_t* pos, object pairs) noexcept:
-    """Append 32-bit (a, b) pairs from a tuple of 2-tuples; False when not that or no room."""
+cdef inline bint _put_pair(uint8_t* at, object pair) noexcept:
+    """Write a (a, b) 2-tuple of 32-bit ints as 8 bytes (room checked by the caller)."""
     cdef long long a, b
-    if type(pairs) is not tuple:
+    if type(pair) is not tuple or len(<tuple>pair) != 2:
         return False
-    for pair in <tuple>pairs:
-        if type(pair) is not tuple or len(<tuple>pair) != 2 or pos[0] + 8 > 60:
-            return False
-        if not _uint((<tuple>pair)[0], 0xFFFFFFFF, &a) or not _uint((<tuple>pair)[1], 0xFFFFFFFF, &b):
-            return False
-        _put32(h + pos[0], a)
-        _put32(h + pos[0] + 4, b)
-        pos[0] += 8
+    if not _uint((<tuple>pair)[0], 0xFFFFFFFF, &a) or not _uint((<tuple>pair)[1], 0xFFFFFFFF, &b):
+        return False
+    _put32(at, a)
+    _put32(at + 4, b)
     return True
 
 
@@ -314,15 +310,18 @@ cdef bint _put_option(uint8_t* h, Py_ssize_t* pos, object kind, object value) no
         n = 0
         if start + 2 > 60:
             return False
-    elif k == 8 or k == 5:
-        pos[0] = start + 2
-        if k == 8:
-            value = (value,)
-        elif type(value) is not tuple or not value:
+    elif k == 8:
+        n = 8
+        if start + 10 > 60 or not _put_pair(h + start + 2, value):
             return False
-        if not _put_pairs(h, pos, value):
+    elif k == 5:
+        if type(value) is not tuple or not value:
             return False
-        n = pos[0] - start - 2
+        n = 0
+        for pair in <tuple>value:
+            if start + 10 + n > 60 or not _put_pair(h + start + 2 + n, pair):
+                return False
+            n += 8
     else:
         return False
     h[start] = <uint8_t>k
