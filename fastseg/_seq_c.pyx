@@ -14,6 +14,20 @@ cdef extern from "Python.h":
     bint PyLong_Check(object)
 
 
+cdef extern from *:
+    """
+    /* True or False (a new reference) without a branch: comparisons of random
+       sequence numbers come out either way unpredictably. */
+    static inline PyObject* fastseg_bool(int truth) {
+        PyObject* const answers[2] = {Py_False, Py_True};
+        PyObject* answer = answers[truth != 0];
+        Py_INCREF(answer);
+        return answer;
+    }
+    """
+    object fastseg_bool(int truth)
+
+
 cdef inline uint32_t _check(str name, object value) except? 0xFFFFFFFF:
     """``value`` as a C number, or the shared TypeError/ValueError of the reference twin."""
     cdef unsigned long long number
@@ -27,21 +41,21 @@ def seq_diff(a, b):
 
 
 def seq_lt(a, b):
-    return <int32_t>(_check("a", a) - _check("b", b)) < 0
+    return fastseg_bool(<int32_t>(_check("a", a) - _check("b", b)) < 0)
 
 
 def seq_le(a, b):
-    return <int32_t>(_check("a", a) - _check("b", b)) <= 0
+    return fastseg_bool(<int32_t>(_check("a", a) - _check("b", b)) <= 0)
 
 
 def seq_gt(a, b):
     cdef uint32_t x = _check("a", a)
-    return <int32_t>(_check("b", b) - x) < 0
+    return fastseg_bool(<int32_t>(_check("b", b) - x) < 0)
 
 
 def seq_ge(a, b):
     cdef uint32_t x = _check("a", a)
-    return <int32_t>(_check("b", b) - x) <= 0
+    return fastseg_bool(<int32_t>(_check("b", b) - x) <= 0)
 
 
 def seq_add(a, n):
@@ -58,7 +72,7 @@ def seq_add(a, n):
 
 def seq_in_window(x, left, size):
     cdef uint32_t distance = _check("x", x) - _check("left", left)
-    return distance < _check("size", size)
+    return fastseg_bool(distance < _check("size", size))
 
 
 def _empty(a, b):

@@ -48,10 +48,17 @@ static inline int fastseg_uint(PyObject* value, unsigned long long limit, unsign
         if (ndigits < 0) return 0;  /* negative */
         digits = ((PyLongObject*)value)->ob_digit;
 #endif
-        if (ndigits == 0) number = 0;
-        else if (ndigits == 1) number = digits[0];
-        else if (ndigits == 2) number = digits[0] | ((unsigned long long)digits[1] << 30);
-        else return fastseg_uint_slow(value, limit, out);
+        if (ndigits == 0) {
+            number = 0;
+        } else if (ndigits <= 2) {
+            /* Without a branch on the digit count: random 32-bit numbers mix one
+               and two digits unpredictably.  two is 0 or 1; digits[two] is read
+               either way and masked out when there is one digit. */
+            size_t two = (size_t)ndigits >> 1;
+            number = digits[0] | ((unsigned long long)(digits[two] & (0 - (digit)two)) << 30);
+        } else {
+            return fastseg_uint_slow(value, limit, out);
+        }
         if (number > limit) return 0;
         *out = number;
         return 1;
