@@ -220,12 +220,61 @@ def test_rst_capture_stories() -> None:
                                            "CLOSED"]
 
 
-def test_fast_open_is_reported_not_followed() -> None:
-    """Data in a SYN (TFO) is outside fastseg.conn: the report says so instead of guessing."""
+def test_fast_open_is_followed() -> None:
+    """Data in a SYN (TFO), acknowledged by the SYN-ACK: fastseg.conn queues it like any text
+    in a SYN (RFC 9293 §3.10.7.2), so both connections are followed to the end."""
     cookie, with_data = conns(CAPTURES / "fastopen.pcap")
-    assert cookie["states"] == {"client": CLIENT_FIRST, "server": PASSIVE_CLOSE}
-    assert frames_of(with_data, "syn_data") == [13]
-    assert with_data["bytes"] == {"client": 24, "server": 28}
+    for conn in (cookie, with_data):
+        assert conn["states"] == {"client": CLIENT_FIRST, "server": PASSIVE_CLOSE}
+        assert conn["anomalies"] == {} and conn["rejected"] == {}
+    assert with_data["bytes"] == with_data["unique_bytes"] == {"client": 24, "server": 28}
+
+
+def tfo_records() -> List[Any]:
+    """The second connection of fastopen.pcap: SYN with 24 bytes, SYN-ACK, ACK, reply, close."""
+    return [rec for rec in capture.segments(CAPTURES / "fastopen.pcap") if rec.frame >= 13]
+
+
+def write(path: Path, records: List[Any]) -> Path:
+    capture.write_pcap(path, [capture.Frame(capture.tcp_frame(r.segment, r.src, r.dst,
+                                                              fix_checksum=True), r.timestamp_ns)
+                              for r in records])
+    return path
+
+
+def test_syn_data_not_taken_is_sent_again(tmp_path: Path) -> None:
+    """A server without Fast Open acknowledges only the SYN; the client sends the data again."""
+    syn, syn_ack, first_ack, *rest = tfo_records()
+    iss = syn.segment.seq
+    syn_ack = syn_ack._replace(segment=syn_ack.segment.replace(ack=(iss + 1) & 0xFFFFFFFF))
+    resend = first_ack._replace(segment=first_ack.segment.replace(
+        seq=(iss + 1) & 0xFFFFFFFF, flags=fastseg.Flags.PSH | fastseg.Flags.ACK,
+        payload=syn.segment.payload))
+    (conn,) = conns(write(tmp_path / "no_tfo.pcap", [syn, syn_ack, resend, *rest]))
+    assert conn["states"] == {"client": CLIENT_FIRST, "server": PASSIVE_CLOSE}
+    assert conn["bytes"]["client"] == 48 and conn["unique_bytes"]["client"] == 24
+    assert set(conn["anomalies"]) == {"retransmission"}
+    assert frames_of(conn, "retransmission") == [3] and conn["rejected"] == {}
+
+
+def test_syn_ack_data_is_reported_not_followed(tmp_path: Path) -> None:
+    """Data in a SYN-ACK is outside what the replicas model: flagged instead of guessed."""
+    records = list(capture.segments(CAPTURES / "ipv4_handshake.pcap"))
+    records[1] = records[1]._replace(segment=records[1].segment.replace(payload=b"hi"))
+    (conn,) = conns(write(tmp_path / "syn_ack_data.pcap", records))
+    assert frames_of(conn, "syn_data") == [2]
+    assert conn["anomalies"]["syn_data"]["server"] == 1
+
+
+def test_tracker_keeps_to_the_public_api() -> None:
+    """The replicas are driven through fastseg.conn's public API only."""
+    import re
+
+    from fastseg.analyze import tracker
+
+    source = Path(tracker.__file__).read_text()
+    assert not re.search(r"replica\._|opened\._", source)
+    assert "replay=True" in source
 
 
 def test_builtin_sample_tells_every_story() -> None:

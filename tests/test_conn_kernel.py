@@ -227,3 +227,95 @@ def test_kernel_zero_window_is_probed():
         drive.until(lambda: conn.state in (State.TIME_WAIT, State.CLOSED), "the close")
         result = server.result()
     assert result["sha256"] == digest(pattern(200_000))
+
+
+# ---------------------------------------------------------------- text in a SYN (TCP Fast Open)
+
+SYN_TEXT = b"text in the SYN, RFC 9293 3.10.7.2"
+
+
+def fast_open_server(task, *, ipv6=False):
+    """Kernel side: a TCP_FASTOPEN listener that reads one connection to EOF."""
+    import socket
+
+    listener = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 5)
+    listener.bind(("", 0))
+    listener.listen(1)
+    task.ready(port=listener.getsockname()[1])
+    conn, _ = listener.accept()
+    data = bytearray()
+    while chunk := conn.recv(65536):
+        data += chunk
+    conn.close()
+    return {"data": data.hex()}
+
+
+def fast_open_client(task, *, host, port, text):
+    """Kernel side: sendto(MSG_FASTOPEN) puts the text in the SYN; once connected (a
+    shutdown in SYN-SENT would close the socket) shut down writing, then read to EOF."""
+    import select
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    task.ready()
+    sock.sendto(bytes.fromhex(text), socket.MSG_FASTOPEN, (host, port))
+    select.select([], [sock], [], 5.0)
+    sock.shutdown(socket.SHUT_WR)
+    while sock.recv(65536):
+        pass
+    sock.close()
+    return {"sent": True}
+
+
+def payloads_out(log: List[Segment]) -> List[bytes]:
+    return [segment.payload for segment in log if segment.payload]
+
+
+@pytest.mark.parametrize("fast_open", [True, False], ids=["fast-open-server", "plain-server"])
+def test_connect_with_text_in_the_syn(fast_open):
+    """A Fast Open listener (no cookie asked) takes the SYN's text and acknowledges it in its
+    SYN-ACK; a plain one acknowledges only the SYN and we send the text again."""
+    sysctls = {"net.ipv4.tcp_fastopen": 0x202} if fast_open else {"net.ipv4.tcp_fastopen": 0}
+    sent: List[Segment] = []
+    with KernelPeer(sysctls=sysctls) as peer:
+        server = peer.run(fast_open_server, timeout=10.0)
+        server.wait_ready()
+        conn = active(peer, server.info["port"])
+        drive = Driver(peer, conn, drop=lambda d, s: d == "out" and bool(sent.append(s)))
+        conn.connect(time.monotonic(), SYN_TEXT)
+        drive.until(lambda: conn.state is State.ESTABLISHED, "the handshake")
+        acked_in_syn_ack = conn.snd_una
+        conn.close(time.monotonic())
+        drive.until(lambda: conn.state in (State.TIME_WAIT, State.CLOSED), "the close")
+        result = server.result()
+    assert bytes.fromhex(result["data"]) == SYN_TEXT
+    assert sent[0].flags == Flags.SYN and sent[0].payload == SYN_TEXT
+    start = (2**32 - 777 + 1) & 0xFFFFFFFF
+    if fast_open:
+        assert acked_in_syn_ack == (start + len(SYN_TEXT)) & 0xFFFFFFFF
+        assert payloads_out(sent) == [SYN_TEXT]
+    else:
+        assert acked_in_syn_ack == start
+        assert payloads_out(sent) == [SYN_TEXT, SYN_TEXT]  # in the SYN, then once more
+
+
+def test_kernel_fast_open_client_to_our_listener():
+    """Linux puts the text in its SYN; we queue it (our SYN-ACK leaves it unacknowledged),
+    Linux sends it again, and it is delivered once, after the handshake."""
+    with KernelPeer(sysctls={"net.ipv4.tcp_fastopen": 0x5}) as peer:
+        conn = Connection((peer.user_addr, USER_PORT), config=CONFIG, iss=2**32 - 5)
+        conn.listen()
+        drive = Driver(peer, conn)
+        client = peer.run(fast_open_client, timeout=10.0, host=peer.user_addr, port=USER_PORT,
+                          text=SYN_TEXT.hex())
+        client.wait_ready()
+        drive.until(lambda: conn.state is State.CLOSE_WAIT, "the text and the kernel's FIN")
+        conn.close(time.monotonic())
+        drive.until(lambda: conn.state is State.CLOSED, "LAST-ACK to CLOSED")
+        client.result()
+        arrived = [e.segment for e in peer.trace if e.direction == "in" and e.segment is not None]
+    assert arrived[0].flags & Flags.SYN and arrived[0].payload == SYN_TEXT
+    assert bytes(drive.data) == SYN_TEXT
+    kinds = [type(e).__name__ for e in drive.events]
+    assert kinds.index("Connected") < kinds.index("DataReceived")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import struct
 import subprocess
 from pathlib import Path
-from typing import List
+from typing import Iterator, List
 
 import pytest
 
@@ -18,6 +21,13 @@ TSHARK = shutil.which("tshark")
 
 requires_tshark = pytest.mark.skipif(
     TSHARK is None, reason="tshark is not on PATH (apt-get install tshark): it is the reference")
+TCPREPLAY, TCPCAPINFO, IP = shutil.which("tcpreplay"), shutil.which("tcpcapinfo"), shutil.which("ip")
+requires_tcpcapinfo = pytest.mark.skipif(
+    TCPCAPINFO is None, reason="tcpcapinfo is not on PATH (apt-get install tcpreplay)")
+requires_tcpreplay = pytest.mark.skipif(
+    TCPREPLAY is None or IP is None or os.geteuid() != 0,
+    reason="replaying needs tcpreplay and ip (apt-get install tcpreplay iproute2) and root, "
+           "for a veth pair in a private network namespace")
 
 
 def run(*args: str) -> int:
@@ -137,3 +147,82 @@ def test_through_the_fastseg_command(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert cli.main(["fuzz", "-o", str(tmp_path / "o.pcap"), "-n", "5"]) == 0
     assert "5 frames from 9 input segments" in capsys.readouterr().out
     assert len(list(capture.records(tmp_path / "o.pcap"))) == 5
+
+
+def frame_lengths(path: Path) -> List[int]:
+    """The captured length of every frame of a little-endian microsecond pcap (as written)."""
+    data = path.read_bytes()
+    lengths, offset = [], 24
+    while offset < len(data):
+        (caplen,) = struct.unpack_from("<I", data, offset + 8)
+        lengths.append(caplen)
+        offset += 16 + caplen
+    return lengths
+
+
+@requires_tcpcapinfo
+@pytest.mark.parametrize("source", [None, CAPTURE], ids=["builtin", "capture"])
+def test_tcpcapinfo_reads_every_frame(tmp_path: Path, source: Path) -> None:
+    """tcpcapinfo (4.4.3) misreads frames over 65535 bytes, so ``extend`` (which grows a
+    segment to the IP length bound) is left out here; tcpreplay below takes them all."""
+    out = tmp_path / "o.pcap"
+    given = [str(source)] if source else []
+    operators = ",".join(name for name in fastseg.mutate.OPERATORS if name != "extend")
+    assert run(*given, "-o", str(out), "-n", "300", "--stack", "3", "--operators", operators) == 0
+    result = subprocess.run([str(TCPCAPINFO), str(out)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if re.match(r"\d+\t", line)]
+    assert [int(row[0]) for row in rows] == list(range(1, 301))
+    assert [int(row[1]) for row in rows] == frame_lengths(out)
+    assert all(row[-1] == "OK" for row in rows) and "damaged" not in result.stdout
+
+
+def ip(*args: str) -> str:
+    assert IP is not None
+    done = subprocess.run([IP, *args], capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0, f"ip {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture()
+def veth() -> Iterator[str]:
+    """A private network namespace holding a veth pair fz0 <-> fz1 (largest MTU, 65535),
+    deleted afterwards."""
+    namespace = f"fastseg-fuzz-{os.getpid()}"
+    ip("netns", "add", namespace)
+    try:
+        # no IPv6 on the new links: their router solicitations would count as received
+        subprocess.run([IP or "ip", "netns", "exec", namespace, "sh", "-c",
+                        "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"],
+                       capture_output=True, timeout=20)
+        ip("netns", "exec", namespace, IP or "ip", "link", "add", "fz0", "mtu", "65535", "type",
+           "veth", "peer", "name", "fz1", "mtu", "65535")
+        for dev in ("fz0", "fz1"):
+            ip("netns", "exec", namespace, IP or "ip", "link", "set", dev, "up")
+        yield namespace
+    finally:
+        subprocess.run([IP or "ip", "netns", "del", namespace], capture_output=True, timeout=20)
+
+
+def received(namespace: str, dev: str) -> int:
+    return int(ip("netns", "exec", namespace, "cat", f"/sys/class/net/{dev}/statistics/rx_packets"))
+
+
+@requires_tcpreplay
+@pytest.mark.parametrize("link", ["ethernet", "raw"])
+@pytest.mark.parametrize("source", [None, CAPTURE], ids=["builtin", "capture"])
+def test_tcpreplay_sends_every_frame(tmp_path: Path, veth: str, link: str, source: Path) -> None:
+    """tcpreplay reads the whole file and puts every frame on the wire, except the frames no
+    Ethernet link can carry: an IPv6 segment grown to the 65535-byte payload bound makes a
+    65589-byte frame, over the 65535 MTU + 14 that any device takes (EMSGSIZE)."""
+    out = tmp_path / "o.pcap"
+    given = [str(source)] if source else []
+    assert run(*given, "-o", str(out), "-n", "300", "--link", link, "--stack", "3") == 0
+    too_long = sum(n > 65535 + 14 for n in frame_lengths(out))  # sent as Ethernet either way
+    before = received(veth, "fz1")
+    result = subprocess.run([IP or "ip", "netns", "exec", veth, str(TCPREPLAY), "-i", "fz0",
+                             "--topspeed", str(out)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    counts = dict(re.findall(r"(Successful|Failed|Truncated) packets:\s+(\d+)", result.stdout))
+    assert counts == {"Successful": str(300 - too_long), "Failed": str(too_long), "Truncated": "0"}
+    assert received(veth, "fz1") - before == 300 - too_long  # and the peer end got them

@@ -6,9 +6,10 @@ a :class:`fastseg.conn.Connection` with the side's own ISS, and the tracker
 plays the capture into the replicas:
 
 - what a side is seen *sending* becomes a user call on its own replica: a SYN
-  is ``connect()`` (a SYN-ACK is ``listen()`` and the peer's SYN), payload is
-  ``send()``, a FIN is ``close()``, a RST is ``abort()``; the segments the
-  replica then wants to send are discarded;
+  is ``connect()`` (with the data it carries, as in TCP Fast Open; a SYN-ACK is
+  ``listen()`` and the peer's SYN), payload is ``send()``, a FIN is
+  ``close()``, a RST is ``abort()``; the segments the replica then sends are
+  discarded;
 - what a side sends is *delivered* to the peer's replica with ``receive()``,
   whose events (Connected, PeerFinished, ConnectionReset, ConnectionRefused,
   SegmentRejected(reason)) and ``history`` make the report.
@@ -19,10 +20,9 @@ may not have reached its receiver when the receiver sends its next segment
 flight" and are delivered, in order, just before the receiver sends a segment
 whose acknowledgment number covers them, and at the end of the capture.
 
-Only two things of the replicas are overridden, both sender-local policy that
-a capture cannot show: the congestion window (the real sender chose what it
-put on the wire) and, for the duration of that transmission, the send
-window (a sender overrunning the peer's window is reported separately).
+The replicas are made with ``replay=True``: sender-local policy a capture
+cannot show (the congestion window, and the peer's window, whose overrun is
+reported separately) never holds back what the real sender put on the wire.
 
 On top of the replicas, per direction, :mod:`fastseg.seq` arithmetic finds
 retransmissions, out-of-order segments, exact duplicates, segments not
@@ -73,7 +73,7 @@ ANOMALY_KINDS: Dict[str, str] = {
     "rst_not_exact": "in-window RST not at RCV.NXT (RFC 5961 challenge ACK)",
     "syn_in_synchronized": "SYN on a synchronized connection (RFC 5961 challenge ACK)",
     "after_close": "arrives after the receiver closed",
-    "syn_data": "data in a SYN (TCP Fast Open): not modelled by fastseg.conn, the state paths stop",
+    "syn_data": "data in a SYN-ACK: not modelled by fastseg.conn, the sender's state path stops",
     "rejected": "dropped by the receiver's state machine for another reason (see details)",
 }
 
@@ -92,8 +92,7 @@ _REASONS: Dict[str, Optional[str]] = {
 
 _OUTSIDE = "sequence number outside the receive window"
 _CLOSED = "connection is CLOSED"
-#: Replica settings that never limit what is observed: the largest window and buffers.
-_BIG_WINDOW = 1 << 30          # below 2**31, so sequence arithmetic still orders it
+#: Replica buffers that never limit what is observed.
 _SEND_BUFFER = 1 << 40
 _RECEIVE_BUFFER = 0xFFFF << 14
 _IN_FLIGHT_LIMIT = 4096
@@ -196,13 +195,7 @@ class TrackedConnection:
         replica = side.replica
         if replica is None:
             return
-        saved = replica._snd_wnd
-        replica._cwnd = max(replica._cwnd, _BIG_WINDOW)
-        replica._snd_wnd = max(saved, _BIG_WINDOW)
-        try:
-            replica.segments_to_send(now)
-        finally:
-            replica._snd_wnd = saved
+        replica.segments_to_send(now)
 
     def _drain(self, receiver: Side, sender: Side, frame: int, before: int,
                segment: Segment) -> None:
@@ -261,7 +254,8 @@ class TrackedConnection:
         while queue and receiver.replica is not None:
             segment = queue[0][1]
             if ack is not None:
-                end = seq_add(segment.seq, segment.seg_len)
+                # A SYN has arrived once its SYN is acknowledged, whether or not its data was.
+                end = seq_add(segment.seq, 1 if segment.flags & Flags.SYN else segment.seg_len)
                 if not seq_le(end, ack) and not (segment.flags & Flags.RST and segment.seq == ack):
                     break
             self._deliver(receiver, queue.popleft(), now)
@@ -308,13 +302,13 @@ class TrackedConnection:
                       frame: int) -> None:
         """Replay what the sender did as user calls on its replica."""
         flags = segment.flags
-        if flags & Flags.SYN and segment.payload:
+        if flags & Flags.SYN and flags & Flags.ACK and segment.payload:
             self.note("syn_data", sender, frame)
         if flags & Flags.SYN and sender.syn is None:
             sender.syn = segment
             sender.syn_ack = bool(flags & Flags.ACK)
             opened = Connection(sender.endpoint, receiver.endpoint,
-                                config=self._config(segment), iss=segment.seq)
+                                config=self._config(segment), iss=segment.seq, replay=True)
             if flags & Flags.ACK:
                 self.passive = self.passive or sender.endpoint
                 opened.remote = None
@@ -323,14 +317,15 @@ class TrackedConnection:
                 self._deliver_covered(sender, segment.ack, now)
             else:
                 self.opener = self.opener or sender.endpoint
-                opened.connect(now)
+                opened.connect(now, bytes(len(segment.payload)))  # with any data (Fast Open)
                 sender.replica = opened
-            sender.sent_end = seq_add(segment.seq, 1)
+            # the data of a SYN-ACK (not modelled) is given to the replica with send() below
+            sender.sent_end = seq_add(segment.seq, 1 + (0 if sender.syn_ack else len(segment.payload)))
             self._flush(sender, now)
         elif flags & Flags.RST and sender.replica is None and sender.syn is None:
             # A reset from a side that never opened: nobody listens there.
             sender.replica = Connection(sender.endpoint, receiver.endpoint,
-                                        config=Config(isn=_no_isn))
+                                        config=Config(isn=_no_isn), replay=True)
             self._deliver_covered(sender, segment.ack if flags & Flags.ACK else None, now)
         if sender.replica is None:
             return

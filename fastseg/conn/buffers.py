@@ -19,8 +19,13 @@ class Reassembly:
     def __len__(self) -> int:
         return sum(len(piece) for piece in self._pieces.values())
 
+    @property
+    def ready(self) -> bool:
+        """Whether bytes wait at RCV.NXT itself (text queued from a SYN)."""
+        return 0 in self._pieces
+
     def add(self, offset: int, data: bytes) -> None:
-        """Hold ``data`` that starts ``offset`` (> 0) bytes past RCV.NXT."""
+        """Hold ``data`` that starts ``offset`` (>= 0) bytes past RCV.NXT."""
         if data and (offset not in self._pieces or len(self._pieces[offset]) < len(data)):
             self._pieces[offset] = data
 

@@ -52,11 +52,21 @@ class Connection:
     ``config.isn`` (RFC 6528) picks it.  What the peer sends never raises;
     the caller's misuse raises :class:`StateError` before anything changes,
     and a ``now`` earlier than one seen before raises ValueError.
+
+    ``replay=True`` makes the connection a replica of an endpoint seen on the
+    wire (how :mod:`fastseg.analyze` follows a capture): the caller's
+    ``connect``/``send``/``close``/``abort`` calls are what that endpoint was
+    seen doing, so ``segments_to_send`` puts out everything queued at once,
+    held back by neither the congestion window nor the peer's receive window
+    (the real sender already chose; overrunning the peer's window is for the
+    caller to report).  States, sequence checks and events are unchanged.
     """
 
     def __init__(self, local: Endpoint, remote: Optional[Endpoint] = None, *,
-                 config: Optional[Config] = None, iss: Optional[int] = None) -> None:
+                 config: Optional[Config] = None, iss: Optional[int] = None,
+                 replay: bool = False) -> None:
         self.config = config or Config()
+        self._replay = replay
         self.local = local
         self.remote = remote
         self.history: list[State] = [S.CLOSED]
@@ -73,6 +83,7 @@ class Connection:
         self._iss = self._irs = 0
         self._snd_una = self._snd_nxt = self._snd_max = 0
         self._snd_wnd = self._max_snd_wnd = 0
+        self._syn_data = 0  # bytes of the send buffer that ride in our SYN
         self._snd_wl1 = self._snd_wl2 = 0
         self._rcv_nxt = 0
         self._send_buffer = bytearray()
@@ -146,6 +157,11 @@ class Connection:
         return self._ts_recent if self._ts_ok else None
 
     @property
+    def replay(self) -> bool:
+        """Whether this connection replays an observed endpoint (see the class docs)."""
+        return self._replay
+
+    @property
     def send_capacity(self) -> int:
         """Bytes ``send()`` would take now."""
         return max(0, self.config.send_buffer - len(self._send_buffer))
@@ -159,13 +175,23 @@ class Connection:
         self._passive = True
         self._transition("listen")
 
-    def connect(self, now: float) -> None:
-        """Send a SYN (active open).  StateError unless CLOSED with a remote set."""
+    def connect(self, now: float, data: Union[bytes, bytearray, memoryview] = b"") -> None:
+        """Send a SYN (active open).  StateError unless CLOSED with a remote set.
+
+        ``data`` rides in the SYN (RFC 9293 §3.10.7.2 has the peer queue it until
+        ESTABLISHED); the caller picks a size the path and peer can take.  If the
+        SYN-ACK does not acknowledge it, it is sent again right after the handshake.
+        ValueError when it exceeds ``config.send_buffer``.
+        """
         self._require(S.CLOSED, action="connect")
         if self.remote is None:
             raise StateError("connect needs a remote endpoint")
+        if len(data) > self.config.send_buffer:
+            raise ValueError(f"{len(data)} bytes do not fit the send buffer")
         self._advance(now)
         self._reset_tcb()
+        self._send_buffer += data
+        self._syn_data = len(data)
         self._choose_iss(now)
         self._transition("connect")
         self._send_syn(now)
@@ -342,6 +368,7 @@ class Connection:
             self._negotiate(segment)
             self._snd_wnd = self._max_snd_wnd = segment.window  # never scaled in a SYN
             self._snd_wl1, self._snd_wl2 = segment.seq, 0
+            self._queue_syn_text(segment)
             self._choose_iss(now)
             self._transition("rcv_syn")
             self._send_syn(now, ack=True)
@@ -374,12 +401,20 @@ class Connection:
         self._snd_wl1, self._snd_wl2 = segment.seq, ack
         if flags & Flags.ACK:  # the ACK was found acceptable above, so it covers our SYN
             self._take_ack(ack, now)
+            if self._snd_nxt != ack:
+                self._go_back()  # the peer did not take the data in our SYN: send it again
             self._transition("rcv_syn_ack")
             self._ack_pending = True
             self._accept_text(segment, segment.payload, 0, now)
         else:  # simultaneous open: answer with SYN,ACK from the same ISS
+            self._queue_syn_text(segment)
             self._transition("rcv_syn")
             self._send_syn(now, ack=True)
+
+    def _queue_syn_text(self, segment: Segment) -> None:
+        """RFC 9293 §3.10.7.2: text in a SYN waits at RCV.NXT, delivered (and ACKed) once
+        the handshake completes; it is not acknowledged in the SYN,ACK."""
+        self._reassembly.add(0, segment.payload[: self.rcv_wnd])
 
     def _on_synchronized(self, segment: Segment, now: float) -> None:
         flags = segment.flags
@@ -575,8 +610,10 @@ class Connection:
             self._cwnd += self._smss
 
     def _accept_text(self, segment: Segment, data: bytes, offset: int, now: float) -> None:
-        """The seventh check: deliver in-order data, hold what arrives early, schedule the ACK."""
-        if not data:
+        """The seventh check: deliver in-order data, hold what arrives early, schedule the ACK.
+
+        Text queued from the peer's SYN sits at offset 0 and goes out with the first call."""
+        if not data and not self._reassembly.ready:
             return
         self._reassembly.add(offset, data)
         ready = self._reassembly.pop_ready()
@@ -639,7 +676,10 @@ class Connection:
         data_end = seq_add(self._data_start, len(self._send_buffer))
         usable = min(self._snd_wnd, self._cwnd)
         while seq_lt(self._snd_nxt, data_end):
-            room = seq_diff(seq_add(self._snd_una, usable), self._snd_nxt)
+            if self._replay:  # the observed sender already chose: no window holds it back
+                room = seq_diff(data_end, self._snd_nxt)
+            else:
+                room = seq_diff(seq_add(self._snd_una, usable), self._snd_nxt)
             if room <= 0 and self._probe and self._snd_wnd == 0:
                 room, self._probe = 1, False  # zero-window probe: one byte past the window
             if room <= 0:
@@ -704,11 +744,13 @@ class Connection:
             options += [(OptionKind.NOP, None), (OptionKind.NOP, None),
                         (OptionKind.TIMESTAMPS, (self._ts_value(now), self._ts_recent))]
         flags = Flags.SYN | (Flags.ACK if ack else 0)
-        self._snd_nxt = seq_add(self._iss, 1)
+        payload = bytes(self._send_buffer[: self._syn_data])
+        self._snd_nxt = seq_add(self._iss, 1 + len(payload))
         if seq_lt(self._snd_max, self._snd_nxt):
             self._snd_max = self._snd_nxt
         self._queue(self._bare(flags, self._iss, self._rcv_nxt if ack else 0, self._peer[1],
-                               window=min(self.rcv_wnd, 0xFFFF), options=options))
+                               window=min(self.rcv_wnd, 0xFFFF), options=options,
+                               payload=payload))
         if ack:
             self._ack_sent()
         if self._retries == 0:
@@ -732,10 +774,10 @@ class Connection:
                        payload=payload)
 
     def _bare(self, flags: Flags, seq: int, ack: int, port: int, *, window: int = 0,
-              options: Iterable[tuple[int, object]] = ()) -> Segment:
+              options: Iterable[tuple[int, object]] = (), payload: bytes = b"") -> Segment:
         """A segment with exactly the given fields (SYNs and resets)."""
         return Segment(src_port=self.local[1], dst_port=port, seq=seq, ack=ack, flags=flags,
-                       window=window, options=tuple(options))
+                       window=window, options=tuple(options), payload=payload)
 
     def _queue(self, segment: Segment) -> None:
         self._outbox.append((segment, self._peer))
