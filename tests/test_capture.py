@@ -270,6 +270,35 @@ class Pcapng:
     def spb(self, data: bytes, orig_len: Optional[int] = None) -> Pcapng:
         return self.block(3, struct.pack(self.order + "I", orig_len or len(data)) + data)
 
+    # Blocks without a packet: some are frames to Wireshark, some are not.
+
+    def custom(self, pen: int = 32473, data: bytes = b"custom data", copy: bool = True) -> Pcapng:
+        """A custom block (0x00000BAD, or 0x40000BAD not to be copied): PEN, data, no options."""
+        return self.block(0x00000BAD if copy else 0x40000BAD, struct.pack(self.order + "I", pen) + data)
+
+    def nrb(self) -> Pcapng:
+        """A name resolution block naming 192.0.2.1."""
+        record = b"\xc0\x00\x02\x01host.example\0"
+        return self.block(4, struct.pack(self.order + "HH", 1, len(record)) + record
+                          + b"\0" * (-len(record) % 4) + struct.pack(self.order + "HH", 0, 0))
+
+    def isb(self, interface: int = 0) -> Pcapng:
+        """An interface statistics block with no statistics."""
+        return self.block(5, struct.pack(self.order + "IIIHH", interface, 0, 0, 0, 0))
+
+    def dsb(self) -> Pcapng:
+        """A decryption secrets block holding a TLS key log line."""
+        secret = b"CLIENT_RANDOM " + b"00" * 32 + b" " + b"11" * 48 + b"\n"
+        return self.block(0x0A, struct.pack(self.order + "II", 0x544C534B, len(secret)) + secret)
+
+    def journal(self) -> Pcapng:
+        """A systemd journal export block: one entry."""
+        return self.block(9, b"__REALTIME_TIMESTAMP=1700000000000000\nMESSAGE=hello\n")
+
+    def sysdig(self, block_type: int = 0x204) -> Pcapng:
+        """A sysdig event block (0x204, 0x216 or 0x221) of zeros: an event Wireshark still shows."""
+        return self.block(block_type, bytes(64))
+
     def write(self, path: Path) -> Path:
         path.write_bytes(self.data)
         return path
@@ -519,6 +548,70 @@ def test_pcapng_errors(tmp_path: Path, reader: str) -> None:
         read(tmp_path / "e.pcapng", reader)
 
 
+# Frames of other_blocks_capture(): TCP segments, and blocks tshark numbers without a packet.
+OTHER_BLOCK_TCP = [2, 4, 6, 11, 13, 15]
+OTHER_BLOCK_FRAMES = {1: "custom", 3: "custom", 5: "systemd journal export", 7: "sysdig event",
+                      8: "sysdig event", 9: "sysdig event", 10: "custom", 12: "custom",
+                      14: "custom"}
+
+
+def other_blocks_capture(path: Path) -> Path:
+    """Packets among every other kind of pcapng block, in two sections of either byte order.
+
+    tshark 4.0 numbers as frames the packet blocks (enhanced, simple, obsolete),
+    custom blocks (copyable or not, whatever the enterprise number: Netflix's
+    10949 is parsed, others skipped), systemd journal export blocks and sysdig
+    event blocks (0x204, 0x216, 0x221); not name resolution, interface
+    statistics, decryption secrets or unknown blocks.  Later Wireshark releases
+    also number sysdig "event with flags" blocks (0x208, 0x217, 0x222), which
+    4.0 skips like unknown blocks, so the file holds none of them.
+    """
+    v4 = capture.tcp_frame(segment(1, b"abc"), A4, B4, fix_checksum=True)
+    v6 = capture.tcp_frame(segment(2, b"de"), A6, B6, fix_checksum=True)
+    png = Pcapng("<").section().custom().interface(1)                     # 1
+    png.epb(0, 1, v4).nrb().custom(copy=False).isb().dsb()                # 2, 3
+    png.spb(v6).journal().pb(0, 2, v4).sysdig(0x204)                      # 4, 5, 6, 7
+    png.block(0x00000F0F, b"unknown").sysdig(0x216).sysdig(0x221)         # 8, 9
+    png.custom(pen=10949, data=struct.pack("<II", 2, 7))                  # 10: a Netflix skip block
+    png.epb(0, 3, v6)                                                     # 11
+    png.section(">").custom().interface(1).isb().epb(0, 4, v4)            # 12, 13
+    png.custom(copy=False).epb(0, 5, v6)                                  # 14, 15
+    return png.write(path)
+
+
+def test_pcapng_frames_count_blocks_without_packets(tmp_path: Path, reader: str) -> None:
+    """Frame numbers count the blocks Wireshark shows as frames; include_other reports them."""
+    path = other_blocks_capture(tmp_path / "blocks.pcapng")
+    records = read_checked(path, reader)
+    assert [r.frame for r in records] == list(range(1, 16))
+    assert [r.frame for r in tcp_only(records)] == OTHER_BLOCK_TCP
+    assert all(r.checksum_ok for r in tcp_only(records))
+    others = [r for r in records if isinstance(r, OtherRecord)]
+    assert {r.frame: r.kind for r in others} == {n: Kind.NON_PACKET for n in OTHER_BLOCK_FRAMES}
+    assert [r.detail.split(" block ")[0] for r in others] == \
+        [f"pcapng {name}" for name in OTHER_BLOCK_FRAMES.values()]
+    assert others[0].detail == "pcapng custom block (type 0x00000bad)"
+    assert others[1].detail == "pcapng custom block (type 0x40000bad)"
+    assert all((r.timestamp_ns, r.version, r.src, r.protocol) == (0, 0, b"", -1) for r in others)
+    with capture.open_capture(path, implementation=reader) as rd:
+        assert [r.frame for r in rd] == OTHER_BLOCK_TCP
+        assert rd.frames == 15 and rd.linktypes == [1, 1]
+    from fastseg.capture import columns
+    for impl in twins():
+        cols = columns.columns(path, implementation=impl)
+        assert cols.frames == 15 and list(cols["frame"]) == OTHER_BLOCK_TCP, impl
+
+
+@requires_tshark
+def test_pcapng_frame_numbers_match_tshark(tmp_path: Path, reader: str) -> None:
+    """tshark's frame.number: the same TCP frames, and as many frames in all."""
+    path = other_blocks_capture(tmp_path / "blocks.pcapng")
+    records = assert_matches_tshark(path, reader)
+    out = subprocess.run([str(TSHARK), "-n", "-r", str(path), "-T", "fields", "-e", "frame.number"],
+                         check=True, capture_output=True, text=True).stdout
+    assert len(out.splitlines()) == len(records) == 15
+
+
 # ================================================================ IP layer
 
 
@@ -559,6 +652,212 @@ def test_ipv6_extension_headers(tmp_path: Path, reader: str) -> None:
     assert all(r.segment.payload == b"payload" for r in records)
     if TSHARK:
         assert_matches_tshark(path, reader)
+
+
+# ---------------------------------------------------------------- IPv6 routing headers
+
+H1, H2, FINAL = "2001:db8::a", "2001:db8::b", "2001:db8::f"
+
+
+def packed(*addresses: str) -> bytes:
+    return b"".join(ipaddress.ip_address(a).packed for a in addresses)
+
+
+def routing(routing_type: int, left: int, data: bytes, next_header: int = 6) -> bytes:
+    """A routing header: next header, length, type, segments left, then ``data`` (4 + 8k bytes)."""
+    assert len(data) % 8 == 4
+    return bytes([next_header, len(data) // 8, routing_type, left]) + data
+
+
+def rh0(left: int, *addresses: str, next_header: int = 6) -> bytes:
+    return routing(0, left, bytes(4) + packed(*addresses), next_header)
+
+
+def rh2(left: int, home: str, next_header: int = 6) -> bytes:
+    return routing(2, left, bytes(4) + packed(home), next_header)
+
+
+def srh(left: int, *segments: str, next_header: int = 6) -> bytes:
+    """A segment routing header (RFC 8754): Segment List[0], the final destination, comes first."""
+    return routing(4, left, bytes([len(segments) - 1, 0, 0, 0]) + packed(*segments), next_header)
+
+
+def rpl(left: int, cmpr_i: int, cmpr_e: int, *addresses: str, pad: Optional[int] = None) -> bytes:
+    """An RPL source route header (RFC 6554): each address without its first CmprI bytes
+    (CmprE for the last one, which takes them from the IPv6 destination)."""
+    data = b"".join(packed(a)[cmpr_i:] for a in addresses[:-1]) + packed(addresses[-1])[cmpr_e:]
+    padding = -len(data) % 8
+    return routing(3, left, bytes([cmpr_i << 4 | cmpr_e, (padding if pad is None else pad) << 4, 0, 0])
+                   + data + bytes(padding))
+
+
+# (routing header chain, first next header, final destination): the destination field is B6.
+ROUTED: List[Tuple[bytes, int, str]] = [
+    (rh0(2, H2, FINAL), 43, FINAL),                      # type 0 (deprecated): the last address
+    (rh0(1, H1, FINAL), 43, FINAL),                      # ... whatever segments are left
+    (rh0(0, H1, FINAL), 43, B6),                         # none left: the destination field
+    (rh2(1, FINAL), 43, FINAL),                          # type 2 (Mobile IPv6): the home address
+    (rh2(0, FINAL), 43, B6),
+    (rpl(2, 8, 8, H2, FINAL), 43, FINAL),                # type 3 (RPL): prefix from the destination
+    (rpl(1, 6, 14, H2, FINAL), 43, FINAL),
+    (srh(1, FINAL, H2), 43, FINAL),                      # type 4 (segment routing): Segment List[0]
+    (srh(2, FINAL, H2, B6), 43, FINAL),
+    (srh(0, FINAL, H2), 43, B6),
+    (routing(5, 1, bytes(4) + packed(FINAL)), 43, B6),   # an unknown type: the destination field
+    (ext(43, b"\x01\x00") + rh2(1, FINAL, 60) + ext(6, b""), 0, FINAL),  # among other headers
+    (rh2(1, H1, 43) + srh(1, FINAL, H2), 43, FINAL),     # two routing headers: the last routed
+    (rh2(1, H1, 43) + srh(0, FINAL, H2), 43, H1),
+    (rh2(1, H1, 43) + routing(5, 1, bytes(4) + packed(FINAL)), 43, H1),  # ... of a known type
+]
+
+
+def routed_capture(path: Path) -> Tuple[Path, List[bool]]:
+    """Each ROUTED chain twice: checksummed for its final destination, then for the destination
+    field; with the verdicts due."""
+    frames, verdicts = [], []
+    for n, (chain, first, final) in enumerate(ROUTED):
+        for pseudo_dst in (final, B6):
+            tcp = tcp_bytes(n, A6, pseudo_dst, b"routed")
+            frames.append(capture.ethernet_frame(capture.ipv6_packet(A6, B6, chain + tcp,
+                                                                     next_header=first)))
+            verdicts.append(pseudo_dst == final)
+    return write_frames(path, frames), verdicts
+
+
+def test_ipv6_routing_header_final_destination(tmp_path: Path, reader: str) -> None:
+    """RFC 8200 §8.1: the pseudo-header carries the routing header's final destination."""
+    path, verdicts = routed_capture(tmp_path / "routed.pcap")
+    records = read_checked(path, reader)
+    assert all(isinstance(r, TcpRecord) for r in records), records
+    assert [r.checksum_ok for r in records] == verdicts
+    assert all(r.dst == packed(B6) and r.segment.payload == b"routed" for r in records)
+    from fastseg.capture import columns
+    for impl in twins():
+        cols = columns.columns(path, implementation=impl)
+        assert list(cols["checksum_ok"]) == [int(v) for v in verdicts], impl
+
+
+@requires_tshark
+def test_ipv6_routing_header_checksums_match_tshark(tmp_path: Path, reader: str) -> None:
+    path, _ = routed_capture(tmp_path / "routed.pcap")
+    assert_matches_tshark(path, reader)
+
+
+def routing_segment(n: int) -> bytes:
+    return tcp_bytes(n, A6, FINAL, b"routed")
+
+
+# (packet, what we report); tshark's view is in the test against tshark.
+BAD_ROUTING: List[Tuple[Frame, Kind, str]] = [
+    (Frame(capture.ipv6_packet(A6, B6, rh0(3, H1, FINAL) + routing_segment(0), next_header=43)),
+     Kind.MALFORMED, "IPv6 type 0 routing header: 3 segments left, 2 addresses"),
+    (Frame(capture.ipv6_packet(A6, B6, routing(0, 1, bytes(4)) + routing_segment(1), next_header=43)),
+     Kind.MALFORMED, "IPv6 type 0 routing header: 1 segment left, 0 addresses"),
+    (Frame(capture.ipv6_packet(A6, B6, routing(0, 1, bytes(4) + packed(FINAL) + bytes(8))
+                               + routing_segment(2), next_header=43)),
+     Kind.MALFORMED, "IPv6 type 0 routing header: its length does not fit its addresses"),
+    (Frame(capture.ipv6_packet(A6, B6, rh2(2, FINAL) + routing_segment(3), next_header=43)),
+     Kind.MALFORMED, "IPv6 type 2 routing header: 2 segments left, 1 address"),
+    (Frame(capture.ipv6_packet(A6, B6, routing(2, 1, bytes(4)) + routing_segment(4), next_header=43)),
+     Kind.MALFORMED, "IPv6 type 2 routing header: its length does not fit its addresses"),
+    (Frame(capture.ipv6_packet(A6, B6, routing(2, 1, bytes(4) + packed(FINAL, H1))
+                               + routing_segment(5), next_header=43)),
+     Kind.MALFORMED, "IPv6 type 2 routing header: its length does not fit its addresses"),
+    (Frame(capture.ipv6_packet(A6, B6, rpl(3, 8, 8, H2, FINAL) + routing_segment(6), next_header=43)),
+     Kind.MALFORMED, "IPv6 type 3 routing header: 3 segments left, 2 addresses"),
+    (Frame(capture.ipv6_packet(A6, B6, rpl(1, 0, 0, FINAL, pad=8) + routing_segment(7),
+                               next_header=43)),
+     Kind.MALFORMED, "IPv6 type 3 routing header: its length does not fit its addresses"),
+    (Frame(capture.ipv6_packet(A6, B6, srh(3, FINAL, H2) + routing_segment(8), next_header=43)),
+     Kind.MALFORMED, "IPv6 type 4 routing header: 3 segments left, 2 addresses"),
+    (Frame(capture.ipv6_packet(A6, B6, routing(4, 1, bytes([5, 0, 0, 0]) + packed(FINAL))
+                               + routing_segment(9), next_header=43)),
+     Kind.MALFORMED, "IPv6 type 4 routing header: its length does not fit its addresses"),
+    # Cut by the snap length inside the routing header, or longer than the IPv6 payload.
+    (Frame(capture.ipv6_packet(A6, B6, srh(1, FINAL, H2) + routing_segment(10),
+                               next_header=43)[:60], orig_len=120),
+     Kind.TRUNCATED, "IPv6 extension header needs 40 bytes, 20 left"),
+    (Frame(capture.ipv6_packet(A6, B6, srh(1, FINAL, H2)[:32], next_header=43)),
+     Kind.MALFORMED, "IPv6 extension header needs 40 bytes, 32 left"),
+]
+
+
+def test_ipv6_malformed_routing_headers_are_reported(tmp_path: Path, reader: str) -> None:
+    path = write_frames(tmp_path / "badroute.pcap", [f for f, _, _ in BAD_ROUTING], linktype=101)
+    records = read_checked(path, reader)
+    assert [(r.kind, r.detail) for r in records] == [(k, d) for _, k, d in BAD_ROUTING]
+    assert all((r.version, r.src, r.dst, r.protocol) == (6, packed(A6), packed(B6), 43)
+               for r in records)
+
+
+@requires_tshark
+def test_ipv6_malformed_routing_headers_against_tshark(tmp_path: Path, reader: str) -> None:
+    """Where tshark decodes TCP behind a bad routing header, it warns about that header.
+
+    We report those packets instead: a receiver discards them with an ICMP
+    Parameter Problem (RFC 8200 §4.4 and RFC 2460 §4.4 for more segments left
+    than addresses and, type 0, an odd length; RFC 6554 §4.2; RFC 8754
+    §4.3.1.1; RFC 6275 §6.4 fixes a type 2 header's length at 2 and its
+    segments left at 1), so their segments never reach TCP.  tshark only warns
+    and verifies the checksum with the last address it can read.  A header
+    too short for the addresses it announces stops tshark with a malformed
+    packet exception: no TCP there.
+    """
+    path = write_frames(tmp_path / "badroute.pcap", [f for f, _, _ in BAD_ROUTING], linktype=101)
+    records = read_checked(path, reader)
+    out = subprocess.run([str(TSHARK), "-n", "-r", str(path), "-T", "fields", "-E", "separator=|",
+                          "-e", "frame.number", "-e", "tcp.srcport", "-e", "_ws.expert.message"],
+                         check=True, capture_output=True, text=True).stdout
+    tshark = [line.split("|")[1:] for line in out.splitlines()]
+    decoded = "TCP"   # tshark's TCP, with a warning; then the warning, or no TCP and the exception
+    warnings = [
+        (decoded, "Type 0 Routing Header segments left field must not exceed address count (2)"),
+        (decoded, "Type 0 Routing Header segments left field must not exceed address count (0)"),
+        (decoded, "IPv6 Routing Header extension header length must not be odd"),
+        (decoded, "IPv6 Type 2 Routing Header segments left field must equal 1"),
+        ("", "Malformed Packet"),
+        (decoded, "IPv6 Type 2 Routing Header extension header length must equal 2"),
+        (decoded, "IPv6 RPL Routing Header segments left field must not exceed address count (2)"),
+        (decoded, "pad MUST equal 0 but instead was 8"),
+        (decoded, "IPv6 Type 4 Routing Header segments left field must not exceed address count (2)"),
+        ("", "Malformed Packet"),
+        ("", ""),                                          # cut by the snap length
+        ("", "Malformed Packet"),                          # longer than the IPv6 payload
+    ]
+    assert len(records) == len(tshark) == len(warnings)
+    for record, (port, expert), (tcp, warning) in zip(records, tshark, warnings):
+        assert bool(port) == (tcp == decoded) and warning in expert, (record, port, expert)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from([0, 2, 3, 4, 5]), st.integers(0, 3), st.one_of(st.none(), st.integers(0, 6)),
+       st.integers(0, 3), st.integers(0, 255), st.binary(max_size=64), st.integers(0, 160),
+       st.booleans(), st.integers(0, 20))
+def test_twins_agree_on_random_routing_headers(routing_type: int, left: int, length: Optional[int],
+                                               byte4: int, byte5: int, data: bytes, cut: int,
+                                               chained: bool, pick: int) -> None:
+    """Any routing header, cut anywhere: the same records and verdicts from every twin.
+
+    The header's length fits its data unless ``length`` is drawn; the
+    segment's checksum is made for an address picked from the header's
+    16-byte windows (or the destination field), so verdicts come out both ways.
+    """
+    data = bytes([byte4, byte5, 0, 0]) + data + bytes(-(len(data) + 8) % 8)
+    header = bytes([6, len(data) // 8 if length is None else length, routing_type, left]) + data
+    windows = [packed(B6)] + [header[i:i + 16] for i in range(8, len(header) - 15, 4)]
+    pseudo_dst = ipaddress.ip_address(windows[pick % len(windows)])
+    if chained:  # behind a well-formed routing header, which the random one overrides
+        header = rh2(1, H1, 43) + header
+    tcp = tcp_bytes(0, A6, str(pseudo_dst), b"routed")
+    packet = capture.ipv6_packet(A6, B6, header + tcp, next_header=43)
+    buffer = io.BytesIO()
+    capture.write_pcap(buffer, [Frame(packet[:40 + cut], orig_len=len(packet))], linktype=101)
+    results = {impl: _outcome(io.BytesIO(buffer.getvalue()), impl, 64) for impl in twins()}
+    assert len({repr(r) for r in results.values()}) == 1, results
+    from fastseg.capture import columns
+    verdicts = {impl: list(columns.columns(io.BytesIO(buffer.getvalue()), implementation=impl)
+                           ["checksum_ok"]) for impl in twins()}
+    assert len({repr(v) for v in verdicts.values()}) == 1, verdicts
 
 
 def test_ipv4_ah(tmp_path: Path, reader: str) -> None:

@@ -73,11 +73,29 @@ def assert_same(a: Any, b: Any) -> None:
 
 
 def both(path: Any) -> Any:
-    """The columns of ``path`` from the Python twin, checked equal to the compiled one's."""
+    """The columns of ``path`` from the Python twin, checked equal to the compiled one's.
+
+    The compiled twin runs on one thread, on two, and on two handing over
+    chunks of 1 and 3 rows (so a small file goes round the slots many times).
+    """
     python = columns.columns(path, implementation="python")
     if COMPILED_ERROR is None:
-        assert_same(columns.columns(path, implementation="cython"), python)
+        for threads in (None, 1, 2):
+            assert_same(columns.columns(path, implementation="cython", threads=threads), python)
+        data = Path(path).read_bytes()
+        for chunk in (1, 3):
+            assert_same(columns.compiled().decode(data, os.fsdecode(path), 2, chunk=chunk), python)
     return python
+
+
+def compiled_all_ways(data: bytes, name: str = "<capture>") -> Any:
+    """The compiled twin's columns of ``data``, checked the same on one thread and on two,
+    whatever the chunk (the walker fills some chunks itself when the filler lags)."""
+    module = columns.compiled()
+    first = module.decode(data, name, 1)
+    for threads, chunk in ((1, 1), (1, 5), (2, 1), (2, 2), (2, 7), (2, 64), (2, module.CHUNK)):
+        assert_same(module.decode(data, name, threads, chunk=chunk), first)
+    return first
 
 
 def seg(n: int = 0, payload: bytes = b"", **changes: Any) -> Segment:
@@ -483,3 +501,172 @@ def test_example_runs() -> None:
     assert result.returncode == 0, result.stderr
     assert "exported 20000 segments" in result.stdout
     assert "engine:" in result.stdout
+
+
+# ---------------------------------------------------------------- the two threads
+
+
+def bench_file(tmp_path: Path, count: int, name: str = "bench.pcap", seed: int = 7) -> Path:
+    from fastseg import bench
+
+    path = tmp_path / name
+    bench.write_pcap(bench.build_corpus(count, seed=seed), str(path))
+    return path
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 5, 63, 64, 65, 1001])
+def test_threads_agree_whatever_the_rows(tmp_path: Path, count: int) -> None:
+    """Row counts below, at and past a chunk, odd and even, on one thread and on two."""
+    compiled_or_skip()
+    path = bench_file(tmp_path, count) if count else write(tmp_path / "bench.pcap", [])
+    python = columns.columns(path, implementation="python")
+    cols = compiled_all_ways(path.read_bytes(), str(path))
+    assert_same(cols, python)
+    assert cols.rows == count and (cols["checksum_ok"] == 1).all()
+
+
+def test_threads_on_a_file_big_enough_for_them(tmp_path: Path) -> None:
+    """Past THREAD_MIN_BYTES the default is two threads (where there are two CPUs)."""
+    compiled_or_skip()
+    module = columns.compiled()
+    data = bench_file(tmp_path, 4000).read_bytes()
+    repeat = module.THREAD_MIN_BYTES // (len(data) - 24) + 1
+    path = tmp_path / "big.pcap"
+    path.write_bytes(data[:24] + data[24:] * repeat)             # the same records over again
+    assert path.stat().st_size >= module.THREAD_MIN_BYTES
+    default = columns.columns(path)
+    assert_same(default, columns.columns(path, threads=1))
+    assert_same(default, columns.columns(path, threads=2))
+    assert default.rows == 4000 * repeat and (default["checksum_ok"] == 1).all()
+    assert (default["frame"] == np.arange(1, 4000 * repeat + 1)).all()
+
+
+def test_threads_with_a_truncated_last_record(tmp_path: Path) -> None:
+    compiled_or_skip()
+    data = bench_file(tmp_path, 300).read_bytes()
+    for cut in (1, 15, 16, 17, 60):
+        path = tmp_path / f"cut{cut}.pcap"
+        path.write_bytes(data[:-cut])
+        python = columns.columns(path, implementation="python")
+        cols = compiled_all_ways(path.read_bytes(), str(path))
+        assert_same(cols, python)
+        assert cols.cut_short and cols.rows == 299 and cols.frames == 299
+
+
+def test_threads_on_pcapng_with_several_interfaces(tmp_path: Path) -> None:
+    """Sections in both byte orders, three interfaces, EPB/SPB, frames that are not TCP."""
+    compiled_or_skip()
+    png = Pcapng("<").section().interface(1).interface(101, tsresol=9).interface(113)
+    udp = capture.ethernet_frame(capture.ipv4_packet("192.0.2.1", "198.51.100.7", b"u" * 8,
+                                                     protocol=17))
+    for n in range(300):
+        png.epb(n % 2, 1_700_000_000_000_000 + n, frame(seg(n, b"a" * (n % 9)))
+                if n % 2 == 0 else frame(seg(n), "2001:db8::1", "2001:db8::2", linktype=101))
+        if n % 7 == 0:
+            png.epb(0, n, udp).spb(frame(seg(n, b"s")))
+    png.section(">").interface(1, tsresol=0x80 | 20)
+    for n in range(100):
+        png.epb(0, n << 20, frame(seg(n, b"b" * n)))
+    path = tmp_path / "many.pcapng"
+    path.write_bytes(png.data)
+    cols = both(path)
+    assert_same(compiled_all_ways(path.read_bytes(), str(path)), cols)
+    assert cols.rows == 300 + 43 + 100 and set(cols["interface"]) == {0, 1}
+
+
+def test_threads_with_timestamps_before_1970(tmp_path: Path) -> None:
+    """A negative if_tsoffset: nanoseconds below zero round down into whole seconds."""
+    compiled_or_skip()
+    png = Pcapng("<").section().interface(1, tsresol=9, tsoffset=-5)
+    for n in range(50):
+        png.epb(0, n * 123_456_789, frame(seg(n)))
+    path = tmp_path / "old.pcapng"
+    path.write_bytes(png.data)
+    cols = both(path)
+    assert cols["timestamp_ns"][0] == -5 * 10**9 and cols["timestamp"][1] < 0
+    assert cols["timestamp"][1] == capture._common.split_ns(123_456_789 - 5 * 10**9)
+
+
+def corrupt_after(tmp_path: Path, count: int, tail: bytes, name: str = "bad.pcap") -> Path:
+    """The bench corpus file of ``count`` segments with ``tail`` after it."""
+    path = bench_file(tmp_path, count, name)
+    path.write_bytes(path.read_bytes() + tail)
+    return path
+
+
+def test_threads_raise_the_same_errors(tmp_path: Path) -> None:
+    """An error after many rows, with chunks in flight, is the one the Python twin raises."""
+    compiled_or_skip()
+    module = columns.compiled()
+    path = corrupt_after(tmp_path, 500, struct.pack("<IIII", 0, 0, 100 << 20, 100 << 20))
+    with pytest.raises(CorruptCapture) as expected:
+        columns.columns(path, implementation="python")
+    data = path.read_bytes()
+    for threads, chunk in ((1, 4096), (2, 1), (2, 7), (2, 4096)):
+        with pytest.raises(CorruptCapture) as got:
+            module.decode(data, str(path), threads, chunk=chunk)
+        assert str(got.value) == str(expected.value)
+    png = Pcapng("<").section().interface(1, tsresol=0x80 | 1)       # half seconds
+    for n in range(200):
+        png.epb(0, n, frame(seg(n)))
+    png.epb(0, 2**63, frame(seg(1)))                           # past 2262
+    path = tmp_path / "late.pcapng"
+    path.write_bytes(png.data)
+    with pytest.raises(capture.CaptureError, match="out of the int64 nanosecond range") as late:
+        columns.columns(path, implementation="python")
+    for threads, chunk in ((1, 4096), (2, 3)):
+        with pytest.raises(capture.CaptureError) as got_late:
+            module.decode(png.data, str(path), threads, chunk=chunk)
+        assert str(got_late.value) == str(late.value)
+
+
+def test_threads_are_joined(tmp_path: Path) -> None:
+    """No filler thread outlives a call, whether it returns or raises."""
+    compiled_or_skip()
+    import threading
+
+    module = columns.compiled()
+    good = bench_file(tmp_path, 200).read_bytes()
+    bad = good + struct.pack("<IIII", 0, 0, 100 << 20, 0)
+    before = threading.active_count()
+    for _ in range(20):
+        module.decode(good, "good", 2, chunk=3)
+        with pytest.raises(CorruptCapture):
+            module.decode(bad, "bad", 2, chunk=3)
+    assert threading.active_count() == before
+
+
+def test_threads_argument(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.pcap", [frame(seg(1))])
+    for impl in ("python", "cython"):
+        if impl == "cython" and COMPILED_ERROR is not None:
+            continue
+        bad: Any
+        for bad in (0, -1, "2", 1.5, True):
+            with pytest.raises(ValueError, match="threads"):
+                columns.columns(path, implementation=impl, threads=bad)
+        assert columns.columns(path, implementation=impl, threads=8).rows == 1
+    if COMPILED_ERROR is None:
+        with pytest.raises(ValueError, match="chunk"):
+            columns.compiled().decode(path.read_bytes(), "t", 2, chunk=0)
+
+
+def test_threads_and_routing_headers(tmp_path: Path) -> None:
+    """The checksum of a segment routed through an IPv6 routing header covers its final
+    destination (RFC 8200 §8.1): the compiled twin's one-pass sum hands those to _frames."""
+    src, via, final = "2001:db8::1", "2001:db8::99", "2001:db8::2"
+    packed = ipaddress.IPv6Address(final).packed
+
+    def routed(n: int, routing_type: int, left: int, fix_for: str) -> bytes:
+        tcp = fastseg.pack(seg(n, b"r" * n), src=src, dst=fix_for)
+        if routing_type == 0:
+            head = bytes([6, 2, 0, left, 0, 0, 0, 0]) + packed          # type 0: the last address
+        else:
+            head = bytes([6, 2, 2, left, 0, 0, 0, 0]) + packed          # type 2: the home address
+        return capture.ethernet_frame(capture.ipv6_packet(src, via, head + tcp, next_header=43))
+
+    frames = [routed(n, n % 2 * 2, left, dst) for n in range(40)
+              for left, dst in ((1, final), (0, via), (1, via))]
+    cols = both(write(tmp_path / "routed.pcap", frames))
+    assert cols.rows == 120
+    assert list(cols["checksum_ok"][:3]) == [1, 1, 0]

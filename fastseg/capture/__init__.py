@@ -9,8 +9,9 @@ Reading streams the file in chunks (1 MiB by default), never all of it::
 
 - :func:`segments` yields a :class:`TcpRecord` per TCP segment.
 - :func:`records` also yields an :class:`OtherRecord` for every other frame
-  (fragments, non-TCP, non-IP, truncated or malformed headers), so a caller can
-  count them; a file that ends part way through a record adds a last
+  (fragments, non-TCP, non-IP, truncated or malformed headers, pcapng blocks
+  without a packet), so a caller can count them; a file that ends part way
+  through a record adds a last
   ``Kind.CUT_SHORT`` record (and sets ``cut_short`` on the reader).
 - :func:`open_capture` returns the reader itself: an iterator and a context
   manager with ``format`` ("pcap" or "pcapng"), ``linktypes``, ``frames`` and
@@ -19,7 +20,10 @@ Reading streams the file in chunks (1 MiB by default), never all of it::
 Formats: classic pcap in either byte order with micro- or nanosecond
 timestamps; pcapng with any number of sections (either byte order) and
 interfaces (each with its own link type, ``if_tsresol`` and ``if_tsoffset``),
-enhanced, simple and obsolete packet blocks; other blocks are skipped.  Link
+enhanced, simple and obsolete packet blocks.  Frames are numbered as
+Wireshark (tshark's ``frame.number``) numbers them, so pcapng custom blocks,
+systemd journal entries and sysdig events count as frames (``Kind.NON_PACKET``)
+though they hold no packet; other blocks are skipped.  Link
 types: Ethernet (1) with 802.1Q / 802.1ad / QinQ tags, Linux cooked SLL (113)
 and SLL2 (276), raw IP (101, and 12 / 14 as old BSD files wrote DLT_RAW),
 IPv4 (228), IPv6 (229), BSD loopback NULL (0, address family in the writer's
@@ -28,7 +32,10 @@ byte order: 2 is IPv4, 24/28/30 IPv6) and LOOP (108, network order).
 IPv4 headers are walked by their IHL and trimmed to their total length (so
 link padding never reaches TCP); a zero total length is taken as segmentation
 offload and the frame's length is used, as Wireshark does.  IPv6 walks
-hop-by-hop, routing, destination options and AH headers;
+hop-by-hop, routing, destination options and AH headers; a routing header
+with segments left (types 0, 2, 3 and 4) names the final destination that
+the checksum's pseudo-header carries (RFC 8200 §8.1), and one that names
+none, or has more segments left than addresses, is reported malformed;
 atomic fragments (offset 0, no more fragments, RFC 6946) are read through,
 every other fragment is reported, never decoded as TCP.  Jumbograms are read
 by their Jumbo Payload option.  Segments are decoded with

@@ -9,35 +9,72 @@ read through C pointers.  The frames are taken apart by ``_frames``, as
 ``_reader_c`` takes them apart; the option walk follows
 ``_codec_c.unpack(..., strict=False)``.
 
+The work is a two-stage pipeline.  The *walker* (the calling thread) goes
+through the records in file order: it finds each TCP segment, verifies its
+checksum -- which streams every byte of the file through the cache, so the
+next record header is always there already -- and writes the frame number,
+the timestamp in nanoseconds, the interface and the checksum verdict.  It
+hands the rest of each row to the *filler* in chunks: the timestamp in
+seconds, the addresses and the TCP columns (header fields and options).
+With two CPUs the filler is a second thread working a few chunks behind the
+walker, on bytes still in the cache, both without the GIL (a pcapng walker
+keeps it for its interface blocks); when the filler falls behind, the walker
+fills the chunk in hand itself rather than wait.  With one thread, or for a
+small file, the walker fills every chunk.  Either way every row is written
+by the same code, so the result does not depend on the threads.  Rows go
+into arrays sized from an estimate; when they run out, the walker waits
+until the filler has caught up, then moves everything to bigger arrays.
+
 The safety contract: every record or block is checked to lie wholly in the
 buffer before it is decoded, and ``p[i]`` is read only after a comparison on
-the lines above has shown ``i < n`` (the captured length of the frame).
+the lines above has shown ``i < n`` (the captured length of the frame).  The
+filler reads only segments the walker has checked, and the walker joins it
+before ``decode`` returns or raises, so neither the buffer nor the arrays go
+away under it.
 """
 
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, Py_buffer, PyBuffer_Release, PyObject_GetBuffer
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.pythread cimport (
+    WAIT_LOCK, PyThread_acquire_lock, PyThread_allocate_lock, PyThread_free_lock,
+    PyThread_release_lock, PyThread_type_lock,
+)
 from libc.stdint cimport (
     INT64_MAX, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t, uintptr_t,
 )
 from libc.string cimport memcpy, memset
 
+from fastseg._checksum_c cimport sum_native
 from fastseg.capture._frames cimport (
     K_TCP, MAX_RECORD, Found, Interface, Packet, _be16, _be32, _capture_format, _checksum_ok,
-    _decode, _interface_fields, _le32, _packet_block, _rd32,
+    _decode, _interface_fields, _le32, _other_frame, _packet_block, _rd32,
 )
+
+import os
+import threading
 
 from fastseg.capture import _common as c
 from fastseg.capture._columns_py import NS_MAX, NS_MIN, COLUMNS, Columns, ns_out_of_range
 
-__all__ = ["decode"]
+__all__ = ["CHUNK", "THREAD_MIN_BYTES", "decode"]
 
 cdef enum:
     SAMPLE = 256 << 10         # bytes of records counted to estimate the rows of a file
+    SLOTS = 8                  # chunks in flight between the walker and the filler thread
+    DEFAULT_CHUNK = 4096       # rows per chunk
+    THREAD_MIN = 16 << 20      # buffers smaller than this are decoded by one thread
 
-cdef uint8_t _MAPPED[12]
-memset(_MAPPED, 0, 10)
-_MAPPED[10] = 0xFF
-_MAPPED[11] = 0xFF
+#: Rows the walker hands to the filler at a time.
+CHUNK = DEFAULT_CHUNK
+#: Captures smaller than this (bytes) are decoded by one thread when ``threads`` is None.
+THREAD_MIN_BYTES = THREAD_MIN
+
+# What the nogil pcap walk stopped for.
+cdef enum:
+    WALK_DONE = 0
+    WALK_FULL = 1              # the arrays are full: grow them, then walk on
+    WALK_CORRUPT = 2           # a record too big to be real, at self._pos
 
 _NAMES = tuple(name for name, _, _ in COLUMNS)
 if _NAMES != (
@@ -82,12 +119,29 @@ cdef struct Out:
     int8_t* checksum_ok
 
 
+# A row the filler completes: where its segment and addresses are.
+cdef struct Job:
+    const uint8_t* segment     # the TCP segment, ``size`` bytes (>= 20), all captured
+    const uint8_t* addr        # the source address; the destination follows it
+    int64_t ns                 # the timestamp, for the one in seconds
+    uint32_t size
+    uint32_t version           # 4 or 6
+
+
+# A chunk of rows: jobs[i] is row ``row + i`` of the arrays ``out`` points into.
+cdef struct Slot:
+    Job* jobs
+    Py_ssize_t count           # -1: the walker is done, the filler stops
+    Py_ssize_t row
+    Out out
+
+
 # ---------------------------------------------------------------- one row
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
 @cython.cdivision(True)
-cdef inline void _segment(Out* o, Py_ssize_t r, const uint8_t* s, Py_ssize_t size) noexcept nogil:
+cdef inline void _segment(const Out* o, Py_ssize_t r, const uint8_t* s, Py_ssize_t size) noexcept nogil:
     """The TCP columns of row ``r`` from the segment ``s[0:size]`` (size >= 20), decoded leniently."""
     cdef uint32_t offset_flags = _be16(s + 12)
     cdef Py_ssize_t header_len = (offset_flags >> 12) * 4
@@ -170,30 +224,142 @@ cdef inline void _segment(Out* o, Py_ssize_t r, const uint8_t* s, Py_ssize_t siz
     o.anomaly[r] = anomaly
 
 
-cdef inline void _addresses(Out* o, Py_ssize_t r, const uint8_t* p, Found* f) noexcept nogil:
-    cdef const uint8_t* a = p + f.addr
-    if f.version == 4:
+cdef inline void _addresses(const Out* o, Py_ssize_t r, const uint8_t* a, uint32_t version) noexcept nogil:
+    cdef uint8_t* src = o.src_addr + 16 * r
+    cdef uint8_t* dst = o.dst_addr + 16 * r
+    if version == 4:
         o.version[r] = 4
         o.src_ipv4[r] = _be32(a)
         o.dst_ipv4[r] = _be32(a + 4)
-        memcpy(o.src_addr + 16 * r, _MAPPED, 12)
-        memcpy(o.src_addr + 16 * r + 12, a, 4)
-        memcpy(o.dst_addr + 16 * r, _MAPPED, 12)
-        memcpy(o.dst_addr + 16 * r + 12, a + 4, 4)
+        memset(src, 0, 10)                   # ::ffff:a.b.c.d
+        src[10] = src[11] = 0xFF
+        memcpy(src + 12, a, 4)
+        memset(dst, 0, 10)
+        dst[10] = dst[11] = 0xFF
+        memcpy(dst + 12, a + 4, 4)
     else:
         o.version[r] = 6
         o.src_ipv4[r] = 0
         o.dst_ipv4[r] = 0
-        memcpy(o.src_addr + 16 * r, a, 16)
-        memcpy(o.dst_addr + 16 * r, a + 16, 16)
+        memcpy(src, a, 16)
+        memcpy(dst, a + 16, 16)
+
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fastseg_prefetch(p) __builtin_prefetch((const void *)(p), 0, 3)
+    #else
+    #define fastseg_prefetch(p) ((void)(p))
+    #endif
+    """
+    void _prefetch "fastseg_prefetch" (const void* p) noexcept nogil
+
+
+cdef enum:
+    AHEAD = 8                  # jobs ahead of the one being filled whose bytes are fetched
+
+
+cdef void _fill(const Slot* s) noexcept nogil:
+    """The filler's part of the rows of one chunk: seconds, addresses and the TCP header.
+
+    The walker's core read these bytes last: fetching a few jobs ahead hides
+    the trip from its cache.  (A prefetch only hints; it reads nothing.)
+    """
+    cdef Py_ssize_t i
+    cdef Py_ssize_t count = s.count
+    cdef Py_ssize_t row = s.row
+    cdef const Job* job = s.jobs
+    cdef Out out = s.out                 # a copy no column store can alias: kept in registers
+    for i in range(count):
+        if i + AHEAD < count:
+            _prefetch(job[AHEAD].addr)
+            _prefetch(job[AHEAD].segment)
+            _prefetch(job[AHEAD].segment + 32)
+        out.timestamp[row + i] = _seconds(job.ns)
+        _addresses(&out, row + i, job.addr, job.version)
+        _segment(&out, row + i, job.segment, job.size)
+        job += 1
+
+
+cdef inline uint64_t _word(const uint8_t* p) noexcept nogil:
+    """Four bytes as a native-order 32-bit word (any alignment)."""
+    cdef uint32_t word
+    memcpy(&word, p, 4)
+    return word
+
+
+cdef inline int8_t _verdict(const uint8_t* p, const Found* f) noexcept nogil:
+    """``_frames._checksum_ok`` for the segment ``f`` locates in ``p``, in one pass over its bytes.
+
+    The pseudo-header is added as native-order words to the native-order sum
+    of the segment (``_checksum_c.sum_native``, the vectorised loop) and the
+    total folded once: the one's-complement sum is the same however it is
+    grouped, and 0xFFFF (the only verdict asked for) survives the byte swap
+    the big-endian sums of ``_checksum_ok`` make.  An IPv6 routing header
+    that names another final destination goes to ``_checksum_ok`` itself.
+    """
+    cdef Py_ssize_t length = f.stop - f.start
+    cdef const uint8_t* a = p + f.addr
+    cdef uint8_t tail[8]
+    cdef uint64_t total
+    if not f.complete:
+        return -1
+    if f.version == 4:
+        if length > 0xFFFF:
+            return -1
+        tail[0] = 0
+        tail[1] = 6
+        tail[2] = <uint8_t>(length >> 8)
+        tail[3] = <uint8_t>length
+        total = _word(a) + _word(a + 4) + _word(tail)
+    else:
+        if f.final != f.addr + 16 or f.final_prefix:
+            return <int8_t>_checksum_ok(p, f)
+        tail[0] = <uint8_t>(length >> 24)
+        tail[1] = <uint8_t>(length >> 16)
+        tail[2] = <uint8_t>(length >> 8)
+        tail[3] = <uint8_t>length
+        tail[4] = tail[5] = tail[6] = 0
+        tail[7] = 6
+        total = (_word(a) + _word(a + 4) + _word(a + 8) + _word(a + 12) + _word(a + 16)
+                 + _word(a + 20) + _word(a + 24) + _word(a + 28) + _word(tail) + _word(tail + 4))
+    total += sum_native(p + f.start, length)
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total == 0xFFFF
+
+
+@cython.cdivision(True)
+cdef inline double _seconds(int64_t ns) noexcept nogil:
+    """``_common.split_ns``: whole seconds (rounded down) plus the fraction, each exact first.
+
+    Both are exact doubles (|seconds| < 2**34, fraction < 2**30), so the one
+    division and the one addition round as Python's do.
+    """
+    cdef int64_t sec = ns // 1000000000
+    cdef int64_t frac = ns - sec * 1000000000
+    if frac < 0:
+        sec -= 1
+        frac += 1000000000
+    return <double>sec + <double>frac / 1e9
 
 
 cdef inline void* _pointer(object array):
     return <void*><uintptr_t>array.__array_interface__["data"][0]
 
 
+def _cpus():
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 # ---------------------------------------------------------------- the file
 
+@cython.final
 cdef class _Decoder:
     cdef const uint8_t* _data
     cdef Py_ssize_t _size
@@ -208,6 +374,19 @@ cdef class _Decoder:
     # pcapng: the interfaces of the current section and the one in use
     cdef list _interfaces               # (linktype, snaplen, mul, div, offset_ns)
     cdef Interface _if
+    # the classic pcap walk: where it is, and the size of a corrupt record
+    cdef Py_ssize_t _pos
+    cdef uint32_t _bad
+    # the filler: the chunk being made (slot _slot, _count jobs), the thread and its locks
+    cdef Job* _jobs
+    cdef Slot _slots[SLOTS]
+    cdef int _slot
+    cdef Py_ssize_t _count, _chunk
+    cdef bint _threaded
+    cdef object _thread
+    cdef PyThread_type_lock _filled[SLOTS]   # held while slot k holds no chunk for the filler
+    cdef PyThread_type_lock _free[SLOTS]     # held while slot k is the walker's or the filler's
+    cdef PyThread_type_lock _started
 
     def __cinit__(self):
         self._arrays = {}
@@ -215,12 +394,16 @@ cdef class _Decoder:
         self._interfaces = []
         self._if.id = -1
 
+    def __dealloc__(self):
+        self._release()
+
     cdef int _allocate(self, Py_ssize_t capacity) except -1:
         """Make room for ``capacity`` rows, keeping the rows made so far.
 
         All columns share one allocation, each in its own 64-byte aligned
         region: one block of fresh memory (huge pages where numpy asks for
-        them) costs far fewer page faults than thirty.
+        them) costs far fewer page faults than thirty.  Only the walker calls
+        this, with the filler idle (see _grow).
         """
         import numpy as np
 
@@ -319,61 +502,213 @@ cdef class _Decoder:
             return packets
         return <Py_ssize_t>(<double>packets * (size - start) / (pos - start) * 1.1) + 64
 
-    @cython.cdivision(True)
-    cdef int _record(self, const uint8_t* p, Py_ssize_t n, Py_ssize_t orig_len, int linktype,
-                     int64_t ns, object big_ns, uint32_t interface) except -1:
-        """Add a row for the frame ``p[0:n]`` if it carries a TCP segment."""
-        cdef Found f
-        cdef Py_ssize_t r = self._rows
-        if _decode(p, n, orig_len, linktype, &f) != K_TCP:   # fills in all a row reads
+    # ------------------------------------------------------------ walker and filler
+
+    cdef int _start(self, Py_ssize_t chunk, bint threaded) except -1:
+        """Set up the chunks, and the filler thread when ``threaded``."""
+        cdef int k
+        cdef int slots = SLOTS if threaded else 1
+        self._chunk = chunk
+        self._jobs = <Job*>PyMem_Malloc(slots * chunk * sizeof(Job))
+        if self._jobs == NULL:
+            raise MemoryError()
+        for k in range(slots):
+            self._slots[k].jobs = self._jobs + k * chunk
+        if not threaded:
             return 0
-        if r == self._capacity:
-            self._allocate(2 * self._capacity)
-        self._out.frame[r] = self.frames
-        if big_ns is None:
-            self._out.timestamp_ns[r] = ns
-            self._out.timestamp[r] = <double>(ns // 1000000000) + <double>(ns % 1000000000) / 1e9
-        else:
-            if not NS_MIN <= big_ns <= NS_MAX:
-                raise ns_out_of_range(self.name, self.frames)
-            self._out.timestamp_ns[r] = big_ns
-            self._out.timestamp[r] = c.split_ns(big_ns)
-        self._out.interface[r] = interface
-        _addresses(&self._out, r, p, &f)
-        _segment(&self._out, r, p + f.start, f.stop - f.start)
-        self._out.checksum_ok[r] = <int8_t>_checksum_ok(p, &f)
-        self._rows = r + 1
+        for k in range(SLOTS):
+            self._filled[k] = PyThread_allocate_lock()
+            self._free[k] = PyThread_allocate_lock()
+            if self._filled[k] == NULL or self._free[k] == NULL:
+                raise MemoryError()
+            PyThread_acquire_lock(self._filled[k], WAIT_LOCK)    # free, never held: no wait
+        self._started = PyThread_allocate_lock()
+        if self._started == NULL:
+            raise MemoryError()
+        PyThread_acquire_lock(self._started, WAIT_LOCK)
+        PyThread_acquire_lock(self._free[0], WAIT_LOCK)          # slot 0 is the walker's
+        thread = threading.Thread(target=self._filler, name="fastseg-columns", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError:                # no thread to be had: the walker fills
+            return 0
+        self._thread = thread
+        self._threaded = True
+        with nogil:                         # the filler is running, without the GIL
+            PyThread_acquire_lock(self._started, WAIT_LOCK)
         return 0
+
+    def _filler(self):
+        """The filler thread: fill chunks in slot order until the walker says it is done."""
+        cdef int k = 0
+        cdef Slot* s
+        with nogil:
+            PyThread_release_lock(self._started)
+            while True:
+                PyThread_acquire_lock(self._filled[k], WAIT_LOCK)
+                s = &self._slots[k]
+                if s.count < 0:
+                    break
+                _fill(s)
+                PyThread_release_lock(self._free[k])
+                k = (k + 1) % SLOTS
+
+    cdef inline void _emit(self, const uint8_t* p, const Found* f, int64_t ns,
+                           uint32_t interface) noexcept nogil:
+        """Add a row for the TCP segment ``f`` locates in the frame ``p`` (there is room for it).
+
+        Writes the columns of the frame and the checksum verdict, and
+        queues the rest for the filler; the caller publishes the chunk when
+        it is full.
+        """
+        cdef Py_ssize_t r = self._rows
+        cdef Job* job = self._slots[self._slot].jobs + self._count
+        self._out.frame[r] = self.frames
+        self._out.timestamp_ns[r] = ns
+        self._out.interface[r] = interface
+        self._out.checksum_ok[r] = _verdict(p, f)
+        job.segment = p + f.start
+        job.addr = p + f.addr
+        job.ns = ns
+        job.size = <uint32_t>(f.stop - f.start)
+        job.version = f.version
+        self._rows = r + 1
+        self._count += 1
+
+    cdef void _publish(self) noexcept nogil:
+        """Hand the chunk being made to the filler and start the next one.
+
+        When the filler is so far behind that the next slot is still its, the
+        walker fills the chunk itself instead of waiting, and makes the next
+        chunk in the same slot: the filler still finds the slots in order.
+        """
+        cdef Slot* s = &self._slots[self._slot]
+        cdef int next_slot = (self._slot + 1) % SLOTS
+        s.count = self._count
+        s.row = self._rows - self._count
+        s.out = self._out
+        self._count = 0
+        if not self._threaded or not PyThread_acquire_lock(self._free[next_slot], 0):
+            _fill(s)
+            return
+        PyThread_release_lock(self._filled[self._slot])
+        self._slot = next_slot
+
+    cdef void _drain(self) noexcept nogil:
+        """Fill the chunk being made, then wait until the filler has filled every other chunk."""
+        cdef int k
+        cdef Slot* s = &self._slots[self._slot]
+        if self._count:
+            s.count = self._count
+            s.row = self._rows - self._count
+            s.out = self._out
+            self._count = 0
+            _fill(s)
+        if not self._threaded:
+            return
+        for k in range(SLOTS):
+            if k != self._slot:
+                PyThread_acquire_lock(self._free[k], WAIT_LOCK)
+                PyThread_release_lock(self._free[k])
+
+    cdef int _grow(self) except -1:
+        with nogil:
+            self._drain()
+        self._allocate(2 * self._capacity)
+        return 0
+
+    cdef int _stop(self) except -1:
+        """Stop and join the filler thread; free the chunks and the locks.
+
+        The join is retried if an exception (Ctrl-C) interrupts it: the locks
+        and the buffer must outlive the filler, which stops within a chunk.
+        """
+        interrupted = None
+        if self._thread is not None:
+            self._slots[self._slot].count = -1
+            PyThread_release_lock(self._filled[self._slot])
+            while self._thread.is_alive():
+                try:
+                    self._thread.join()
+                except BaseException as exc:
+                    interrupted = exc
+            self._thread = None
+        self._threaded = False
+        self._release()
+        if interrupted is not None:
+            raise interrupted
+        return 0
+
+    cdef void _release(self) noexcept:
+        cdef int k
+        for k in range(SLOTS):
+            if self._filled[k] != NULL:
+                PyThread_free_lock(self._filled[k])
+                self._filled[k] = NULL
+            if self._free[k] != NULL:
+                PyThread_free_lock(self._free[k])
+                self._free[k] = NULL
+        if self._started != NULL:
+            PyThread_free_lock(self._started)
+            self._started = NULL
+        PyMem_Free(self._jobs)
+        self._jobs = NULL
 
     # ------------------------------------------------------------ classic pcap
 
     cdef int _pcap(self, bint big, bint nano) except -1:
-        cdef const uint8_t* data = self._data
-        cdef Py_ssize_t size = self._size
-        cdef Py_ssize_t pos = 24
-        cdef const uint8_t* p
-        cdef uint32_t linktype = _rd32(data + 20, big) & 0x0FFFFFFF
-        cdef uint32_t captured, orig_len
+        cdef uint32_t linktype = _rd32(self._data + 20, big) & 0x0FFFFFFF
         cdef uint64_t frac_ns = 1 if nano else 1000
-        cdef uint64_t ns
+        cdef int status
         if linktype not in c.SUPPORTED_LINKTYPES:
             raise c.unsupported_linktype(self.name, linktype)
         self.linktypes = [linktype]
         self._allocate(self._estimate(24, False, big))
+        self._pos = 24
+        while True:
+            with nogil:
+                status = self._pcap_walk(big, frac_ns, linktype)
+            if status == WALK_FULL:
+                self._grow()
+            elif status == WALK_CORRUPT:
+                raise c.corrupt(self.name, self._pos, f"record of {self._bad} bytes")
+            else:
+                break
+        self.cut_short = self._pos < self._size
+        return 0
+
+    cdef int _pcap_walk(self, bint big, uint64_t frac_ns, int linktype) noexcept nogil:
+        """Walk the records from ``_pos`` until the end, full arrays or a corrupt record."""
+        cdef const uint8_t* data = self._data
+        cdef Py_ssize_t size = self._size
+        cdef Py_ssize_t pos = self._pos
+        cdef const uint8_t* p
+        cdef uint32_t captured, orig_len
+        cdef int64_t ns
+        cdef Found f
+        cdef int status = WALK_DONE
         while size - pos >= 16:
+            if self._rows == self._capacity:
+                status = WALK_FULL
+                break
             p = data + pos
             captured = _rd32(p + 8, big)
             if captured > MAX_RECORD:
-                raise c.corrupt(self.name, pos, f"record of {captured} bytes")
+                self._bad = captured
+                status = WALK_CORRUPT
+                break
             if size - pos - 16 < <Py_ssize_t>captured:
                 break
             orig_len = _rd32(p + 12, big)
-            ns = <uint64_t>_rd32(p, big) * 1000000000 + <uint64_t>_rd32(p + 4, big) * frac_ns
+            ns = <int64_t>(<uint64_t>_rd32(p, big) * 1000000000 + <uint64_t>_rd32(p + 4, big) * frac_ns)
             pos += 16 + captured
             self.frames += 1
-            self._record(p + 16, captured, orig_len, linktype, <int64_t>ns, None, 0)
-        self.cut_short = pos < size
-        return 0
+            if _decode(p + 16, captured, orig_len, linktype, &f) == K_TCP:
+                self._emit(p + 16, &f, ns, 0)
+                if self._count == self._chunk:
+                    self._publish()
+        self._pos = pos
+        return status
 
     # ------------------------------------------------------------ pcapng
 
@@ -415,6 +750,8 @@ cdef class _Decoder:
                                            self.name, pos)
                 self._interfaces.append(fields)
                 self.linktypes.append(fields[0])
+            elif _other_frame(block_type):     # numbered as a frame by Wireshark, no packet
+                self.frames += 1
             pos += length
         self.cut_short = pos < size
         return 0
@@ -422,39 +759,73 @@ cdef class _Decoder:
     cdef int _packet(self, uint32_t block_type, const uint8_t* body, Py_ssize_t size,
                      Py_ssize_t at) except -1:
         cdef Packet pk
+        cdef Found f
+        cdef int64_t ns
         big_ns = _packet_block(&pk, &self._if, self._interfaces, block_type, body, size,
                                self._big, self.name, at, <uint64_t>INT64_MAX)
         self.frames += 1
-        self._record(body + pk.start, pk.captured, pk.orig_len, self._if.linktype, <int64_t>pk.ns,
-                     big_ns, <uint32_t>pk.interface_id)
+        if _decode(body + pk.start, pk.captured, pk.orig_len, self._if.linktype, &f) != K_TCP:
+            return 0
+        if big_ns is None:
+            ns = <int64_t>pk.ns
+        elif NS_MIN <= big_ns <= NS_MAX:
+            ns = big_ns
+        else:
+            raise ns_out_of_range(self.name, self.frames)
+        if self._rows == self._capacity:
+            self._grow()
+        self._emit(body + pk.start, &f, ns, <uint32_t>pk.interface_id)
+        if self._count == self._chunk:
+            with nogil:
+                self._publish()
         return 0
 
-    cdef object run(self):
+    cdef object run(self, Py_ssize_t chunk, bint threaded):
         cdef bint big, nano
         cdef int kind
         if self._size < 24:
             raise c.not_a_capture(self.name, bytes(self._data[:self._size]))
         kind = _capture_format(self._data, &big, &nano)
-        if kind == 1:
-            self.format = "pcap"
-            self._pcap(big, nano)
-        elif kind == 2:
-            self.format = "pcapng"
-            self._pcapng()
-        else:
+        if kind == 0:
             raise c.not_a_capture(self.name, bytes(self._data[:24]))
+        self._start(chunk, threaded)
+        try:
+            if kind == 1:
+                self.format = "pcap"
+                self._pcap(big, nano)
+            else:
+                self.format = "pcapng"
+                self._pcapng()
+            with nogil:
+                self._drain()
+        finally:
+            self._stop()
         return self._finish()
 
 
-def decode(buffer, name="<capture>"):
-    """The columns of the capture held in ``buffer`` (any contiguous buffer of its bytes)."""
+def decode(buffer, name="<capture>", threads=None, *, chunk=CHUNK):
+    """The columns of the capture held in ``buffer`` (any contiguous buffer of its bytes).
+
+    ``threads`` is 1 (the calling thread does everything) or 2 (a second
+    thread fills the address and TCP columns; more gives nothing more); by
+    default 2 when this process may use more than one CPU and the buffer
+    holds at least THREAD_MIN_BYTES.  The result is the same either way.
+    ``chunk`` is the rows handed over at a time (tests make it small).
+    """
     cdef Py_buffer view
     cdef _Decoder decoder = _Decoder()
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ValueError(f"threads is a positive int or None, not {threads!r}")
+    if not isinstance(chunk, int) or not 1 <= chunk <= 1 << 20:
+        raise ValueError(f"chunk is an int from 1 to 2**20, not {chunk!r}")
     PyObject_GetBuffer(buffer, &view, PyBUF_SIMPLE)
     try:
+        if threads is None:
+            threads = 2 if view.len >= THREAD_MIN and _cpus() > 1 else 1
         decoder._data = <const uint8_t*>view.buf
         decoder._size = view.len
         decoder.name = name
-        return decoder.run()
+        return decoder.run(chunk, threads > 1)
     finally:
         PyBuffer_Release(&view)

@@ -71,6 +71,15 @@ PCAPNG_IDB = 1
 PCAPNG_PB = 2               # the obsolete Packet Block; Wireshark still reads it
 PCAPNG_SPB = 3
 PCAPNG_EPB = 6
+# Blocks without a packet that Wireshark (4.0) still numbers as frames, so frame
+# numbers count them too: systemd journal entries, sysdig events and custom blocks
+# (copyable or not, whatever their enterprise number).  Name resolution, interface
+# statistics, decryption secrets and unknown blocks are not frames.
+PCAPNG_OTHER_FRAMES = {
+    0x00000009: "systemd journal export", 0x00000204: "sysdig event",
+    0x00000216: "sysdig event", 0x00000221: "sysdig event",
+    0x00000BAD: "custom", 0x40000BAD: "custom",
+}
 
 #: Largest record (pcap) or block (pcapng) accepted; bigger means a corrupt file.
 MAX_RECORD = 64 * 1024 * 1024
@@ -133,6 +142,7 @@ class Kind(str, enum.Enum):
     NON_IP = "non-ip"          # ARP, LLDP, an unknown address family, ...
     TRUNCATED = "truncated"    # the snap length cut a header short
     MALFORMED = "malformed"    # a header that contradicts itself or the frame's length
+    NON_PACKET = "non-packet"  # a pcapng block Wireshark counts as a frame, with no packet
     CUT_SHORT = "cut-short"    # the file ends part way through a record (always last)
 
     def __str__(self) -> str:
@@ -262,6 +272,18 @@ def ihl_detail(header_len: int) -> str:
 
 def total_len_detail(total: int, header_len: int) -> str:
     return f"IPv4 total length {total} below its header length {header_len}"
+
+
+def routing_detail(routing_type: int, left: int, addresses: int) -> str:
+    """A routing header naming no final destination; ``addresses`` -1: its length does not fit."""
+    if addresses < 0:
+        return f"IPv6 type {routing_type} routing header: its length does not fit its addresses"
+    return (f"IPv6 type {routing_type} routing header: {left} segment{'' if left == 1 else 's'} "
+            f"left, {addresses} address{'' if addresses == 1 else 'es'}")
+
+
+def block_detail(block_type: int) -> str:
+    return f"pcapng {PCAPNG_OTHER_FRAMES[block_type]} block (type 0x{block_type:08x})"
 
 
 def cut_short_detail(missing: int) -> str:

@@ -20,6 +20,7 @@ cdef enum:
     D_FRAGMENT = 5    # fragment_detail(version, offset, more)
     D_IHL = 6         # ihl_detail(header_len)
     D_TOTAL = 7       # total_len_detail(total, header_len)
+    D_ROUTING = 8     # routing_detail(routing_type, left, addresses)
 
 cdef enum:
     MAX_RECORD = 64 * 1024 * 1024
@@ -35,6 +36,8 @@ cdef struct Found:
     int kind
     int version
     Py_ssize_t addr       # offset of the source address (the destination follows); -1: none
+    Py_ssize_t final      # the pseudo-header's destination: the destination field's first
+    int final_prefix      # final_prefix bytes, then the rest from offset final (RFC 8200 §8.1)
     Py_ssize_t start      # the TCP segment: frame[start:stop]
     Py_ssize_t stop
     bint complete         # the whole segment the IP header announces was captured
@@ -58,6 +61,12 @@ cdef struct Packet:
     uint64_t ns           # the timestamp, unless _packet_block returned it as a Python int
     uint32_t captured, orig_len
     Py_ssize_t start      # the frame's offset in the block body
+
+
+cdef inline bint _other_frame(uint32_t block_type) noexcept nogil:
+    """Whether a pcapng block is a frame to Wireshark, without a packet (_common.PCAPNG_OTHER_FRAMES)."""
+    return (block_type == 0x00000009 or block_type == 0x00000204 or block_type == 0x00000216
+            or block_type == 0x00000221 or block_type == 0x00000BAD or block_type == 0x40000BAD)
 
 
 cdef inline uint16_t _be16(const uint8_t* p) noexcept nogil:

@@ -12,6 +12,7 @@ the lines above has shown ``i < n`` (the captured length).
 
 cimport cython
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy
 
 from fastseg._checksum_c cimport pseudo_header, sum_be
 
@@ -149,7 +150,7 @@ cdef int _ipv4(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, Py_ssi
         at += size
     if protocol != 6:
         return _other(f, K_NON_TCP, 4, base + 12, protocol, D_PROTOCOL, protocol, 0, 0)
-    return _tcp(f, 4, base + 12, at, end, n, cut)
+    return _tcp(f, 4, base + 12, at, end, n, cut, base + 16, 0)
 
 
 cdef Py_ssize_t _jumbo_length(const uint8_t* p, Py_ssize_t n, Py_ssize_t at) noexcept nogil:
@@ -174,10 +175,66 @@ cdef Py_ssize_t _jumbo_length(const uint8_t* p, Py_ssize_t n, Py_ssize_t at) noe
     return 0
 
 
+@cython.cdivision(True)
+cdef int _final_destination(const uint8_t* p, Py_ssize_t at, Py_ssize_t size, Py_ssize_t* final,
+                            int* prefix, long long* count) noexcept nogil:
+    """As _reader_py._final_destination for the routing header p[at:at + size], Segments Left > 0.
+
+    Sets ``final`` and ``prefix`` (see Found) and returns 1; returns 0 when the
+    header is malformed, with the addresses it holds in ``count`` (-1: its
+    length does not fit them).  Reads only inside the header.
+    """
+    cdef int routing_type = p[at + 2]
+    cdef int left = p[at + 3]
+    cdef Py_ssize_t room = size - 8
+    cdef Py_ssize_t before_last, step
+    cdef int cmpr_e
+    if routing_type == 0:                   # the last address
+        count[0] = p[at + 1] // 2
+        if p[at + 1] % 2:
+            count[0] = -1
+            return 0
+        if left > count[0]:
+            return 0
+        final[0] = at + size - 16
+    elif routing_type == 2:                 # the home address
+        count[0] = 1
+        if size != 24:
+            count[0] = -1
+            return 0
+        if left > 1:
+            return 0
+        final[0] = at + 8
+    elif routing_type == 3:                 # RPL: the last address, CmprE bytes elided
+        cmpr_e = p[at + 4] & 0x0F
+        step = 16 - (p[at + 4] >> 4)
+        before_last = room - (p[at + 5] >> 4) - (16 - cmpr_e)
+        if before_last < 0 or before_last % step:
+            count[0] = -1
+            return 0
+        count[0] = before_last // step + 1
+        if left > count[0]:
+            return 0
+        final[0] = at + 8 + before_last
+        prefix[0] = cmpr_e
+    elif routing_type == 4:                 # segment routing: Segment List[0]
+        count[0] = p[at + 4] + 1
+        if count[0] * 16 > room:
+            count[0] = -1
+            return 0
+        if left > count[0]:
+            return 0
+        final[0] = at + 8
+    return 1                                # other types change nothing
+
+
 cdef int _ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, int expected,
                Found* f) noexcept nogil:
     cdef Py_ssize_t at, end, limit, size, payload_len
     cdef Py_ssize_t addr = base + 8
+    cdef Py_ssize_t final = base + 24
+    cdef int prefix = 0
+    cdef long long count
     cdef int protocol, version
     cdef uint32_t offset_flags
     if n - base < 40:
@@ -202,6 +259,10 @@ cdef int _ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, int ex
                 size = (p[at + 1] + 1) * 8
             if at + size > limit:
                 return _short(f, cut, 7, at, size, n, limit, 6, addr, protocol)
+            if protocol == 43 and p[at + 3]:    # segments left: still routed
+                if not _final_destination(p, at, size, &final, &prefix, &count):
+                    return _other(f, K_MALFORMED, 6, addr, protocol, D_ROUTING, p[at + 2],
+                                  p[at + 3], count)
         elif protocol == 44:
             size = 8
             if at + size > limit:
@@ -216,11 +277,11 @@ cdef int _ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, int ex
         at += size
     if protocol != 6:
         return _other(f, K_NON_TCP, 6, addr, protocol, D_PROTOCOL, protocol, 0, 0)
-    return _tcp(f, 6, addr, at, end, n, cut)
+    return _tcp(f, 6, addr, at, end, n, cut, final, prefix)
 
 
 cdef inline int _tcp(Found* f, int version, Py_ssize_t addr, Py_ssize_t start, Py_ssize_t end,
-                     Py_ssize_t n, bint cut) noexcept nogil:
+                     Py_ssize_t n, bint cut, Py_ssize_t final, int prefix) noexcept nogil:
     cdef Py_ssize_t stop = n if n < end else end
     if stop - start < 20:
         return _short(f, cut, 8, start, 20, n, stop, version, addr, 6)
@@ -230,23 +291,32 @@ cdef inline int _tcp(Found* f, int version, Py_ssize_t addr, Py_ssize_t start, P
     f.start = start
     f.stop = stop
     f.complete = end <= n
+    f.final = final
+    f.final_prefix = prefix
     return K_TCP
 
 
 cdef int _checksum_ok(const uint8_t* p, const Found* f) noexcept nogil:
     """1 or 0 as the segment ``_decode`` found in ``p`` verifies, -1 when that cannot be known.
 
-    As ``_checksum_c.verify_checksum``; unknown when the capture cut the
-    segment short or an IPv4 segment is too long for its pseudo-header.
+    As ``_checksum_c.verify_checksum``, with the final destination of an IPv6
+    routing header; unknown when the capture cut the segment short or an IPv4
+    segment is too long for its pseudo-header.
     """
     cdef uint8_t pseudo[40]
+    cdef uint8_t final[16]
+    cdef const uint8_t* dst = p + f.final
     cdef Py_ssize_t length = f.stop - f.start
     cdef Py_ssize_t size = 4 if f.version == 4 else 16
     cdef Py_ssize_t pseudo_size
     cdef uint32_t total
     if not f.complete or (f.version == 4 and length > 0xFFFF):
         return -1
-    pseudo_size = pseudo_header(pseudo, p + f.addr, p + f.addr + size, size, length)
+    if f.final_prefix:                      # an RPL address: its prefix from the destination field
+        memcpy(final, p + f.addr + 16, f.final_prefix)
+        memcpy(final + f.final_prefix, p + f.final, 16 - f.final_prefix)
+        dst = final
+    pseudo_size = pseudo_header(pseudo, p + f.addr, dst, size, length)
     total = <uint32_t>sum_be(pseudo, pseudo_size) + sum_be(p + f.start, length)
     return ((total & 0xFFFF) + (total >> 16)) == 0xFFFF
 

@@ -22,9 +22,9 @@ from libc.stdint cimport UINT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memmove, memset
 
 from fastseg.capture._frames cimport (
-    D_ETHERTYPE, D_FAMILY, D_FRAGMENT, D_IHL, D_PROTOCOL, D_SHORT, D_VERSION, K_TCP, MAX_RECORD,
-    Found, Interface, Packet, _be32, _capture_format, _checksum_ok, _decode, _interface_fields,
-    _le32, _packet_block, _rd32,
+    D_ETHERTYPE, D_FAMILY, D_FRAGMENT, D_IHL, D_PROTOCOL, D_ROUTING, D_SHORT, D_VERSION, K_TCP,
+    MAX_RECORD, Found, Interface, Packet, _be32, _capture_format, _checksum_ok, _decode,
+    _interface_fields, _le32, _other_frame, _packet_block, _rd32,
 )
 
 from fastseg._codec_c import unpack as _unpack
@@ -89,6 +89,8 @@ cdef object _detail(Found* f):
         return c.fragment_detail(f.a, f.b, f.c)
     if f.detail == D_IHL:
         return c.ihl_detail(f.a)
+    if f.detail == D_ROUTING:
+        return c.routing_detail(f.a, f.b, f.c)
     return c.total_len_detail(f.a, f.b)
 
 
@@ -110,7 +112,7 @@ cdef class Reader:
     cdef int _next_addr
     cdef readonly str name
     cdef readonly str format
-    cdef readonly long long frames
+    cdef readonly long long frames      # as Wireshark numbers them (see _reader_py)
     cdef readonly bint cut_short
     cdef readonly list linktypes
 
@@ -318,6 +320,11 @@ cdef class Reader:
                     self.name, at)
                 self._interfaces.append(fields)
                 self.linktypes.append(fields[0])
+            elif _other_frame(block_type):     # a frame to Wireshark, without a packet
+                self.frames += 1
+                if self._include_other:
+                    return OtherRecord(self.frames, 0.0, 0, 0, Kind.NON_PACKET, 0, b"", b"", -1,
+                                       c.block_detail(block_type))
 
     cdef object _packet(self, uint32_t block_type, const uint8_t* body, Py_ssize_t size,
                         long long at):

@@ -7,12 +7,15 @@ then TCP.  Formats: classic pcap (libpcap's file format, either byte order,
 micro- or nanosecond timestamps) and pcapng (IETF draft-ietf-opsawg-pcapng:
 sections in either byte order, interfaces with their own link type and
 timestamp resolution, enhanced, simple and the obsolete packet blocks).
+Frames are numbered as Wireshark numbers them: every packet record, and in
+pcapng also the blocks it shows as frames without a packet (custom blocks,
+systemd journal entries, sysdig events), which ``include_other`` reports.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any, BinaryIO, Iterator, List, Optional, Tuple
+from typing import Any, BinaryIO, Iterator, List, Optional, Tuple, Union
 
 from fastseg.capture import _common as c
 from fastseg.capture._common import Kind, OtherRecord, Record, TcpRecord
@@ -21,8 +24,9 @@ from fastseg.codec import unpack
 
 __all__ = ["Reader"]
 
-# A frame's verdict: ("tcp", version, src, dst, start, stop, complete)
-# or (Kind, version, src, dst, protocol, detail).
+# A frame's verdict: ("tcp", version, src, dst, start, stop, complete, final)
+# or (Kind, version, src, dst, protocol, detail); ``final`` is the destination the
+# TCP pseudo-header carries (an IPv6 routing header's final destination, RFC 8200 §8.1).
 Verdict = Tuple[Any, ...]
 
 _RECORD_HEADER = 16          # classic pcap: ts_sec, ts_frac, incl_len, orig_len
@@ -57,7 +61,7 @@ class Reader:
         self._pos = 0
         self._offset = 0         # file offset of self._buf[0]
         self._eof = False
-        self.frames = 0          # packet records read so far
+        self.frames = 0          # frames read so far, as Wireshark numbers them
         self.cut_short = False   # the file ended part way through a record
         self.linktypes: List[int] = []
         self._interfaces: List[_Interface] = []
@@ -201,6 +205,11 @@ class Reader:
                 record = self._packet(block_type, body, at)
                 if record is not None:
                     yield record
+            elif block_type in c.PCAPNG_OTHER_FRAMES:  # a frame to Wireshark, without a packet
+                self.frames += 1
+                if self._include_other:
+                    yield OtherRecord(self.frames, 0.0, 0, 0, Kind.NON_PACKET, 0, b"", b"", -1,
+                                      c.block_detail(block_type))
         yield from self._cut_short()
 
     def _interface(self, body: bytes, at: int) -> None:
@@ -262,11 +271,11 @@ class Reader:
                 interface: int) -> Optional[Record]:
         verdict = decode(linktype, frame, orig_len)
         if verdict[0] == "tcp":
-            _, version, src, dst, start, stop, complete = verdict
+            _, version, src, dst, start, stop, complete, final = verdict
             tcp = frame[start:stop]
             checksum_ok: Optional[bool] = None
             if complete and (version == 6 or len(tcp) <= 0xFFFF):
-                checksum_ok = verify_checksum(src, dst, tcp)
+                checksum_ok = verify_checksum(src, final, tcp)
             return TcpRecord(self.frames, c.split_ns(ns), ns, interface, version,
                              src, dst, unpack(tcp, strict=False), checksum_ok)
         if not self._include_other:
@@ -382,7 +391,7 @@ def _ipv4(frame: bytes, base: int, cut: bool, orig_len: int, expected: int) -> V
         at += size
     if protocol != c.IPPROTO_TCP:
         return (Kind.NON_TCP, 4, src, dst, protocol, c.protocol_detail(protocol))
-    return _tcp(4, src, dst, at, end, n, cut)
+    return _tcp(4, src, dst, at, end, n, cut, dst)
 
 
 def _jumbo_length(frame: bytes, at: int) -> Optional[int]:
@@ -420,6 +429,7 @@ def _ipv6(frame: bytes, base: int, cut: bool, expected: int) -> Verdict:
         payload_len = _jumbo_length(frame, at) or 0
     end = at + payload_len
     limit = min(n, end)
+    final = dst
     while True:
         if protocol in c.IPV6_EXTENSIONS or protocol == c.IPPROTO_AH:
             if at + 2 > limit:
@@ -427,6 +437,11 @@ def _ipv6(frame: bytes, base: int, cut: bool, expected: int) -> Verdict:
             size = (frame[at + 1] + 2) * 4 if protocol == c.IPPROTO_AH else (frame[at + 1] + 1) * 8
             if at + size > limit:
                 return _short(cut, c.LAYER_IPV6_EXT, at, size, n, limit, 6, src, dst, protocol)
+            if protocol == c.IPPROTO_ROUTING and frame[at + 3]:  # segments left: still routed
+                routed = _final_destination(frame, at, size, dst)
+                if isinstance(routed, str):
+                    return (Kind.MALFORMED, 6, src, dst, protocol, routed)
+                final = routed or final
         elif protocol == c.IPPROTO_FRAGMENT:
             size = 8
             if at + size > limit:
@@ -441,12 +456,56 @@ def _ipv6(frame: bytes, base: int, cut: bool, expected: int) -> Verdict:
         at += size
     if protocol != c.IPPROTO_TCP:
         return (Kind.NON_TCP, 6, src, dst, protocol, c.protocol_detail(protocol))
-    return _tcp(6, src, dst, at, end, n, cut)
+    return _tcp(6, src, dst, at, end, n, cut, final)
 
 
-def _tcp(version: int, src: bytes, dst: bytes, start: int, end: int, n: int, cut: bool) -> Verdict:
+def _final_destination(frame: bytes, at: int, size: int, dst: bytes) -> Union[bytes, str, None]:
+    """The final destination of the routing header ``frame[at:at + size]``, Segments Left > 0.
+
+    RFC 8200 §8.1: the TCP pseudo-header carries it, not the destination
+    field ``dst``.  Returns a detail instead when the header names none, or
+    more segments left than addresses (a receiver discards the packet); None
+    for other routing types, which change nothing.  As in Wireshark, the last
+    routing header still routed (of a known type) names the final destination.
+    """
+    routing_type, left = frame[at + 2], frame[at + 3]
+    room = size - 8  # after next header, length, type, segments left and 4 more bytes
+    if routing_type == 0:  # RFC 2460 §4.4 (deprecated by RFC 5095): the last address
+        count = frame[at + 1] // 2
+        if frame[at + 1] % 2:
+            return c.routing_detail(0, left, -1)
+        if left > count:
+            return c.routing_detail(0, left, count)
+        return frame[at + size - 16:at + size]
+    if routing_type == 2:  # RFC 6275 §6.4: one home address, one segment left
+        if size != 24:
+            return c.routing_detail(2, left, -1)
+        if left > 1:
+            return c.routing_detail(2, left, 1)
+        return frame[at + 8:at + 24]
+    if routing_type == 3:  # RFC 6554 §4.2 (RPL): the last address, its first CmprE bytes elided
+        cmpr_i, cmpr_e, pad = frame[at + 4] >> 4, frame[at + 4] & 0x0F, frame[at + 5] >> 4
+        before_last = room - pad - (16 - cmpr_e)
+        if before_last < 0 or before_last % (16 - cmpr_i):
+            return c.routing_detail(3, left, -1)
+        count = before_last // (16 - cmpr_i) + 1
+        if left > count:
+            return c.routing_detail(3, left, count)
+        return dst[:cmpr_e] + frame[at + 8 + before_last:at + 8 + before_last + 16 - cmpr_e]
+    if routing_type == 4:  # RFC 8754 §4.3.1.1 (segment routing): Segment List[0] is the last
+        count = frame[at + 4] + 1
+        if count * 16 > room:
+            return c.routing_detail(4, left, -1)
+        if left > count:
+            return c.routing_detail(4, left, count)
+        return frame[at + 8:at + 24]
+    return None
+
+
+def _tcp(version: int, src: bytes, dst: bytes, start: int, end: int, n: int, cut: bool,
+         final: bytes) -> Verdict:
     """The TCP segment in ``frame[start:end]``, of which ``frame[:n]`` was captured."""
     stop = min(end, n)
     if stop - start < 20:
         return _short(cut, c.LAYER_TCP, start, 20, n, stop, version, src, dst, c.IPPROTO_TCP)
-    return ("tcp", version, src, dst, start, stop, end <= n)
+    return ("tcp", version, src, dst, start, stop, end <= n, final)

@@ -11,9 +11,11 @@
     columns.export(["a.pcap", "b.pcapng"], "trace.parquet")   # needs pyarrow
 
 The compiled twin maps the file into memory and builds every array in C
-without a Python object per segment (tens of millions of segments a second
-from the page cache); the pure-Python twin builds the same arrays from
-:func:`fastseg.capture.segments`.  Which frames count as TCP segments, and
+without a Python object per segment, on two threads where the process may
+use two CPUs (one walks the records and verifies the checksums, the other
+fills in the address and TCP columns behind it): tens of millions of
+segments a second from the page cache.  The pure-Python twin builds the
+same arrays from :func:`fastseg.capture.segments`.  Which frames count as TCP segments, and
 how each is decoded, is exactly what :func:`fastseg.capture.segments` does
 (lenient decoding; the same errors for missing, foreign or corrupt files).
 
@@ -150,7 +152,8 @@ def _map(name: str) -> Any:
             return file.read()
 
 
-def columns(source: Source, *, implementation: Optional[str] = None) -> Columns:
+def columns(source: Source, *, implementation: Optional[str] = None,
+            threads: Optional[int] = None) -> Columns:
     """The TCP segments of a pcap or pcapng capture as numpy arrays, one row per segment.
 
     ``source`` is a path or a binary file object (read from its position to
@@ -160,8 +163,14 @@ def columns(source: Source, *, implementation: Optional[str] = None) -> Columns:
     Raises the :class:`~fastseg.capture.CaptureError` subclasses
     :func:`fastseg.capture.segments` raises.  ``implementation`` picks a
     twin ("cython" or "python"); the default is :data:`IMPLEMENTATION`.
+    ``threads`` (compiled twin only) is 1 or 2, the threads that decode;
+    by default 2 for a capture of 16 MiB or more when the process may use
+    more than one CPU.  The arrays are the same whatever it is.
     """
     impl = IMPLEMENTATION if implementation is None else implementation
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ValueError(f"threads is a positive int or None, not {threads!r}")
     if impl == "python":
         return _columns_py.decode(source)
     if impl != "cython":
@@ -169,11 +178,12 @@ def columns(source: Source, *, implementation: Optional[str] = None) -> Columns:
     module = compiled()
     if hasattr(source, "read"):
         file = cast(BinaryIO, source)
-        return cast(Columns, module.decode(file.read(), str(getattr(file, "name", "<capture>"))))
+        return cast(Columns, module.decode(file.read(), str(getattr(file, "name", "<capture>")),
+                                           threads))
     name = os.fsdecode(cast("os.PathLike[str]", source))
     data = _map(name)
     try:
-        return cast(Columns, module.decode(data, name))
+        return cast(Columns, module.decode(data, name, threads))
     finally:
         if isinstance(data, mmap.mmap):
             data.close()
