@@ -67,7 +67,7 @@ class Columns(Dict[str, Any]):
 
     Ready for ``pandas.DataFrame(cols)`` or ``polars.DataFrame(cols)``.  Also
     says what the reader saw: ``name`` (the file), ``format`` ("pcap" or
-    "pcapng"), ``linktypes``, ``frames`` (every packet record, TCP or not),
+    "pcapng"), ``linktypes``, ``frames`` (every frame as tshark numbers them, TCP or not),
     ``cut_short`` (the file ends part way through a record) and ``rows``
     (TCP segments).
     """
