@@ -7,6 +7,7 @@ import pty
 import select
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import List, Tuple
@@ -63,7 +64,7 @@ def analyze_on_a_terminal(*args: str, budget: float = 30.0) -> Tuple[int, str, s
     master, slave = pty.openpty()
     code = "import sys, fastseg.analyze as a; sys.exit(a.main(sys.argv[1:]))"
     proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
-                            stderr=slave, cwd=HERE.parent)
+                            stderr=slave, cwd=tempfile.gettempdir())  # not the source tree
     os.close(slave)
     tty = bytearray()
     deadline = time.monotonic() + budget

@@ -620,6 +620,25 @@ def test_threads_raise_the_same_errors(tmp_path: Path) -> None:
         assert str(got_late.value) == str(late.value)
 
 
+def test_record_length_near_2_to_32_is_refused_not_looped_on(tmp_path: Path) -> None:
+    """16 + a captured length of 2**32 - 16 wrapped to 0 in the row estimate: a hang, now an error.
+
+    Run in a child process with a time limit, so that a regression fails instead of hanging.
+    """
+    good = write(tmp_path / "good.pcap", [frame(seg(1))]).read_bytes()
+    path = tmp_path / "wrap.pcap"
+    path.write_bytes(good + struct.pack("<IIII", 0, 0, 2**32 - 16, 2**32 - 16) + bytes(64))
+    code = ("import sys, fastseg\nfrom fastseg.capture import CorruptCapture, columns\n"
+            "for impl in {'python', fastseg.IMPLEMENTATION}:\n"
+            "    try:\n        columns.columns(sys.argv[1], implementation=impl)\n"
+            "    except CorruptCapture as exc:\n        print(impl, exc)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)  # cwd: not the source tree
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines and all("record of 4294967280 bytes" in line for line in lines), done.stdout
+
+
 def test_threads_are_joined(tmp_path: Path) -> None:
     """No filler thread outlives a call, whether it returns or raises."""
     compiled_or_skip()

@@ -386,7 +386,7 @@ cdef class _Decoder:
     cdef object _thread
     cdef PyThread_type_lock _filled[SLOTS]   # held while slot k holds no chunk for the filler
     cdef PyThread_type_lock _free[SLOTS]     # held while slot k is the walker's or the filler's
-    cdef PyThread_type_lock _started
+    cdef PyThread_type_lock _started       # the filler releases it when it starts and when it ends
 
     def __cinit__(self):
         self._arrays = {}
@@ -480,7 +480,8 @@ cdef class _Decoder:
         cdef Py_ssize_t start = pos
         cdef Py_ssize_t limit = size if size - pos < SAMPLE else pos + SAMPLE
         cdef Py_ssize_t packets = 0
-        cdef uint32_t length, block_type
+        cdef uint64_t length              # 16 + a 32-bit captured length must not wrap to 0
+        cdef uint32_t block_type
         while limit - pos >= 16:
             if pcapng:
                 block_type = _rd32(data + pos, big)
@@ -491,7 +492,7 @@ cdef class _Decoder:
                     break
                 packets += block_type == 6 or block_type == 3 or block_type == 2
             else:
-                length = 16 + _rd32(data + pos + 8, big)
+                length = 16 + <uint64_t>_rd32(data + pos + 8, big)
                 packets += 1
             if <Py_ssize_t>length > limit - pos:
                 break
@@ -552,6 +553,7 @@ cdef class _Decoder:
                 _fill(s)
                 PyThread_release_lock(self._free[k])
                 k = (k + 1) % SLOTS
+            PyThread_release_lock(self._started)   # the last touch of the decoder: _stop waits for it
 
     cdef inline void _emit(self, const uint8_t* p, const Found* f, int64_t ns,
                            uint32_t interface) noexcept nogil:
@@ -618,20 +620,22 @@ cdef class _Decoder:
         return 0
 
     cdef int _stop(self) except -1:
-        """Stop and join the filler thread; free the chunks and the locks.
+        """Stop the filler thread and wait for its end; free the chunks and the locks.
 
-        The join is retried if an exception (Ctrl-C) interrupts it: the locks
-        and the buffer must outlive the filler, which stops within a chunk.
+        The locks and the buffer must outlive the filler, so the wait is on the
+        lock it releases last, not on ``Thread.join``: an exception (Ctrl-C)
+        can cut a join short and make a running thread look stopped.
         """
         interrupted = None
         if self._thread is not None:
             self._slots[self._slot].count = -1
             PyThread_release_lock(self._filled[self._slot])
-            while self._thread.is_alive():
-                try:
-                    self._thread.join()
-                except BaseException as exc:
-                    interrupted = exc
+            with nogil:                     # no signal can cut this wait short; it ends within a chunk
+                PyThread_acquire_lock(self._started, WAIT_LOCK)
+            try:                            # the filler no longer touches the decoder: this is tidying
+                self._thread.join()
+            except BaseException as exc:
+                interrupted = exc
             self._thread = None
         self._threaded = False
         self._release()
