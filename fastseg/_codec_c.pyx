@@ -15,86 +15,28 @@ twin, so both raise the same error for the same input by construction.
 
 cimport cython
 from cpython.buffer cimport PyBUF_WRITABLE, Py_buffer, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
-from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
-from libc.stdint cimport uint8_t, uint16_t, uint32_t
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize
+from libc.stdint cimport uint8_t, uint32_t
 from libc.string cimport memcpy, memset
 
 from fastseg._buffer cimport Bytes, acquire, release
-from fastseg._uint cimport fastseg_uint
 from fastseg._checksum_c cimport addresses, fold, pseudo_header, sum_native
+from fastseg._endian cimport be16, be32, put16, put32
+from fastseg._segment_c cimport SegmentCore, blank, options_clean, problem, unpack_options
+from fastseg._uint cimport fastseg_uint
 
-from fastseg import _codec_py, errors
-from fastseg.segment import KIND_OBJECTS, Flags, Segment
+from fastseg import _codec_py, _segment_c, errors  # _codec_py first: it defines and adopts Segment
+from fastseg._enums import Flags
 
 __all__ = ["pack", "pack_into", "unpack"]
 
-cdef extern from *:
-    """
-    /* A Segment (a 13-field tuple subclass) holding new references to the fields:
-       what tuple.__new__(Segment, (...)) does, without the call and the temporary tuple. */
-    static PyObject* fastseg_segment(PyObject* cls, PyObject* f0, PyObject* f1, PyObject* f2,
-            PyObject* f3, PyObject* f4, PyObject* f5, PyObject* f6, PyObject* f7, PyObject* f8,
-            PyObject* f9, PyObject* f10, PyObject* f11, PyObject* f12) {
-        PyObject* fields[13] = {f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12};
-        Py_ssize_t i;
-        PyObject* result = ((PyTypeObject*)cls)->tp_alloc((PyTypeObject*)cls, 13);
-        if (result == NULL) return NULL;
-        for (i = 0; i < 13; i++) {
-            Py_INCREF(fields[i]);
-            PyTuple_SET_ITEM(result, i, fields[i]);
-        }
-        return result;
-    }
-    """
-    object fastseg_segment(object cls, object f0, object f1, object f2, object f3, object f4,
-                           object f5, object f6, object f7, object f8, object f9, object f10,
-                           object f11, object f12)
-
-cdef extern from *:
-    """
-    /* A tuple made of the first n owned references in items (they are moved in). */
-    static PyObject* fastseg_move_tuple(PyObject** items, Py_ssize_t n) {
-        Py_ssize_t i;
-        PyObject* result = PyTuple_New(n);
-        if (result == NULL) {
-            for (i = 0; i < n; i++) Py_DECREF(items[i]);
-            return NULL;
-        }
-        for (i = 0; i < n; i++) PyTuple_SET_ITEM(result, i, items[i]);
-        return result;
-    }
-    """
-    tuple fastseg_move_tuple(PyObject** items, Py_ssize_t n)
-
-cdef object _SEGMENT = Segment
-if not (issubclass(Segment, tuple) and len(Segment._fields) == 13):
-    raise ImportError("fastseg_segment() builds 13-field tuple subclasses only")
-cdef tuple _KINDS = KIND_OBJECTS
+cdef object _SEGMENT = _segment_c.adopted()
+if _SEGMENT is None:
+    raise ImportError("the compiled codec needs Segment on the compiled storage (_segment_c), "
+                      "but it was built on _segment_py")
 cdef tuple _EMPTY = ()
-cdef tuple _NOP = (KIND_OBJECTS[1], None)
-cdef tuple _SACK_PERMITTED = (KIND_OBJECTS[4], None)
+cdef bytes _NO_BYTES = b""
 cdef list _FLAGS = [None] * 512
-
-
-cdef inline uint16_t _be16(const uint8_t* p) noexcept nogil:
-    return (p[0] << 8) | p[1]
-
-
-cdef inline uint32_t _be32(const uint8_t* p) noexcept nogil:
-    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
-
-
-cdef inline void _put16(uint8_t* p, uint32_t value) noexcept nogil:
-    p[0] = (value >> 8) & 0xFF
-    p[1] = value & 0xFF
-
-
-cdef inline void _put32(uint8_t* p, uint32_t value) noexcept nogil:
-    p[0] = value >> 24
-    p[1] = (value >> 16) & 0xFF
-    p[2] = (value >> 8) & 0xFF
-    p[3] = value & 0xFF
 
 
 @cython.boundscheck(False)
@@ -108,14 +50,6 @@ cdef inline object _flags(uint32_t bits):
     return flags
 
 
-cdef int _problem(list problems, object anomaly) except -1:
-    """Raise ``anomaly`` in strict mode (no list), else record it."""
-    if problems is None:
-        raise anomaly.exception()
-    problems.append(anomaly)
-    return 0
-
-
 # ---------------------------------------------------------------- decoding
 
 def unpack(data, *, strict=True):
@@ -123,110 +57,52 @@ def unpack(data, *, strict=True):
     cdef Bytes raw
     keep = acquire(data, &view, &raw)
     try:
-        return _unpack(raw.data, raw.size, None if strict else [])
+        return _unpack(raw.data, raw.size, None if strict else [], keep)
     finally:
         release(&view, &raw)
 
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef object _unpack(const uint8_t* p, Py_ssize_t size, list problems):
+cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, list problems, object keep):
+    """Decode p[0:size]; ``keep`` is the object those bytes belong to."""
     if size < 20:
         raise errors.short_buffer(size).exception()
     # From here on p[0:20] is readable.
-    cdef uint32_t offset_flags = _be16(p + 12)
+    cdef uint32_t offset_flags = be16(p + 12)
     cdef uint32_t data_offset = offset_flags >> 12
     cdef Py_ssize_t header_len = data_offset * 4
     cdef Py_ssize_t end
+    cdef SegmentCore segment = blank()
+    segment.src_port = be16(p)
+    segment.dst_port = be16(p + 2)
+    segment.seq = be32(p + 4)
+    segment.ack = be32(p + 8)
+    segment.header_len = header_len
+    segment.flags = _flags(offset_flags & 0x1FF)
+    segment.reserved = (offset_flags >> 9) & 0x7
+    segment.window = be16(p + 14)
+    segment.checksum = be16(p + 16)
+    segment.urgent = be16(p + 18)
+    segment.anomalies = _EMPTY
+    if data_offset >= 5 and header_len <= size and options_clean(p, header_len):
+        # Well-formed: options and payload are decoded when first read, from these bytes.
+        segment._options = _EMPTY if header_len == 20 else None
+        segment._payload = _NO_BYTES if header_len == size else None
+        if segment._options is None or segment._payload is None:
+            segment._raw = keep if PyBytes_CheckExact(keep) else PyBytes_FromStringAndSize(
+                <const char*>p, size)
+        return segment
     if data_offset < 5:
-        _problem(problems, errors.small_data_offset(data_offset))
+        problem(problems, errors.small_data_offset(data_offset))
     elif header_len > size:
-        _problem(problems, errors.header_past_buffer(header_len, size))
+        problem(problems, errors.header_past_buffer(header_len, size))
     end = min(max(header_len, 20), size)  # 20 <= end <= size
-    options = _unpack_options(p, end, problems) if end > 20 else _EMPTY
-    return fastseg_segment(
-        _SEGMENT, _be16(p), _be16(p + 2), _be32(p + 4), _be32(p + 8), header_len,
-        _flags(offset_flags & 0x1FF), (offset_flags >> 9) & 0x7,
-        _be16(p + 14), _be16(p + 16), _be16(p + 18), options,
-        PyBytes_FromStringAndSize(<const char*>p + end, size - end),
-        tuple(problems) if problems else _EMPTY,
-    )
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef tuple _unpack_options(const uint8_t* p, Py_ssize_t end, list problems):
-    """Walk the options in p[20:end]; ``end`` is at most the buffer size (and 60)."""
-    cdef PyObject* items[40]  # every option takes at least one of the 40 option bytes
-    cdef Py_ssize_t count = 0
-    try:
-        _walk_options(p, end, problems, items, &count)
-    except BaseException:
-        while count:
-            count -= 1
-            Py_DECREF(<object>items[count])
-        raise
-    return fastseg_move_tuple(items, count)
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef int _walk_options(const uint8_t* p, Py_ssize_t end, list problems, PyObject** items,
-                       Py_ssize_t* count) except -1:
-    """Store an owned reference to each option in ``items``, counting them in ``count``."""
-    cdef Py_ssize_t i = 20
-    cdef Py_ssize_t length
-    cdef uint8_t kind
-    cdef object option
-    while i < end:
-        kind = p[i]  # i < end
-        option = None
-        if kind == 0:
-            option = (_KINDS[0], PyBytes_FromStringAndSize(<const char*>p + i + 1, end - i - 1))
-            i = end
-        elif kind == 1:
-            option = _NOP
-            i += 1
-        elif i + 1 >= end:
-            _problem(problems, errors.missing_option_length(i, kind))
-        else:
-            length = p[i + 1]  # i + 1 < end
-            if length < 2:
-                _problem(problems, errors.small_option_length(i, kind, length))
-            elif i + length > end:
-                _problem(problems, errors.option_past_header(i, kind, length, end - i))
-            else:
-                option = _option(p + i, i, length, problems)  # p[i : i + length] within p[20:end]
-                i += length
-        if option is None:  # an unwalkable tail, kept raw (lenient mode only)
-            option = (None, PyBytes_FromStringAndSize(<const char*>p + i, end - i))
-            i = end
-        Py_INCREF(option)
-        items[count[0]] = <PyObject*>option
-        count[0] += 1
-    return 0
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef tuple _option(const uint8_t* o, Py_ssize_t offset, Py_ssize_t length, list problems):
-    """One option whose ``length`` (>= 2) bytes at ``o`` are all readable."""
-    cdef uint8_t kind = o[0]
-    cdef Py_ssize_t i
-    if kind == 2 and length == 4:
-        return (_KINDS[2], _be16(o + 2))
-    if kind == 3 and length == 3:
-        return (_KINDS[3], o[2])
-    if kind == 4 and length == 2:
-        return _SACK_PERMITTED
-    if kind == 8 and length == 10:
-        return (_KINDS[8], (_be32(o + 2), _be32(o + 6)))
-    if kind == 5 and length >= 10 and (length - 2) % 8 == 0:
-        blocks = tuple([(_be32(o + i), _be32(o + i + 4)) for i in range(2, length, 8)])
-        return (_KINDS[5], blocks)
-    if kind == 2 or kind == 3 or kind == 4 or kind == 5 or kind == 8:
-        _problem(problems, errors.wrong_option_length(offset, kind, length))
-    return (_KINDS[kind], PyBytes_FromStringAndSize(<const char*>o + 2, length - 2))
+    segment._options = unpack_options(p, end, problems) if end > 20 else _EMPTY
+    segment._payload = PyBytes_FromStringAndSize(<const char*>p + end, size - end)
+    if problems:
+        segment.anomalies = tuple(problems)
+    return segment
 
 
 # ---------------------------------------------------------------- encoding
@@ -256,8 +132,8 @@ cdef inline bint _put_pair(uint8_t* at, object pair) noexcept:
         return False
     if not _uint((<tuple>pair)[0], 0xFFFFFFFF, &a) or not _uint((<tuple>pair)[1], 0xFFFFFFFF, &b):
         return False
-    _put32(at, a)
-    _put32(at + 4, b)
+    put32(at, a)
+    put32(at + 4, b)
     return True
 
 
@@ -300,7 +176,7 @@ cdef bint _put_option(uint8_t* h, Py_ssize_t* pos, object kind, object value) no
         n = 2
         if start + 4 > 60 or not _uint(value, 0xFFFF, &number):
             return False
-        _put16(h + start + 2, number)
+        put16(h + start + 2, number)
     elif k == 3:
         n = 1
         if start + 3 > 60 or not _uint(value, 0xFF, &number):
@@ -339,14 +215,14 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
     cdef Py_ssize_t pos = 20, total
     if type(segment) is not _SEGMENT:
         return False
-    fields = <tuple>segment
-    if not (_uint(fields[0], 0xFFFF, &src_port) and _uint(fields[1], 0xFFFF, &dst_port)
-            and _uint(fields[2], 0xFFFFFFFF, &seq) and _uint(fields[3], 0xFFFFFFFF, &ack)
-            and _uint(fields[5], 0x1FF, &flags) and _uint(fields[6], 0x7, &reserved)
-            and _uint(fields[7], 0xFFFF, &window) and _uint(fields[8], 0xFFFF, &checksum)
-            and _uint(fields[9], 0xFFFF, &urgent)):
+    cdef SegmentCore fields = <SegmentCore>segment
+    if not (_uint(fields.src_port, 0xFFFF, &src_port) and _uint(fields.dst_port, 0xFFFF, &dst_port)
+            and _uint(fields.seq, 0xFFFFFFFF, &seq) and _uint(fields.ack, 0xFFFFFFFF, &ack)
+            and _uint(fields.flags, 0x1FF, &flags) and _uint(fields.reserved, 0x7, &reserved)
+            and _uint(fields.window, 0xFFFF, &window) and _uint(fields.checksum, 0xFFFF, &checksum)
+            and _uint(fields.urgent, 0xFFFF, &urgent)):
         return False
-    options = fields[10]
+    options = fields.options_tuple()
     if type(options) is not tuple:
         return False
     for option in <tuple>options:
@@ -355,21 +231,21 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
         if not _put_option(enc.header, &pos, (<tuple>option)[0], (<tuple>option)[1]):
             return False
     # pos <= 60 now; header_len must hold the options (or be any multiple of 4 without them).
-    if not _uint(fields[4], 60, &header_len) or header_len % 4 or (pos > 20 and header_len < pos):
+    if not _uint(fields.header_len, 60, &header_len) or header_len % 4 or (pos > 20 and header_len < pos):
         return False
-    payload = fields[11]
+    payload = fields.payload_bytes()
     if type(payload) is not bytes:
         return False
     enc.header_size = max(<Py_ssize_t>header_len, 20)
     memset(enc.header + pos, 0, enc.header_size - pos)
-    _put16(enc.header, src_port)
-    _put16(enc.header + 2, dst_port)
-    _put32(enc.header + 4, seq)
-    _put32(enc.header + 8, ack)
-    _put16(enc.header + 12, (header_len // 4) << 12 | reserved << 9 | flags)
-    _put16(enc.header + 14, window)
-    _put16(enc.header + 16, checksum)
-    _put16(enc.header + 18, urgent)
+    put16(enc.header, src_port)
+    put16(enc.header + 2, dst_port)
+    put32(enc.header + 4, seq)
+    put32(enc.header + 8, ack)
+    put16(enc.header + 12, (header_len // 4) << 12 | reserved << 9 | flags)
+    put16(enc.header + 14, window)
+    put16(enc.header + 16, checksum)
+    put16(enc.header + 18, urgent)
     enc.payload = <const uint8_t*>PyBytes_AS_STRING(payload)
     enc.payload_size = len(<bytes>payload)
     enc.pseudo_size = 0
@@ -395,7 +271,7 @@ cdef void _write(Encoded* enc, uint8_t* out) noexcept:
         out[16] = out[17] = 0
         checksum = fold(sum_native(enc.pseudo, enc.pseudo_size) + sum_native(out, enc.header_size)
                         + sum_native(enc.payload, enc.payload_size))
-        _put16(out + 16, ~checksum & 0xFFFF)
+        put16(out + 16, ~checksum & 0xFFFF)
 
 
 def pack(segment, *, src=None, dst=None):

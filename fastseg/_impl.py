@@ -1,22 +1,17 @@
-"""The one place that chooses the compiled or the pure-Python twins, once per process.
+"""The one place that chooses the compiled or the pure-Python codec twins, once per process.
 
-``FASTSEG_NO_EXTENSIONS=1`` forces pure Python.  ``FASTSEG_REQUIRE_EXTENSIONS=1``
-makes a missing or broken compiled twin an ImportError instead of a silent
-fallback.  Only ImportError falls back; the choice is all or nothing.
+The rule is ``_env.choose``; the choice is all or nothing.  ``segment`` applies
+the same rule to the storage of a Segment (``_segment_c`` or ``_segment_py``),
+which the compiled codec needs, so both always agree.
 """
 
 from __future__ import annotations
 
-import os
 from types import ModuleType
 
-from fastseg import _checksum_py, _codec_py, _seq_py
+from fastseg import _checksum_py, _codec_py, _env, _seq_py
 
 __all__ = ["IMPLEMENTATION", "checksum", "codec", "compiled", "seq"]
-
-
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def compiled() -> tuple[ModuleType, ModuleType, ModuleType]:
@@ -29,17 +24,4 @@ def compiled() -> tuple[ModuleType, ModuleType, ModuleType]:
     return _codec_c, _checksum_c, _seq_c
 
 
-def _choose() -> tuple[str, tuple[ModuleType, ModuleType, ModuleType]]:
-    if _flag("FASTSEG_NO_EXTENSIONS"):
-        if _flag("FASTSEG_REQUIRE_EXTENSIONS"):
-            raise ImportError("FASTSEG_NO_EXTENSIONS and FASTSEG_REQUIRE_EXTENSIONS contradict")
-        return "python", (_codec_py, _checksum_py, _seq_py)
-    try:
-        return "cython", compiled()
-    except ImportError:
-        if _flag("FASTSEG_REQUIRE_EXTENSIONS"):
-            raise
-        return "python", (_codec_py, _checksum_py, _seq_py)
-
-
-IMPLEMENTATION, (codec, checksum, seq) = _choose()
+IMPLEMENTATION, (codec, checksum, seq) = _env.choose(compiled, (_codec_py, _checksum_py, _seq_py))

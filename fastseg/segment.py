@@ -1,94 +1,38 @@
 """The decoded segment and its vocabulary: Segment, Flags, OptionKind.
 
-These types exist once; both codec twins build and read the same ones.
+These types exist once; both codec twins build and read the same ones.  The
+storage under Segment is ``_segment_c`` (options and payload decoded on first
+use) or, in pure-Python mode, ``_segment_py``, chosen by the codec twins' rule.
 """
 
 from __future__ import annotations
 
-import enum
-from typing import Any, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
-from fastseg import _wire
+from fastseg import _env, _segment_py, _wire
+from fastseg._enums import FIELDS, KIND_OBJECTS, Flags, Option, OptionKind
 from fastseg._options_py import pack_options
 from fastseg.errors import Anomaly
 
-__all__ = ["Flags", "Option", "OptionKind", "Segment"]
+__all__ = ["FIELDS", "KIND_OBJECTS", "Flags", "Option", "OptionKind", "Segment"]
 
 
-class Flags(enum.IntFlag):
-    """The nine TCP control bits (RFC 9293 §3.1, AE from RFC 9768 / AccECN)."""
+def _compiled_core() -> Any:
+    from fastseg import _segment_c
 
-    FIN = 0x001
-    SYN = 0x002
-    RST = 0x004
-    PSH = 0x008
-    ACK = 0x010
-    URG = 0x020
-    ECE = 0x040
-    CWR = 0x080
-    AE = 0x100
-
-    def __str__(self) -> str:
-        names = [flag.name for flag in _FLAG_ORDER if self & flag]
-        extra = int(self) & ~_wire.FLAG_BITS
-        if extra:
-            names.append(hex(extra))
-        return "|".join(n for n in names if n) or "0"
+    return _segment_c
 
 
-_FLAG_ORDER = tuple(Flags)
+#: The module holding a Segment's storage: ``_segment_c`` or ``_segment_py``.
+CORE_IMPLEMENTATION, _core = _env.choose(_compiled_core, _segment_py)
+
+if TYPE_CHECKING:
+    _Base = _segment_py.SegmentCore
+else:
+    _Base = _core.SegmentCore
 
 
-class OptionKind(enum.IntEnum):
-    """TCP option kinds with an IANA assignment that fastseg names."""
-
-    EOL = 0
-    NOP = 1
-    MSS = 2
-    WSCALE = 3
-    SACK_PERMITTED = 4
-    SACK = 5
-    ECHO = 6
-    ECHO_REPLY = 7
-    TIMESTAMPS = 8
-    MD5 = 19
-    QUICK_START = 27
-    USER_TIMEOUT = 28
-    TCP_AO = 29
-    MPTCP = 30
-    FASTOPEN = 34
-    ACCECN0 = 172
-    ACCECN1 = 174
-    EXP1 = 253
-    EXP2 = 254
-
-
-#: The object each kind byte decodes to: its OptionKind member, or the plain int.
-KIND_OBJECTS: tuple[int, ...] = tuple(
-    OptionKind(k) if k in OptionKind._value2member_map_ else k for k in range(256)
-)
-
-#: One option as decoded: ``(kind, value)``; kind None marks raw bytes that did not parse.
-Option = Tuple[Optional[int], Any]
-
-
-class _SegmentFields(NamedTuple):
-    src_port: int = 0
-    dst_port: int = 0
-    seq: int = 0
-    ack: int = 0
-    header_len: int = _wire.HEADER_LEN
-    flags: Flags = Flags(0)
-    reserved: int = 0
-    window: int = 0xFFFF
-    checksum: int = 0
-    urgent: int = 0
-    options: tuple[Option, ...] = ()
-    payload: bytes = b""
-    anomalies: tuple[Anomaly, ...] = ()
-
-
-class Segment(_SegmentFields):
+class Segment(_Base):
     """One TCP segment: the header fields, the options in wire order and the payload.
 
     Immutable and hashable; ``replace()`` makes edited copies.  ``header_len``
@@ -98,6 +42,20 @@ class Segment(_SegmentFields):
     """
 
     __slots__ = ()
+
+    src_port: int
+    dst_port: int
+    seq: int
+    ack: int
+    header_len: int
+    flags: Flags
+    reserved: int
+    window: int
+    checksum: int
+    urgent: int
+    options: tuple[Option, ...]
+    payload: bytes
+    anomalies: tuple[Anomaly, ...]
 
     def __new__(
         cls,
@@ -120,15 +78,34 @@ class Segment(_SegmentFields):
             header_len = _wire.HEADER_LEN + (len(pack_options(options)) + 3) // 4 * 4
         if not isinstance(flags, Flags):
             flags = Flags(flags)
-        return tuple.__new__(cls, (
-            src_port, dst_port, seq, ack, header_len, flags, reserved, window,
+        return _core.new(  # type: ignore[no-any-return]
+            cls, src_port, dst_port, seq, ack, header_len, flags, reserved, window,
             checksum, urgent, options, _as_bytes(payload), tuple(anomalies),
-        ))
+        )
+
+    def fields(self) -> tuple[Any, ...]:
+        """The 13 field values in ``FIELDS`` order (decoding options and payload if need be)."""
+        return (
+            self.src_port, self.dst_port, self.seq, self.ack, self.header_len, self.flags,
+            self.reserved, self.window, self.checksum, self.urgent, self.options, self.payload,
+            self.anomalies,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Segment):
+            return NotImplemented
+        return self.fields() == other.fields()
+
+    def __hash__(self) -> int:
+        return hash(self.fields())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), self.fields()
 
     def replace(self, **changes: Any) -> Segment:
         """A copy with the given fields changed; new options re-derive header_len
         unless it is given too."""
-        fields = self._asdict()
+        fields = dict(zip(FIELDS, self.fields()))
         unknown = changes.keys() - fields.keys()
         if unknown:
             raise TypeError(f"Segment has no field {sorted(unknown)[0]!r}")
@@ -220,3 +197,6 @@ def _option_repr(option: Option) -> str:
     if value is None:
         return name
     return f"{name}={value!r}"
+
+
+_core.adopt(Segment)

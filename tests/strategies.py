@@ -25,7 +25,9 @@ from typing import Any, Callable, List, NamedTuple, Optional, Tuple
 from hypothesis import strategies as st
 
 from fastseg import OptionKind, Segment
+from fastseg import segment as segment_module
 from fastseg import strategies as public
+from fastseg.segment import FIELDS
 
 U16 = 0xFFFF
 U32 = 0xFFFFFFFF
@@ -435,10 +437,17 @@ def shape(value: Any) -> Any:
     return type(value)
 
 
+def unchecked(segment: Optional[Segment] = None, **changes: Any) -> Segment:
+    """``segment`` (default ``Segment()``) with fields replaced exactly as given, past the
+    constructor's coercion."""
+    values = dict(zip(FIELDS, (segment or Segment()).fields()), **changes)
+    return segment_module._core.new(Segment, *(values[name] for name in FIELDS))  # type: ignore[no-any-return]
+
+
 __all__ = [
     "BAD_ADDRESS_PAIRS", "MUTATIONS", "NOT_BUFFERS", "READ_BUFFERS", "SPECIAL_KINDS",
     "UNWRITABLE_TARGETS", "WRITABLE_TARGETS", "Encoded", "Target", "address_pairs",
     "any_bytes", "encoded_segments", "examples", "mutated_bytes", "near_valid_bytes", "option_lists",
     "option_wire", "options_wire", "plausible_bytes", "segments", "shape", "u8", "u16", "u32",
-    "valid_bytes",
+    "unchecked", "valid_bytes",
 ]

@@ -69,9 +69,10 @@ BLOCK_COMPILED = """
 
 
 def test_no_extensions_forces_python():
-    result = _run("import fastseg; print(fastseg.IMPLEMENTATION, fastseg.unpack.__module__)",
+    result = _run("import fastseg, fastseg.segment as s; "
+                  "print(fastseg.IMPLEMENTATION, fastseg.unpack.__module__, s.CORE_IMPLEMENTATION)",
                   FASTSEG_NO_EXTENSIONS="1")
-    assert result.stdout.split() == ["python", "fastseg._codec_py"], result.stderr
+    assert result.stdout.split() == ["python", "fastseg._codec_py", "python"], result.stderr
 
 
 def test_missing_compiled_twin_falls_back():
@@ -89,6 +90,6 @@ def test_require_extensions_forbids_fallback():
 def test_stubs_match_compiled_modules():
     _cython_or_skip()
     stubtest = pytest.importorskip("mypy.stubtest")
-    modules = ["fastseg._codec_c", "fastseg._checksum_c", "fastseg._seq_c", "fastseg.capture._reader_c",
-               "fastseg.capture._columns_c"]
+    modules = ["fastseg._codec_c", "fastseg._checksum_c", "fastseg._seq_c", "fastseg._segment_c",
+               "fastseg.capture._reader_c", "fastseg.capture._columns_c"]
     assert stubtest.test_stubs(stubtest.parse_options(modules)) == 0

@@ -32,6 +32,7 @@ from strategies import (
     shape,
     u16,
     u32,
+    unchecked,
     valid_bytes,
 )
 
@@ -259,10 +260,10 @@ BAD_OPTIONS = [
 def _apply(segment: Segment, change: Any) -> Segment:
     """``segment`` with fields replaced as they are, bypassing the constructor's checks."""
     if isinstance(change, dict):
-        return segment._replace(**change)
+        return unchecked(segment, **change)
     if isinstance(change, tuple) and len(change) == 2 and isinstance(change[0], str):
-        return segment._replace(**{change[0]: change[1]})
-    return segment._replace(options=change)
+        return unchecked(segment, **{change[0]: change[1]})
+    return unchecked(segment, options=change)
 
 
 ALL_CHANGES = VALID_BUT_UNUSUAL + BAD_FIELDS + BAD_OPTIONS

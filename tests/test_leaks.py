@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from fastseg import DecodeError, EncodeError, Segment
+from strategies import unchecked
+
+from fastseg import DecodeError, EncodeError
 
 GOOD = bytes.fromhex(
     "d516b7992268535db182f01a8018003f8ebe00000101080a27b2cd351de0832a48454c4c4f20666173747365670a"
@@ -14,7 +16,7 @@ SACK = bytes.fromhex("d516b7992268535db182f01a8010003f00000000" "0101051a") + by
 SACK = SACK[:12] + bytes([0xC0]) + SACK[13:]
 BAD = [bytes(10), GOOD[:12] + b"\x40" + GOOD[13:], GOOD[:12] + b"\xf0" + GOOD[13:],
        GOOD[:20] + b"\x02\x03\x05\x01" + GOOD[24:], GOOD[:20] + b"\x08\x01" + GOOD[22:]]
-UNENCODABLE = [Segment()._replace(seq=2**32), Segment()._replace(options=((2, 2**20),))]
+UNENCODABLE = [unchecked(seq=2**32), unchecked(options=((2, 2**20),))]
 
 
 def _cycle(impl) -> None:

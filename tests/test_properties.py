@@ -29,6 +29,7 @@ from strategies import (
     shape,
     u16,
     u32,
+    unchecked,
     valid_bytes,
 )
 
@@ -188,7 +189,7 @@ def test_option_value_of_wide_items_keeps_its_length(impl: Any, make: Any) -> No
     """
     raw = bytes(range(1, 17))
     value = make(raw)
-    segment = Segment(options=[(19, bytes(raw))], payload=b"x")._replace(options=((19, value),))
+    segment = unchecked(Segment(options=[(19, bytes(raw))], payload=b"x"), options=((19, value),))
     try:
         data = impl.pack(segment)
     except EncodeError:

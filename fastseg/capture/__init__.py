@@ -62,7 +62,7 @@ import os
 from types import ModuleType
 from typing import Any, BinaryIO, Iterator, Optional, Union, cast
 
-from fastseg import _impl
+from fastseg import _env, _impl
 from fastseg.capture import _reader_py
 from fastseg.capture._common import (
     DEFAULT_CHUNK,
@@ -118,7 +118,7 @@ def _choose() -> tuple[str, ModuleType]:
         try:
             return "cython", compiled()
         except ImportError:
-            if _impl._flag("FASTSEG_REQUIRE_EXTENSIONS"):
+            if _env.flag("FASTSEG_REQUIRE_EXTENSIONS"):
                 raise
     return "python", _reader_py
 

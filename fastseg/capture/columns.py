@@ -90,7 +90,7 @@ import sys
 from types import ModuleType
 from typing import Any, BinaryIO, Iterable, List, Optional, Sequence, Union, cast
 
-from fastseg import _impl
+from fastseg import _env, _impl
 from fastseg.capture import _columns_py
 from fastseg.capture._columns_py import COLUMNS, IPV4_MAPPED_PREFIX, Columns
 from fastseg.capture._common import CaptureError, CaptureNotFound
@@ -122,7 +122,7 @@ def _choose() -> str:
             compiled()
             return "cython"
         except ImportError:
-            if _impl._flag("FASTSEG_REQUIRE_EXTENSIONS"):
+            if _env.flag("FASTSEG_REQUIRE_EXTENSIONS"):
                 raise
     return "python"
 

@@ -1,0 +1,298 @@
+# cython: language_level=3, auto_pickle=False
+"""The storage of a Segment in C: eager header fields, options and payload decoded on first use.
+
+``segment.Segment`` subclasses :class:`SegmentCore` and calls :func:`adopt` on
+itself, which gives it read-only member descriptors for the eager fields, so
+reading ``seg.seq`` takes CPython's fast path for slots rather than a property
+call.  The compiled ``unpack`` keeps the segment's bytes and decodes options
+and payload when they are first read; it does so only for segments whose
+options it has already walked and found well-formed (:func:`options_clean`),
+so the later decoding cannot fail.
+
+The option walker lives here too, because the lazy getters need it; its safety
+contract is the codec's: every read of ``p`` is at an index that a comparison
+against ``end`` on the lines above has shown to be in range.
+"""
+
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.object cimport PyTypeObject
+from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
+from libc.stdint cimport uint8_t
+
+from fastseg._endian cimport be16, be32
+
+from fastseg import errors
+from fastseg._enums import KIND_OBJECTS
+
+__all__ = ["SegmentCore", "adopt", "adopted", "new"]
+
+cdef extern from *:
+    """
+    #include "structmember.h"
+    /* Read-only descriptors for the eager fields, offsets filled in by fastseg_overlay. */
+    #define FASTSEG_MEMBER(name) {name, T_OBJECT_EX, 0, READONLY, NULL}
+    static PyMemberDef fastseg_members[11] = {
+        FASTSEG_MEMBER("src_port"), FASTSEG_MEMBER("dst_port"), FASTSEG_MEMBER("seq"),
+        FASTSEG_MEMBER("ack"), FASTSEG_MEMBER("header_len"), FASTSEG_MEMBER("flags"),
+        FASTSEG_MEMBER("reserved"), FASTSEG_MEMBER("window"), FASTSEG_MEMBER("checksum"),
+        FASTSEG_MEMBER("urgent"), FASTSEG_MEMBER("anomalies"),
+    };
+
+    /* Set a descriptor on cls for each member, the first at offset `first`, the rest after it. */
+    static int fastseg_overlay(PyObject* cls, Py_ssize_t first) {
+        Py_ssize_t i;
+        for (i = 0; i < 11; i++) {
+            PyObject* descriptor;
+            int failed;
+            fastseg_members[i].offset = first + i * (Py_ssize_t)sizeof(PyObject*);
+            descriptor = PyDescr_NewMember((PyTypeObject*)cls, &fastseg_members[i]);
+            if (descriptor == NULL) return -1;
+            failed = PyObject_SetAttrString(cls, fastseg_members[i].name, descriptor);
+            Py_DECREF(descriptor);
+            if (failed) return -1;
+        }
+        return 0;
+    }
+    """
+    int fastseg_overlay(object cls, Py_ssize_t first) except -1
+    # Expanded where used, after Cython has defined the struct.
+    Py_ssize_t FIRST_OFFSET "offsetof(struct FastsegSegmentObject, src_port)"
+    Py_ssize_t LAST_OFFSET "offsetof(struct FastsegSegmentObject, anomalies)"
+    Py_ssize_t POINTER_SIZE "sizeof(PyObject*)"
+
+cdef extern from *:
+    """
+    /* base->tp_new(cls): what base.__new__(cls) does, without looking up and calling __new__. */
+    static PyObject* fastseg_tp_new(PyTypeObject* base, PyObject* cls, PyObject* args) {
+        return base->tp_new((PyTypeObject*)cls, args, NULL);
+    }
+
+    /* A tuple made of the first n owned references in items (they are moved in). */
+    static PyObject* fastseg_move_tuple(PyObject** items, Py_ssize_t n) {
+        Py_ssize_t i;
+        PyObject* result = PyTuple_New(n);
+        if (result == NULL) {
+            for (i = 0; i < n; i++) Py_DECREF(items[i]);
+            return NULL;
+        }
+        for (i = 0; i < n; i++) PyTuple_SET_ITEM(result, i, items[i]);
+        return result;
+    }
+    """
+    tuple fastseg_move_tuple(PyObject** items, Py_ssize_t n)
+    object fastseg_tp_new(PyTypeObject* base, object cls, object args)
+
+cdef tuple _KINDS = KIND_OBJECTS
+cdef tuple _NOP = (KIND_OBJECTS[1], None)
+cdef tuple _SACK_PERMITTED = (KIND_OBJECTS[4], None)
+cdef type _ADOPTED = None
+cdef tuple _NO_ARGS = ()
+
+
+cdef public class SegmentCore [object FastsegSegmentObject, type FastsegSegmentType]:
+    """The fields of a Segment; use :class:`fastseg.Segment`, which builds on it."""
+
+    @property
+    def options(self):
+        return self.options_tuple()
+
+    @property
+    def payload(self):
+        return self.payload_bytes()
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"Segment is immutable: use replace() to change {name!r}")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"Segment is immutable: cannot delete {name!r}")
+
+    cdef object options_tuple(self):
+        cdef const uint8_t* p
+        if self._options is None and self._raw is not None:
+            p = <const uint8_t*>PyBytes_AS_STRING(self._raw)
+            self._options = unpack_options(p, (p[12] >> 4) * 4, None)  # checked clean by unpack
+            self._drop_raw()
+        return self._options
+
+    cdef object payload_bytes(self):
+        cdef const uint8_t* p
+        cdef Py_ssize_t start
+        if self._payload is None and self._raw is not None:
+            p = <const uint8_t*>PyBytes_AS_STRING(self._raw)
+            start = (p[12] >> 4) * 4  # at most the size: unpack checked it
+            self._payload = PyBytes_FromStringAndSize(<const char*>p + start,
+                                                      PyBytes_GET_SIZE(self._raw) - start)
+            self._drop_raw()
+        return self._payload
+
+    cdef void _drop_raw(self):
+        if self._options is not None and self._payload is not None:
+            self._raw = None
+
+
+def adopt(cls):
+    """Make ``cls`` (a direct subclass adding no slots) the class that unpack builds,
+    and give it fast read-only descriptors for the eager fields."""
+    global _ADOPTED
+    if not (isinstance(cls, type) and cls.__bases__ == (SegmentCore,)
+            and cls.__basicsize__ == SegmentCore.__basicsize__):
+        raise TypeError("adopt() takes a direct subclass of SegmentCore with __slots__ = ()")
+    if LAST_OFFSET != FIRST_OFFSET + 10 * POINTER_SIZE:
+        raise ImportError("SegmentCore's eager fields are not laid out one after another")
+    fastseg_overlay(cls, FIRST_OFFSET)
+    _ADOPTED = cls
+
+
+def adopted():
+    """The class :func:`adopt` was given, or None."""
+    return _ADOPTED
+
+
+cdef SegmentCore blank():
+    """A new instance of the adopted class, every field None."""
+    return <SegmentCore>fastseg_tp_new(<PyTypeObject*>SegmentCore, _ADOPTED, _NO_ARGS)
+
+
+def new(cls, src_port, dst_port, seq, ack, header_len, flags, reserved, window, checksum, urgent,
+        options, payload, anomalies):
+    """A ``cls`` instance holding exactly these values (``Segment.__new__`` checks them first)."""
+    if not (isinstance(cls, type) and issubclass(cls, SegmentCore)):
+        raise TypeError(f"new() needs a subclass of SegmentCore, got {cls!r}")
+    cdef SegmentCore segment = <SegmentCore>fastseg_tp_new(<PyTypeObject*>SegmentCore, cls, _NO_ARGS)
+    segment.src_port = src_port
+    segment.dst_port = dst_port
+    segment.seq = seq
+    segment.ack = ack
+    segment.header_len = header_len
+    segment.flags = flags
+    segment.reserved = reserved
+    segment.window = window
+    segment.checksum = checksum
+    segment.urgent = urgent
+    segment.anomalies = anomalies
+    segment._options = options
+    segment._payload = payload
+    return segment
+
+
+cdef int problem(list problems, object anomaly) except -1:
+    """Raise ``anomaly`` in strict mode (no list), else record it."""
+    if problems is None:
+        raise anomaly.exception()
+    problems.append(anomaly)
+    return 0
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef bint options_clean(const uint8_t* p, Py_ssize_t end) noexcept nogil:
+    """Whether the options in p[20:end] decode without a problem (``end`` at most the size)."""
+    cdef Py_ssize_t i = 20
+    cdef Py_ssize_t length
+    cdef uint8_t kind
+    while i < end:
+        kind = p[i]  # i < end
+        if kind == 0:
+            return True
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= end:
+            return False
+        length = p[i + 1]  # i + 1 < end
+        if length < 2 or i + length > end or _misfit(kind, length):
+            return False
+        i += length
+    return True
+
+
+cdef inline bint _misfit(uint8_t kind, Py_ssize_t length) noexcept nogil:
+    """Whether a known kind has a length its format does not allow."""
+    if kind == 2:
+        return length != 4
+    if kind == 3:
+        return length != 3
+    if kind == 4:
+        return length != 2
+    if kind == 8:
+        return length != 10
+    if kind == 5:
+        return length < 10 or (length - 2) % 8 != 0
+    return False
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef tuple unpack_options(const uint8_t* p, Py_ssize_t end, list problems):
+    """Decode the options in p[20:end]; ``end`` is at most the buffer size (and 60)."""
+    cdef PyObject* items[40]  # every option takes at least one of the 40 option bytes
+    cdef Py_ssize_t count = 0
+    try:
+        _walk_options(p, end, problems, items, &count)
+    except BaseException:
+        while count:
+            count -= 1
+            Py_DECREF(<object>items[count])
+        raise
+    return fastseg_move_tuple(items, count)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef int _walk_options(const uint8_t* p, Py_ssize_t end, list problems, PyObject** items,
+                       Py_ssize_t* count) except -1:
+    """Store an owned reference to each option in ``items``, counting them in ``count``."""
+    cdef Py_ssize_t i = 20
+    cdef Py_ssize_t length
+    cdef uint8_t kind
+    cdef object option
+    while i < end:
+        kind = p[i]  # i < end
+        option = None
+        if kind == 0:
+            option = (_KINDS[0], PyBytes_FromStringAndSize(<const char*>p + i + 1, end - i - 1))
+            i = end
+        elif kind == 1:
+            option = _NOP
+            i += 1
+        elif i + 1 >= end:
+            problem(problems, errors.missing_option_length(i, kind))
+        else:
+            length = p[i + 1]  # i + 1 < end
+            if length < 2:
+                problem(problems, errors.small_option_length(i, kind, length))
+            elif i + length > end:
+                problem(problems, errors.option_past_header(i, kind, length, end - i))
+            else:
+                option = _option(p + i, i, length, problems)  # p[i : i + length] within p[20:end]
+                i += length
+        if option is None:  # an unwalkable tail, kept raw (lenient mode only)
+            option = (None, PyBytes_FromStringAndSize(<const char*>p + i, end - i))
+            i = end
+        Py_INCREF(option)
+        items[count[0]] = <PyObject*>option
+        count[0] += 1
+    return 0
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef tuple _option(const uint8_t* o, Py_ssize_t offset, Py_ssize_t length, list problems):
+    """One option whose ``length`` (>= 2) bytes at ``o`` are all readable."""
+    cdef uint8_t kind = o[0]
+    cdef Py_ssize_t i
+    if not _misfit(kind, length):
+        if kind == 2:
+            return (_KINDS[2], be16(o + 2))
+        if kind == 3:
+            return (_KINDS[3], o[2])
+        if kind == 4:
+            return _SACK_PERMITTED
+        if kind == 8:
+            return (_KINDS[8], (be32(o + 2), be32(o + 6)))
+        if kind == 5:
+            return (_KINDS[5], tuple([(be32(o + i), be32(o + i + 4)) for i in range(2, length, 8)]))
+    else:
+        problem(problems, errors.wrong_option_length(offset, kind, length))
+    return (_KINDS[kind], PyBytes_FromStringAndSize(<const char*>o + 2, length - 2))
