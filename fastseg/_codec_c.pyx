@@ -16,7 +16,7 @@ twin, so both raise the same error for the same input by construction.
 cimport cython
 from cpython.buffer cimport PyBUF_WRITABLE, Py_buffer, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize
-from libc.stdint cimport uint8_t, uint32_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy, memset
 
 from fastseg._buffer cimport Bytes, acquire, release
@@ -29,6 +29,26 @@ from fastseg import _codec_py, _segment_c, errors  # _codec_py first: it defines
 from fastseg._enums import Flags
 
 __all__ = ["pack", "pack_into", "unpack"]
+
+cdef extern from *:
+    """
+    /* Int objects for 16-bit header values, made on first use and kept: ports and windows
+       repeat from segment to segment, and a new reference to a kept int costs less than a
+       new int.  At most 65536 of them (about 2 MiB). */
+    static PyObject* fastseg_u16_ints[65536];
+
+    static PyObject* fastseg_u16(uint16_t value) {
+        PyObject* number = fastseg_u16_ints[value];
+        if (number == NULL) {
+            number = PyLong_FromLong(value);
+            if (number == NULL) return NULL;
+            fastseg_u16_ints[value] = number;  /* the table keeps this reference */
+        }
+        Py_INCREF(number);
+        return number;
+    }
+    """
+    object fastseg_u16(uint16_t value)
 
 cdef object _SEGMENT = _segment_c.adopted()
 if _SEGMENT is None:
@@ -74,8 +94,8 @@ cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, list problems, objec
     cdef Py_ssize_t header_len = data_offset * 4
     cdef Py_ssize_t end
     cdef SegmentCore segment = blank()
-    segment.src_port = be16(p)
-    segment.dst_port = be16(p + 2)
+    segment.src_port = fastseg_u16(be16(p))
+    segment.dst_port = fastseg_u16(be16(p + 2))
     segment.seq = be32(p + 4)
     segment.ack = be32(p + 8)
     segment.header_len = header_len
@@ -253,7 +273,10 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
         return True
     if src is None or dst is None:
         return False
-    src_raw, dst_raw = addresses(src, dst)
+    if type(src) is bytes and type(dst) is bytes and len(<bytes>src) == len(<bytes>dst) == 4:
+        src_raw, dst_raw = src, dst  # the common case, without the tuple addresses() returns
+    else:
+        src_raw, dst_raw = addresses(src, dst)
     total = enc.header_size + enc.payload_size
     if total > (0xFFFF if len(<bytes>src_raw) == 4 else 0xFFFFFFFF):
         return False

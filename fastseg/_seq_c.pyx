@@ -3,7 +3,7 @@
 
 from libc.stdint cimport int32_t, uint32_t
 
-from fastseg._uint cimport fastseg_uint
+from fastseg._uint cimport fastseg_u32_pair, fastseg_uint
 
 from fastseg import errors
 
@@ -36,26 +36,32 @@ cdef inline uint32_t _check(str name, object value) except? 0xFFFFFFFF:
     raise errors.seq_error(name, value)
 
 
+cdef inline uint32_t _difference(object a, object b) except? 0xFFFFFFFF:
+    """``a - b`` modulo 2**32, or the reference twin's error for a, then b."""
+    cdef unsigned long long x, y
+    if fastseg_u32_pair(a, b, &x, &y):
+        return <uint32_t>x - <uint32_t>y
+    return _check("a", a) - _check("b", b)
+
+
 def seq_diff(a, b):
-    return <int32_t>(_check("a", a) - _check("b", b))
+    return <int32_t>_difference(a, b)
 
 
 def seq_lt(a, b):
-    return fastseg_bool(<int32_t>(_check("a", a) - _check("b", b)) < 0)
+    return fastseg_bool(<int32_t>_difference(a, b) < 0)
 
 
 def seq_le(a, b):
-    return fastseg_bool(<int32_t>(_check("a", a) - _check("b", b)) <= 0)
+    return fastseg_bool(<int32_t>_difference(a, b) <= 0)
 
 
-def seq_gt(a, b):
-    cdef uint32_t x = _check("a", a)
-    return fastseg_bool(<int32_t>(_check("b", b) - x) < 0)
+def seq_gt(a, b):  # b - a < 0, so that a and b 2**31 apart compare as in seq_lt(b, a)
+    return fastseg_bool(<int32_t>(<uint32_t>0 - _difference(a, b)) < 0)
 
 
 def seq_ge(a, b):
-    cdef uint32_t x = _check("a", a)
-    return fastseg_bool(<int32_t>(_check("b", b) - x) <= 0)
+    return fastseg_bool(<int32_t>(<uint32_t>0 - _difference(a, b)) <= 0)
 
 
 def seq_add(a, n):

@@ -67,4 +67,43 @@ static inline int fastseg_uint(PyObject* value, unsigned long long limit, unsign
     return fastseg_uint_slow(value, limit, out);
 }
 
+/* fastseg_u32_pair(a, b, &x, &y): both values when both are ints in [0, 2**32),
+   as two fastseg_uint calls would give them, with the checks of the common case
+   (two exact ints of at most two digits) folded into one branch. */
+static inline int fastseg_u32_pair(PyObject* a, PyObject* b, unsigned long long* x, unsigned long long* y) {
+#if PyLong_SHIFT == 30
+    if (PyLong_CheckExact(a) & PyLong_CheckExact(b)) {
+        const digit* da;
+        const digit* db;
+        size_t na, nb, two_a, two_b;
+        int negative;
+#if PY_VERSION_HEX >= 0x030C0000
+        uintptr_t ta = ((PyLongObject*)a)->long_value.lv_tag;
+        uintptr_t tb = ((PyLongObject*)b)->long_value.lv_tag;
+        negative = ((ta | tb) & 2) != 0;
+        na = (size_t)(ta >> 3);
+        nb = (size_t)(tb >> 3);
+        da = ((PyLongObject*)a)->long_value.ob_digit;
+        db = ((PyLongObject*)b)->long_value.ob_digit;
+#else
+        Py_ssize_t sa = Py_SIZE(a), sb = Py_SIZE(b);
+        negative = (sa | sb) < 0;
+        na = (size_t)sa;
+        nb = (size_t)sb;
+        da = ((PyLongObject*)a)->ob_digit;
+        db = ((PyLongObject*)b)->ob_digit;
+#endif
+        if (!negative & (na <= 2) & (nb <= 2)) {
+            /* ob_digit[0] is always allocated (it holds 0 for zero); masked as in fastseg_uint. */
+            two_a = na >> 1;
+            two_b = nb >> 1;
+            *x = (da[0] & (0 - (digit)(na != 0))) | ((unsigned long long)(da[two_a] & (0 - (digit)two_a)) << 30);
+            *y = (db[0] & (0 - (digit)(nb != 0))) | ((unsigned long long)(db[two_b] & (0 - (digit)two_b)) << 30);
+            return ((*x | *y) >> 32) == 0;
+        }
+    }
+#endif
+    return fastseg_uint(a, 0xFFFFFFFFULL, x) && fastseg_uint(b, 0xFFFFFFFFULL, y);
+}
+
 #endif

@@ -1,2 +1,3 @@
 cdef extern from "_uint.h":
     bint fastseg_uint(object value, unsigned long long limit, unsigned long long* out) noexcept
+    bint fastseg_u32_pair(object a, object b, unsigned long long* x, unsigned long long* y) noexcept

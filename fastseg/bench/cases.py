@@ -116,9 +116,11 @@ def _unpack(w: Workload, impl: str) -> Case:
     if impl in ("cython", "python"):
         unpack = twin(impl).unpack
 
-        def run() -> None:
+        def run() -> None:  # the compiled twin decodes options and payload when first read
             for raw in wires:
-                unpack(raw)
+                seg = unpack(raw)
+                _options = seg.options
+                _payload = seg.payload
         return Case("unpack", impl, run, len(wires), lambda: [fastseg_fields(unpack(r)) for r in wires],
                     expected)
     if impl == "dpkt":
@@ -345,7 +347,13 @@ def _pcap(w: Workload, impl: str) -> Case:
         from fastseg import capture
 
         def run_fastseg() -> list[Any]:  # the capture reader twin: it also verifies checksums
-            return [record.segment for record in capture.segments(path, implementation=impl)]
+            segments = []
+            for record in capture.segments(path, implementation=impl):
+                seg = record.segment
+                _options = seg.options  # decoded, as dpkt's are below
+                _payload = seg.payload
+                segments.append(seg)
+            return segments
 
         return Case("pcap", impl, run_fastseg, len(expected),
                     lambda: [fastseg_fields(s) for s in run_fastseg()], expected)
