@@ -76,7 +76,7 @@ def report(results: list[Result], workload: Workload, skipped: dict[str, str]) -
         value = "-" if row["value"] is None else f"{row['value']:.2f} {row['unit']}"
         lines.append(f"  {row['target']:<58} {value:>12}  {row['verdict']}")
     sample = reference.unpack(workload.corpus.wires[0])
-    lines += ["", f"a Segment is {sys.getsizeof(sample)} bytes (the tuple alone; its fields, options and "
+    lines += ["", f"a Segment is {sys.getsizeof(sample)} bytes (the object alone; its fields, options and "
               "payload are objects of their own)"]
     return lines
 
