@@ -21,6 +21,8 @@ UNENCODABLE = [unchecked(seq=2**32), unchecked(options=((2, 2**20),))]
 
 def _cycle(impl) -> None:
     for raw in (GOOD, SACK):
+        assert impl.unpack(raw).seq == impl.unpack(bytearray(raw)).seq  # options never decoded
+        assert impl.unpack(raw).payload == raw[impl.unpack(raw).header_len:]  # one of the two
         segment = impl.unpack(memoryview(raw))
         impl.pack(segment, src=b"\x0a\x00\x00\x01", dst="10.0.0.2")
         impl.pack_into(bytearray(200), 3, segment)
