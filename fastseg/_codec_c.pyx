@@ -15,7 +15,9 @@ twin, so both raise the same error for the same input by construction.
 
 cimport cython
 from cpython.buffer cimport PyBUF_WRITABLE, Py_buffer, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize
+from cpython.bytes cimport (
+    PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE,
+)
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy, memset
 
@@ -75,17 +77,20 @@ cdef inline object _flags(uint32_t bits):
 def unpack(data, *, strict=True):
     cdef Py_buffer view
     cdef Bytes raw
-    keep = acquire(data, &view, &raw)
-    try:
-        return _unpack(raw.data, raw.size, None if strict else [], keep)
-    finally:
-        release(&view, &raw)
+    if not PyBytes_CheckExact(data):  # an immutable copy: what is checked is what is kept
+        keep = acquire(data, &view, &raw)
+        try:
+            data = PyBytes_FromStringAndSize(<const char*>raw.data, raw.size)
+        finally:
+            release(&view, &raw)
+    return _unpack(<const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
+                   None if strict else [], data)
 
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, list problems, object keep):
-    """Decode p[0:size]; ``keep`` is the object those bytes belong to."""
+cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, list problems, bytes data):
+    """Decode p[0:size], the contents of ``data``."""
     if size < 20:
         raise errors.short_buffer(size).exception()
     # From here on p[0:20] is readable.
@@ -110,8 +115,7 @@ cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, list problems, objec
         segment._options = _EMPTY if header_len == 20 else None
         segment._payload = _NO_BYTES if header_len == size else None
         if segment._options is None or segment._payload is None:
-            segment._raw = keep if PyBytes_CheckExact(keep) else PyBytes_FromStringAndSize(
-                <const char*>p, size)
+            segment._raw = data
         return segment
     if data_offset < 5:
         problem(problems, errors.small_data_offset(data_offset))

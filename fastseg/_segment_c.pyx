@@ -108,21 +108,26 @@ cdef public class SegmentCore [object FastsegSegmentObject, type FastsegSegmentT
         raise AttributeError(f"Segment is immutable: cannot delete {name!r}")
 
     cdef object options_tuple(self):
-        cdef const uint8_t* p
-        if self._options is None and self._raw is not None:
-            p = <const uint8_t*>PyBytes_AS_STRING(self._raw)
-            self._options = unpack_options(p, (p[12] >> 4) * 4, None)  # checked clean by unpack
+        cdef bytes raw = self._raw  # a reference of its own: decoding allocates, which can run
+        cdef const uint8_t* p       # code (a GC callback, a __del__) that reads and drops _raw
+        if self._options is None and raw is not None:
+            p = <const uint8_t*>PyBytes_AS_STRING(raw)
+            options = unpack_options(p, (p[12] >> 4) * 4, None)  # checked clean by unpack
+            if self._options is None:
+                self._options = options
             self._drop_raw()
         return self._options
 
     cdef object payload_bytes(self):
+        cdef bytes raw = self._raw  # see options_tuple
         cdef const uint8_t* p
         cdef Py_ssize_t start
-        if self._payload is None and self._raw is not None:
-            p = <const uint8_t*>PyBytes_AS_STRING(self._raw)
+        if self._payload is None and raw is not None:
+            p = <const uint8_t*>PyBytes_AS_STRING(raw)
             start = (p[12] >> 4) * 4  # at most the size: unpack checked it
-            self._payload = PyBytes_FromStringAndSize(<const char*>p + start,
-                                                      PyBytes_GET_SIZE(self._raw) - start)
+            payload = PyBytes_FromStringAndSize(<const char*>p + start, PyBytes_GET_SIZE(raw) - start)
+            if self._payload is None:
+                self._payload = payload
             self._drop_raw()
         return self._payload
 
@@ -133,11 +138,13 @@ cdef public class SegmentCore [object FastsegSegmentObject, type FastsegSegmentT
 
 def adopt(cls):
     """Make ``cls`` (a direct subclass adding no slots) the class that unpack builds,
-    and give it fast read-only descriptors for the eager fields."""
+    and give it fast read-only descriptors for the eager fields.  Once only."""
     global _ADOPTED
-    if not (isinstance(cls, type) and cls.__bases__ == (SegmentCore,)
-            and cls.__basicsize__ == SegmentCore.__basicsize__):
+    if not (type(cls) is type and (<PyTypeObject*>cls).tp_base == <PyTypeObject*>SegmentCore
+            and (<PyTypeObject*>cls).tp_basicsize == (<PyTypeObject*>SegmentCore).tp_basicsize):
         raise TypeError("adopt() takes a direct subclass of SegmentCore with __slots__ = ()")
+    if _ADOPTED is not None and cls is not _ADOPTED:
+        raise TypeError(f"SegmentCore already serves {_ADOPTED!r}")
     if LAST_OFFSET != FIRST_OFFSET + 10 * POINTER_SIZE:
         raise ImportError("SegmentCore's eager fields are not laid out one after another")
     fastseg_overlay(cls, FIRST_OFFSET)

@@ -7,7 +7,7 @@ every field at once.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Optional
 
 from fastseg._enums import FIELDS
 
@@ -27,12 +27,18 @@ class SegmentCore:
 
 
 _SETTERS = tuple(getattr(SegmentCore, name).__set__ for name in FIELDS)
+_adopted: Optional[type] = None
 
 
 def adopt(cls: type) -> None:
-    """Check that ``cls`` can hold a Segment; slots need no further set-up here."""
-    if cls.__bases__ != (SegmentCore,) or cls.__basicsize__ != SegmentCore.__basicsize__:
+    """Check that ``cls`` can hold a Segment, as the compiled twin does; slots need no set-up."""
+    global _adopted
+    if not (type(cls) is type and cls.__bases__ == (SegmentCore,)
+            and cls.__basicsize__ == SegmentCore.__basicsize__):
         raise TypeError("adopt() takes a direct subclass of SegmentCore with __slots__ = ()")
+    if _adopted is not None and cls is not _adopted:
+        raise TypeError(f"SegmentCore already serves {_adopted!r}")
+    _adopted = cls
 
 
 def new(cls: type, *values: Any) -> Any:

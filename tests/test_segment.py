@@ -9,6 +9,7 @@ kept bytes are let go once nothing is left to decode.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import pickle
 import sys
@@ -155,3 +156,73 @@ def test_core_refuses_foreign_classes(core_name):
 
     plain = core.new(Plain, *values)
     assert type(plain) is Plain and plain.options == () and plain.payload == b""
+
+
+@pytest.fixture
+def gc_hook():
+    """Run a function inside the next garbage collection, which every allocation may start."""
+    hooks: list = []
+
+    def callback(phase: str, _info: dict) -> None:
+        if phase == "start" and hooks:
+            hooks.pop()()
+
+    threshold = gc.get_threshold()
+    gc.callbacks.append(callback)
+    gc.set_threshold(1)
+    yield hooks.append
+    gc.set_threshold(*threshold)
+    gc.callbacks.remove(callback)
+
+
+def test_decoding_survives_a_reentrant_read(gc_hook):
+    """A read of ``options`` from inside a collection that the outer read's allocations start
+    (possible up to 3.11) finishes the decoding first and lets the kept bytes go; the outer
+    read must still own them."""
+    twin = _cython_or_skip()
+    # Timestamps first (its tuple is the first allocation), then options still to walk,
+    # and a payload above glibc's largest mmap threshold (32 MiB), so its freed copy is unmapped.
+    header = ACK_TS[:12] + b"\x90\x18" + ACK_TS[14:20] + bytes.fromhex("080ae34c6a0d4483e6c30101020405b4")
+    seg = twin.unpack(bytearray(header + bytes(33 << 20)))
+    assert len(seg.payload) == 33 << 20
+    gc_hook(lambda: seg.options)
+    assert seg.options == reference.unpack(header).options
+
+
+def test_a_buffer_changed_during_unpack_is_decoded_as_one(impl, gc_hook):
+    """What unpack checks is what it keeps: a change to the buffer made while unpack runs
+    (here by a collection) shows in every field or in none."""
+    before = ACK_TS[:12] + b"\x60\x10" + ACK_TS[14:20] + b"\x01" * 8  # 4 NOPs, 4 payload bytes
+    after = before[:12] + b"\xf0" + before[13:]  # a data offset of 15: more than there is
+    buffer = bytearray(before)
+
+    def change() -> None:
+        buffer[12] = after[12]
+
+    gc_hook(change)
+    seg = impl.unpack(buffer, strict=False)
+    assert seg.fields() in (reference.unpack(before, strict=False).fields(),
+                            reference.unpack(after, strict=False).fields())
+    assert len(seg.payload) == len(before) - min(seg.header_len, len(before))
+
+
+def test_adopt_checks_the_real_type_and_takes_one_class():
+    twin = _cython_or_skip()
+    del twin
+    from fastseg import _segment_c
+
+    class Disguise(type):
+        __bases__ = property(lambda cls: (_segment_c.SegmentCore,))
+        __basicsize__ = property(lambda cls: _segment_c.SegmentCore.__basicsize__)
+
+    class Small(metaclass=Disguise):
+        __slots__ = ()
+
+    class Second(_segment_c.SegmentCore):
+        __slots__ = ()
+
+    for cls in (Small, Second):
+        with pytest.raises(TypeError):
+            _segment_c.adopt(cls)
+        assert "anomalies" not in vars(cls)
+    assert _segment_c.adopted() is Segment
