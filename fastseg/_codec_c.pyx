@@ -83,13 +83,17 @@ def unpack(data, *, strict=True):
             data = PyBytes_FromStringAndSize(<const char*>raw.data, raw.size)
         finally:
             release(&view, &raw)
-    return _unpack(<const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
-                   None if strict else [], data)
+    return unpack_bytes(data, strict)
+
+
+cdef SegmentCore unpack_bytes(bytes data, bint strict):
+    """``unpack(data, strict=strict)`` for a bytes object, callable from C."""
+    return _unpack(<const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), strict, data)
 
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, list problems, bytes data):
+cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, bint strict, bytes data):
     """Decode p[0:size], the contents of ``data``."""
     if size < 20:
         raise errors.short_buffer(size).exception()
@@ -117,6 +121,7 @@ cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, list problems, bytes
         if segment._options is None or segment._payload is None:
             segment._raw = data
         return segment
+    problems = None if strict else []  # only here: a well-formed segment needs no list
     if data_offset < 5:
         problem(problems, errors.small_data_offset(data_offset))
     elif header_len > size:

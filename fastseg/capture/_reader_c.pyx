@@ -21,13 +21,13 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from libc.stdint cimport UINT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memmove, memset
 
+from fastseg._codec_c cimport unpack_bytes
 from fastseg.capture._frames cimport (
     D_ETHERTYPE, D_FAMILY, D_FRAGMENT, D_IHL, D_PROTOCOL, D_ROUTING, D_SHORT, D_VERSION, K_TCP,
     MAX_RECORD, Found, Interface, Packet, _be32, _capture_format, _checksum_ok, _decode,
     _interface_fields, _le32, _other_frame, _packet_block, _rd32,
 )
 
-from fastseg._codec_c import unpack as _unpack
 from fastseg.capture import _common as c
 from fastseg.capture._common import Kind, OtherRecord, TcpRecord
 
@@ -53,18 +53,6 @@ cdef extern from *:
     object fastseg_record9(object cls, object f0, object f1, object f2, object f3, object f4,
                            object f5, object f6, object f7, object f8)
 
-cdef extern from *:
-    """
-    /* func(arg, strict=False) by vectorcall: no keyword dict is built. */
-    static PyObject* fastseg_call_lenient(PyObject* func, PyObject* arg, PyObject* kwnames) {
-        PyObject* args[3] = {NULL, arg, Py_False};
-        return PyObject_Vectorcall(func, args + 1, 1 | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames);
-    }
-    """
-    object fastseg_call_lenient(object func, object arg, object kwnames)
-
-cdef object _UNPACK = _unpack
-cdef tuple _STRICT = ("strict",)
 cdef object _TCP_RECORD = TcpRecord
 if not (issubclass(TcpRecord, tuple) and len(TcpRecord._fields) == 9):
     raise ImportError("fastseg_record9() builds 9-field tuple subclasses only")
@@ -381,5 +369,5 @@ cdef class Reader:
         ok = _checksum_ok(p, &f)
         checksum_ok = None if ok < 0 else ok == 1
         return fastseg_record9(_TCP_RECORD, self.frames, timestamp, big_ns, interface, f.version,
-                               src, dst, fastseg_call_lenient(_UNPACK, segment_bytes, _STRICT),
+                               src, dst, unpack_bytes(segment_bytes, False),
                                checksum_ok)
