@@ -91,10 +91,16 @@ cdef SegmentCore unpack_bytes(bytes data, bint strict):
     return _unpack(<const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), strict, data)
 
 
+cdef SegmentCore unpack_now(const uint8_t* p, Py_ssize_t size, bint strict):
+    """Decode the ``size`` bytes at ``p`` completely, keeping no reference to them: for a
+    caller whose buffer is reused (the capture reader), which saves copying it first."""
+    return _unpack(p, size, strict, None)
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, bint strict, bytes data):
-    """Decode p[0:size], the contents of ``data``."""
+    """Decode p[0:size], the contents of ``data``, or all at once when ``data`` is None."""
     if size < 20:
         raise errors.short_buffer(size).exception()
     # From here on p[0:20] is readable.
@@ -102,6 +108,7 @@ cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, bint strict, bytes d
     cdef uint32_t data_offset = offset_flags >> 12
     cdef Py_ssize_t header_len = data_offset * 4
     cdef Py_ssize_t end
+    cdef bint clean
     cdef SegmentCore segment = blank()
     segment.src_port = fastseg_u16(be16(p))
     segment.dst_port = fastseg_u16(be16(p + 2))
@@ -114,14 +121,15 @@ cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, bint strict, bytes d
     segment.checksum = be16(p + 16)
     segment.urgent = be16(p + 18)
     segment.anomalies = _EMPTY
-    if data_offset >= 5 and header_len <= size and options_clean(p, header_len):
+    clean = data_offset >= 5 and header_len <= size and options_clean(p, header_len)
+    if clean and data is not None:
         # Well-formed: options and payload are decoded when first read, from these bytes.
         segment._options = _EMPTY if header_len == 20 else None
         segment._payload = _NO_BYTES if header_len == size else None
         if segment._options is None or segment._payload is None:
             segment._raw = data
         return segment
-    problems = None if strict else []  # only here: a well-formed segment needs no list
+    problems = None if strict or clean else []  # a well-formed segment needs no list
     if data_offset < 5:
         problem(problems, errors.small_data_offset(data_offset))
     elif header_len > size:

@@ -6,8 +6,8 @@ default); a record that straddles the end of the data read so far is moved
 to the front and completed by the next read.  The hot path -- record header,
 link and IP headers, the TCP checksum -- runs on C pointers.  Python objects
 are made only for what a record holds: the addresses (cached, since a flow
-repeats them), the segment bytes handed to the compiled ``unpack``, and the
-record itself.  The frames are taken apart by ``_frames`` (shared with
+repeats them), the Segment (decoded by the compiled codec straight from the
+buffer), and the record itself.  The frames are taken apart by ``_frames`` (shared with
 ``_columns_c``).
 
 The safety contract: ``_frames._decode`` reads ``p[i]`` only after a
@@ -16,12 +16,13 @@ block is checked to lie wholly in the buffer before it is decoded.
 """
 
 cimport cython
+from cpython.buffer cimport PyBUF_SIMPLE, Py_buffer, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport UINT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memmove, memset
 
-from fastseg._codec_c cimport unpack_bytes
+from fastseg._codec_c cimport unpack_now
 from fastseg.capture._frames cimport (
     D_ETHERTYPE, D_FAMILY, D_FRAGMENT, D_IHL, D_PROTOCOL, D_ROUTING, D_SHORT, D_VERSION, K_TCP,
     MAX_RECORD, Found, Interface, Packet, _be32, _capture_format, _checksum_ok, _decode,
@@ -344,6 +345,7 @@ cdef class Reader:
     cdef object _record(self, const uint8_t* p, Py_ssize_t n, Py_ssize_t orig_len, int linktype,
                         uint64_t ns, object big_ns, long long interface):
         cdef Found f
+        cdef Py_buffer export
         cdef Py_ssize_t size
         cdef double timestamp
         cdef int kind, ok
@@ -365,9 +367,15 @@ cdef class Reader:
         if kind != K_TCP:
             return OtherRecord(self.frames, timestamp, big_ns, interface, _KINDS[kind], f.version,
                                src, dst, f.protocol, _detail(&f))
-        segment_bytes = PyBytes_FromStringAndSize(<const char*>p + f.start, f.stop - f.start)
+        # unpack may run Python code (a collection's callbacks): an export keeps the buffer
+        # from being resized under p meanwhile.
+        PyObject_GetBuffer(self._buf, &export, PyBUF_SIMPLE)
+        try:
+            segment = unpack_now(p + f.start, f.stop - f.start, False)
+        finally:
+            PyBuffer_Release(&export)
         ok = _checksum_ok(p, &f)
         checksum_ok = None if ok < 0 else ok == 1
         return fastseg_record9(_TCP_RECORD, self.frames, timestamp, big_ns, interface, f.version,
-                               src, dst, unpack_bytes(segment_bytes, False),
+                               src, dst, segment,
                                checksum_ok)
