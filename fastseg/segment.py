@@ -7,6 +7,7 @@ use) or, in pure-Python mode, ``_segment_py``, chosen by the codec twins' rule.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from fastseg import _env, _segment_py, _wire
@@ -18,9 +19,7 @@ __all__ = ["FIELDS", "KIND_OBJECTS", "Flags", "Option", "OptionKind", "Segment"]
 
 
 def _compiled_core() -> Any:
-    from fastseg import _segment_c
-
-    return _segment_c
+    return importlib.import_module("fastseg._segment_c")
 
 
 #: The module holding a Segment's storage: ``_segment_c`` or ``_segment_py``.

@@ -60,7 +60,7 @@ BLOCK_COMPILED = """
     import sys
     class Block:
         def find_spec(self, name, path=None, target=None):
-            if name == "fastseg._codec_c":
+            if name in ("fastseg._codec_c", "fastseg._segment_c"):
                 raise ImportError("compiled twin hidden by the test")
     sys.meta_path.insert(0, Block())
     import fastseg
