@@ -223,7 +223,7 @@ class Harness:
             if not CHECKSUM.verify_checksum(local_ip, ip, wire):
                 raise Broken(f"checksum of {segment!r} does not verify")
             back = CODEC.unpack(wire)
-            if back._replace(checksum=segment.checksum) != segment:
+            if back.replace(checksum=segment.checksum) != segment:
                 raise Broken(f"{segment!r} decodes back as {back!r}")
             self.last_sent = segment
 

@@ -7,7 +7,7 @@ numbers, int subclasses (bool, IntEnum) and wrong types; options over every
 named kind with well- and ill-typed values, raw bytes and bytes-like objects;
 addresses over IPv4/IPv6 as bytes, str and ipaddress objects, mixed and
 malformed.  Segments are built through the constructor and, bypassing its
-normalisation, with ``Segment._make``.  Both twins must return the same bytes
+normalisation, with the storage's ``new`` (as unpack builds them).  Both twins must return the same bytes
 or raise the same EncodeError (class and args), for ``pack`` and for
 ``pack_into`` (which must leave the buffer untouched on error).  Whatever
 packs must decode (leniently: raw option bytes may be ill-formed) to a
@@ -23,6 +23,7 @@ import atheris
 
 with atheris.instrument_imports(include=["fastseg"]):
     from fastseg import EncodeError, Flags, OptionKind, Segment, _impl, reference
+    from fastseg.segment import _core
 
 from _common import Broken, agree, main, outcome
 
@@ -157,12 +158,12 @@ def segment(fdp: atheris.FuzzedDataProvider) -> object:
     # Around it, as unpack builds them (and as a careless caller might).
     if header_len is None:
         header_len = fdp.ConsumeIntInRange(0, 15) * 4
-    return Segment._make((
-        fields["src_port"], fields["dst_port"], fields["seq"], fields["ack"], header_len,
+    return _core.new(  # type: ignore[no-any-return]
+        Segment, fields["src_port"], fields["dst_port"], fields["seq"], fields["ack"], header_len,
         fields["flags"], fields["reserved"], fields["window"], fields["checksum"],
         fields["urgent"], tuple(options) if fdp.ConsumeIntInRange(0, 7) else options,
         raw(fdp, 64), (),
-    ))
+    )
 
 
 def test_one_input(data: bytes) -> None:
