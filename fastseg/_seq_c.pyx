@@ -36,12 +36,17 @@ cdef inline uint32_t _check(str name, object value) except? 0xFFFFFFFF:
     raise errors.seq_error(name, value)
 
 
+cdef uint32_t _checked_difference(object a, object b) except? 0xFFFFFFFF:
+    """The slow path of ``_difference``, kept out of line so that the fast one inlines."""
+    return _check("a", a) - _check("b", b)
+
+
 cdef inline uint32_t _difference(object a, object b) except? 0xFFFFFFFF:
     """``a - b`` modulo 2**32, or the reference twin's error for a, then b."""
     cdef unsigned long long x, y
     if fastseg_u32_pair(a, b, &x, &y):
         return <uint32_t>x - <uint32_t>y
-    return _check("a", a) - _check("b", b)
+    return _checked_difference(a, b)
 
 
 def seq_diff(a, b):

@@ -67,9 +67,10 @@ static inline int fastseg_uint(PyObject* value, unsigned long long limit, unsign
     return fastseg_uint_slow(value, limit, out);
 }
 
-/* fastseg_u32_pair(a, b, &x, &y): both values when both are ints in [0, 2**32),
-   as two fastseg_uint calls would give them, with the checks of the common case
-   (two exact ints of at most two digits) folded into one branch. */
+/* fastseg_u32_pair(a, b, &x, &y): the common case of two fastseg_uint calls with
+   limit 2**32 - 1 (two exact ints of at most two digits) in one branch.  It returns 0
+   for everything else, including ints it could have read; callers then take
+   fastseg_uint, out of line, so that this stays small enough to inline. */
 static inline int fastseg_u32_pair(PyObject* a, PyObject* b, unsigned long long* x, unsigned long long* y) {
 #if PyLong_SHIFT == 30
     if (PyLong_CheckExact(a) & PyLong_CheckExact(b)) {
@@ -103,7 +104,7 @@ static inline int fastseg_u32_pair(PyObject* a, PyObject* b, unsigned long long*
         }
     }
 #endif
-    return fastseg_uint(a, 0xFFFFFFFFULL, x) && fastseg_uint(b, 0xFFFFFFFFULL, y);
+    return 0;
 }
 
 #endif
