@@ -25,7 +25,7 @@ from fastseg._buffer cimport Bytes, acquire, release
 from fastseg._checksum_c cimport addresses, fold, pseudo_header, sum_native
 from fastseg._endian cimport be16, be32, put16, put32
 from fastseg._segment_c cimport SegmentCore, blank, options_clean, problem, unpack_options
-from fastseg._uint cimport fastseg_uint
+from fastseg._uint cimport fastseg_u32_long, fastseg_uint
 
 from fastseg import _codec_py, _segment_c, errors  # _codec_py first: it defines and adopts Segment
 from fastseg._enums import Flags
@@ -112,8 +112,8 @@ cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, bint strict, bytes d
     cdef SegmentCore segment = blank()
     segment.src_port = fastseg_u16(be16(p))
     segment.dst_port = fastseg_u16(be16(p + 2))
-    segment.seq = be32(p + 4)
-    segment.ack = be32(p + 8)
+    segment.seq = fastseg_u32_long(be32(p + 4))
+    segment.ack = fastseg_u32_long(be32(p + 8))
     segment.header_len = header_len
     segment.flags = _flags(offset_flags & 0x1FF)
     segment.reserved = (offset_flags >> 9) & 0x7

@@ -18,9 +18,11 @@ cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyTypeObject
 from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport uint8_t
 
 from fastseg._endian cimport be16, be32
+from fastseg._uint cimport fastseg_u32_long
 
 from fastseg import errors
 from fastseg._enums import KIND_OBJECTS
@@ -235,6 +237,8 @@ cdef tuple unpack_options(const uint8_t* p, Py_ssize_t end, list problems):
     """Decode the options in p[20:end]; ``end`` is at most the buffer size (and 60)."""
     cdef PyObject* items[40]  # every option takes at least one of the 40 option bytes
     cdef Py_ssize_t count = 0
+    if end == 32 and be32(p + 20) == 0x0101080A:  # NOP, NOP, timestamps: RFC 7323's layout
+        return (_NOP, _NOP, (_KINDS[8], _u32_pair(p + 24)))
     try:
         _walk_options(p, end, problems, items, &count)
     except BaseException:
@@ -283,6 +287,22 @@ cdef int _walk_options(const uint8_t* p, Py_ssize_t end, list problems, PyObject
     return 0
 
 
+cdef inline tuple _u32_pair(const uint8_t* o):
+    """The two 32-bit numbers at o[0:8], a (TSval, TSecr) or a SACK block's edges."""
+    return (fastseg_u32_long(be32(o)), fastseg_u32_long(be32(o + 4)))
+
+
+cdef tuple _sack_blocks(const uint8_t* o, Py_ssize_t count):
+    """The ``count`` SACK blocks at o[0:8 * count]."""
+    cdef tuple blocks = PyTuple_New(count)  # filled in order; a failure leaves NULLs, which it frees
+    cdef Py_ssize_t k
+    for k in range(count):
+        block = _u32_pair(o + 8 * k)
+        Py_INCREF(block)
+        PyTuple_SET_ITEM(blocks, k, block)
+    return blocks
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef tuple _option(const uint8_t* o, Py_ssize_t offset, Py_ssize_t length, list problems):
@@ -297,9 +317,9 @@ cdef tuple _option(const uint8_t* o, Py_ssize_t offset, Py_ssize_t length, list 
         if kind == 4:
             return _SACK_PERMITTED
         if kind == 8:
-            return (_KINDS[8], (be32(o + 2), be32(o + 6)))
+            return (_KINDS[8], _u32_pair(o + 2))
         if kind == 5:
-            return (_KINDS[5], tuple([(be32(o + i), be32(o + i + 4)) for i in range(2, length, 8)]))
+            return (_KINDS[5], _sack_blocks(o + 2, (length - 2) // 8))
     else:
         problem(problems, errors.wrong_option_length(offset, kind, length))
     return (_KINDS[kind], PyBytes_FromStringAndSize(<const char*>o + 2, length - 2))

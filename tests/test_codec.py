@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import itertools
 import struct
 
 import pytest
@@ -71,6 +72,28 @@ def test_sack_blocks(impl):
     assert seg.options[2][0] is OptionKind.SACK
     assert seg.mss is None and seg.wscale is None and seg.timestamps is None
     assert not seg.sack_permitted
+
+
+# Either side of the 30-bit digit boundary of CPython's ints, and the ends of the range.
+EDGES = (0, 1, 255, 2**30 - 1, 2**30, 2**31, 2**32 - 2, 2**32 - 1)
+
+
+@pytest.mark.parametrize("sack", [False, True])
+@pytest.mark.parametrize("layout", ["0101080a", "080a0101", "01010101080a0101"])
+def test_32_bit_values_decode_exactly(impl, layout, sack):
+    """seq, ack, timestamps and SACK edges either side of the digit boundary, with
+    the timestamps alone in RFC 7323's aligned layout (a fast path) and otherwise."""
+    before, after = bytes.fromhex(layout).split(bytes.fromhex("080a"))
+    for low, high in itertools.combinations(EDGES, 2):
+        options = before + bytes.fromhex("080a") + struct.pack("!II", high, low) + after
+        if sack:
+            options += bytes.fromhex("0101050a") + struct.pack("!II", low, high)
+        raw = struct.pack("!HHIIHHHH", 1, 2, low, high, (5 + len(options) // 4) << 12 | 0x10, 3, 0, 0)
+        seg = impl.unpack(raw + options)
+        values = (seg.seq, seg.ack, *seg.timestamps, *(seg.sack_blocks[0] if sack else (low, high)))
+        assert values == (low, high, high, low, low, high)
+        assert all(type(value) is int for value in values)
+        assert len(seg.options) == len(before) + 1 + len(after) + 3 * sack
 
 
 def test_unknown_kinds_keep_raw_data(impl):
