@@ -24,7 +24,9 @@ from libc.string cimport memcpy, memset
 from fastseg._buffer cimport Bytes, acquire, release
 from fastseg._checksum_c cimport addresses, fold, pseudo_header, sum_native
 from fastseg._endian cimport be16, be32, put16, put32
-from fastseg._segment_c cimport SegmentCore, blank, options_clean, problem, unpack_options
+from fastseg._segment_c cimport (
+    SegmentCore, make, options_clean, options_of, payload_of, problem, unpack_options,
+)
 from fastseg._uint cimport fastseg_u32_long, fastseg_uint
 
 from fastseg import _codec_py, _segment_c, errors  # _codec_py first: it defines and adopts Segment
@@ -52,7 +54,7 @@ cdef extern from *:
     """
     object fastseg_u16(uint16_t value)
 
-cdef object _SEGMENT = _segment_c.adopted()
+cdef type _SEGMENT = _segment_c.adopted()
 if _SEGMENT is None:
     raise ImportError("the compiled codec needs Segment on the compiled storage (_segment_c), "
                       "but it was built on _segment_py")
@@ -108,38 +110,29 @@ cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, bint strict, bytes d
     cdef uint32_t data_offset = offset_flags >> 12
     cdef Py_ssize_t header_len = data_offset * 4
     cdef Py_ssize_t end
-    cdef bint clean
-    cdef SegmentCore segment = blank()
-    segment.src_port = fastseg_u16(be16(p))
-    segment.dst_port = fastseg_u16(be16(p + 2))
-    segment.seq = fastseg_u32_long(be32(p + 4))
-    segment.ack = fastseg_u32_long(be32(p + 8))
-    segment.header_len = header_len
-    segment.flags = _flags(offset_flags & 0x1FF)
-    segment.reserved = (offset_flags >> 9) & 0x7
-    segment.window = be16(p + 14)
-    segment.checksum = be16(p + 16)
-    segment.urgent = be16(p + 18)
-    segment.anomalies = _EMPTY
-    clean = data_offset >= 5 and header_len <= size and options_clean(p, header_len)
+    cdef bint clean = data_offset >= 5 and header_len <= size and options_clean(p, header_len)
+    cdef bytes raw = None
     if clean and data is not None:
         # Well-formed: options and payload are decoded when first read, from these bytes.
-        segment._options = _EMPTY if header_len == 20 else None
-        segment._payload = _NO_BYTES if header_len == size else None
-        if segment._options is None or segment._payload is None:
-            segment._raw = data
-        return segment
-    problems = None if strict or clean else []  # a well-formed segment needs no list
-    if data_offset < 5:
-        problem(problems, errors.small_data_offset(data_offset))
-    elif header_len > size:
-        problem(problems, errors.header_past_buffer(header_len, size))
-    end = min(max(header_len, 20), size)  # 20 <= end <= size
-    segment._options = unpack_options(p, end, problems) if end > 20 else _EMPTY
-    segment._payload = PyBytes_FromStringAndSize(<const char*>p + end, size - end)
-    if problems:
-        segment.anomalies = tuple(problems)
-    return segment
+        options = _EMPTY if header_len == 20 else None
+        payload = _NO_BYTES if header_len == size else None
+        if options is None or payload is None:
+            raw = data
+        anomalies = _EMPTY
+    else:
+        problems = None if strict or clean else []  # a well-formed segment needs no list
+        if data_offset < 5:
+            problem(problems, errors.small_data_offset(data_offset))
+        elif header_len > size:
+            problem(problems, errors.header_past_buffer(header_len, size))
+        end = min(max(header_len, 20), size)  # 20 <= end <= size
+        options = unpack_options(p, end, problems) if end > 20 else _EMPTY
+        payload = PyBytes_FromStringAndSize(<const char*>p + end, size - end)
+        anomalies = tuple(problems) if problems else _EMPTY
+    return make(_SEGMENT, fastseg_u16(be16(p)), fastseg_u16(be16(p + 2)),
+                fastseg_u32_long(be32(p + 4)), fastseg_u32_long(be32(p + 8)), header_len,
+                _flags(offset_flags & 0x1FF), (offset_flags >> 9) & 0x7, be16(p + 14),
+                be16(p + 16), be16(p + 18), anomalies, options, payload, raw)
 
 
 # ---------------------------------------------------------------- encoding
@@ -259,7 +252,7 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
             and _uint(fields.window, 0xFFFF, &window) and _uint(fields.checksum, 0xFFFF, &checksum)
             and _uint(fields.urgent, 0xFFFF, &urgent)):
         return False
-    options = fields.options_tuple()
+    options = options_of(fields)
     if type(options) is not tuple:
         return False
     for option in <tuple>options:
@@ -270,7 +263,7 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
     # pos <= 60 now; header_len must hold the options (or be any multiple of 4 without them).
     if not _uint(fields.header_len, 60, &header_len) or header_len % 4 or (pos > 20 and header_len < pos):
         return False
-    payload = fields.payload_bytes()
+    payload = payload_of(fields)
     if type(payload) is not bytes:
         return False
     enc.header_size = max(<Py_ssize_t>header_len, 20)

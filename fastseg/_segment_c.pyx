@@ -60,14 +60,28 @@ cdef extern from *:
     int fastseg_overlay(object cls, Py_ssize_t first) except -1
     # Expanded where used, after Cython has defined the struct.
     Py_ssize_t FIRST_OFFSET "offsetof(struct FastsegSegmentObject, src_port)"
-    Py_ssize_t LAST_OFFSET "offsetof(struct FastsegSegmentObject, anomalies)"
+    Py_ssize_t LAST_OFFSET "offsetof(struct FastsegSegmentObject, _raw)"
     Py_ssize_t POINTER_SIZE "sizeof(PyObject*)"
+
+cdef extern from "Python.h":
+    unsigned long Py_TPFLAGS_IS_ABSTRACT
+    bint PyType_HasFeature(PyTypeObject* type, unsigned long feature)
 
 cdef extern from *:
     """
-    /* base->tp_new(cls): what base.__new__(cls) does, without looking up and calling __new__. */
-    static PyObject* fastseg_tp_new(PyTypeObject* base, PyObject* cls, PyObject* args) {
-        return base->tp_new((PyTypeObject*)cls, args, NULL);
+    /* cls->tp_alloc(cls, 0), whose fields start NULL, with the 14 fields from `first` on
+       set to new references to values[0..13].  SegmentCore's tp_new would first set each
+       field to None, then each assignment would drop that None again: 28 updates of one
+       reference count, which the CPU has to make one after another. */
+    static PyObject* fastseg_filled(PyTypeObject* cls, Py_ssize_t first, PyObject* const* values) {
+        Py_ssize_t i;
+        PyObject* self = cls->tp_alloc(cls, 0);
+        if (self == NULL) return NULL;
+        for (i = 0; i < 14; i++) {
+            Py_INCREF(values[i]);
+            ((PyObject**)((char*)self + first))[i] = values[i];
+        }
+        return self;
     }
 
     /* A tuple made of the first n owned references in items (they are moved in). */
@@ -83,13 +97,15 @@ cdef extern from *:
     }
     """
     tuple fastseg_move_tuple(PyObject** items, Py_ssize_t n)
-    object fastseg_tp_new(PyTypeObject* base, object cls, object args)
+    object fastseg_filled(PyTypeObject* cls, Py_ssize_t first, PyObject** values)
 
 cdef tuple _KINDS = KIND_OBJECTS
 cdef tuple _NOP = (KIND_OBJECTS[1], None)
 cdef tuple _SACK_PERMITTED = (KIND_OBJECTS[4], None)
 cdef type _ADOPTED = None
-cdef tuple _NO_ARGS = ()
+
+if LAST_OFFSET != FIRST_OFFSET + 13 * POINTER_SIZE:  # adopt() and make() rely on it
+    raise ImportError("SegmentCore's fields are not laid out one after another")
 
 
 cdef public class SegmentCore [object FastsegSegmentObject, type FastsegSegmentType]:
@@ -97,11 +113,11 @@ cdef public class SegmentCore [object FastsegSegmentObject, type FastsegSegmentT
 
     @property
     def options(self):
-        return self.options_tuple()
+        return options_of(self)
 
     @property
     def payload(self):
-        return self.payload_bytes()
+        return payload_of(self)
 
     def __setattr__(self, name, value):
         raise AttributeError(f"Segment is immutable: use replace() to change {name!r}")
@@ -109,33 +125,39 @@ cdef public class SegmentCore [object FastsegSegmentObject, type FastsegSegmentT
     def __delattr__(self, name):
         raise AttributeError(f"Segment is immutable: cannot delete {name!r}")
 
-    cdef object options_tuple(self):
-        cdef bytes raw = self._raw  # a reference of its own: decoding allocates, which can run
-        cdef const uint8_t* p       # code (a GC callback, a __del__) that reads and drops _raw
-        if self._options is None and raw is not None:
-            p = <const uint8_t*>PyBytes_AS_STRING(raw)
-            options = unpack_options(p, (p[12] >> 4) * 4, None)  # checked clean by unpack
-            if self._options is None:
-                self._options = options
-            self._drop_raw()
-        return self._options
 
-    cdef object payload_bytes(self):
-        cdef bytes raw = self._raw  # see options_tuple
-        cdef const uint8_t* p
-        cdef Py_ssize_t start
-        if self._payload is None and raw is not None:
-            p = <const uint8_t*>PyBytes_AS_STRING(raw)
-            start = (p[12] >> 4) * 4  # at most the size: unpack checked it
-            payload = PyBytes_FromStringAndSize(<const char*>p + start, PyBytes_GET_SIZE(raw) - start)
-            if self._payload is None:
-                self._payload = payload
-            self._drop_raw()
-        return self._payload
 
-    cdef void _drop_raw(self):
-        if self._options is not None and self._payload is not None:
-            self._raw = None
+cdef object options_of(SegmentCore self):
+    """The options, decoded from the kept bytes on first use."""
+    cdef bytes raw = self._raw  # a reference of its own: decoding allocates, which can run
+    cdef const uint8_t* p       # code (a GC callback, a __del__) that reads and drops _raw
+    if self._options is None and raw is not None:
+        p = <const uint8_t*>PyBytes_AS_STRING(raw)
+        options = unpack_options(p, (p[12] >> 4) * 4, None)  # checked clean by unpack
+        if self._options is None:
+            self._options = options
+        _drop_raw(self)
+    return self._options
+
+
+cdef object payload_of(SegmentCore self):
+    """The payload, copied from the kept bytes on first use."""
+    cdef bytes raw = self._raw  # see options_of
+    cdef const uint8_t* p
+    cdef Py_ssize_t start
+    if self._payload is None and raw is not None:
+        p = <const uint8_t*>PyBytes_AS_STRING(raw)
+        start = (p[12] >> 4) * 4  # at most the size: unpack checked it
+        payload = PyBytes_FromStringAndSize(<const char*>p + start, PyBytes_GET_SIZE(raw) - start)
+        if self._payload is None:
+            self._payload = payload
+        _drop_raw(self)
+    return self._payload
+
+
+cdef inline void _drop_raw(SegmentCore self):
+    if self._options is not None and self._payload is not None:
+        self._raw = None
 
 
 def adopt(cls):
@@ -147,8 +169,6 @@ def adopt(cls):
         raise TypeError("adopt() takes a direct subclass of SegmentCore with __slots__ = ()")
     if _ADOPTED is not None and cls is not _ADOPTED:
         raise TypeError(f"SegmentCore already serves {_ADOPTED!r}")
-    if LAST_OFFSET != FIRST_OFFSET + 10 * POINTER_SIZE:
-        raise ImportError("SegmentCore's eager fields are not laid out one after another")
     fastseg_overlay(cls, FIRST_OFFSET)
     _ADOPTED = cls
 
@@ -158,9 +178,17 @@ def adopted():
     return _ADOPTED
 
 
-cdef SegmentCore blank():
-    """A new instance of the adopted class, every field None."""
-    return <SegmentCore>fastseg_tp_new(<PyTypeObject*>SegmentCore, _ADOPTED, _NO_ARGS)
+cdef SegmentCore make(type cls, object src_port, object dst_port, object seq, object ack,
+                      object header_len, object flags, object reserved, object window,
+                      object checksum, object urgent, object anomalies, object options,
+                      object payload, bytes raw):
+    """A new ``cls`` (SegmentCore or a subclass) holding these values, as they are."""
+    cdef PyObject* values[14]
+    values[:] = [<PyObject*>src_port, <PyObject*>dst_port, <PyObject*>seq, <PyObject*>ack,
+                 <PyObject*>header_len, <PyObject*>flags, <PyObject*>reserved, <PyObject*>window,
+                 <PyObject*>checksum, <PyObject*>urgent, <PyObject*>anomalies, <PyObject*>options,
+                 <PyObject*>payload, <PyObject*>raw]
+    return <SegmentCore>fastseg_filled(<PyTypeObject*>cls, FIRST_OFFSET, values)
 
 
 def new(cls, src_port, dst_port, seq, ack, header_len, flags, reserved, window, checksum, urgent,
@@ -168,21 +196,10 @@ def new(cls, src_port, dst_port, seq, ack, header_len, flags, reserved, window, 
     """A ``cls`` instance holding exactly these values (``Segment.__new__`` checks them first)."""
     if not (isinstance(cls, type) and issubclass(cls, SegmentCore)):
         raise TypeError(f"new() needs a subclass of SegmentCore, got {cls!r}")
-    cdef SegmentCore segment = <SegmentCore>fastseg_tp_new(<PyTypeObject*>SegmentCore, cls, _NO_ARGS)
-    segment.src_port = src_port
-    segment.dst_port = dst_port
-    segment.seq = seq
-    segment.ack = ack
-    segment.header_len = header_len
-    segment.flags = flags
-    segment.reserved = reserved
-    segment.window = window
-    segment.checksum = checksum
-    segment.urgent = urgent
-    segment.anomalies = anomalies
-    segment._options = options
-    segment._payload = payload
-    return segment
+    if PyType_HasFeature(<PyTypeObject*>cls, Py_TPFLAGS_IS_ABSTRACT):  # as object.__new__ refuses
+        raise TypeError(f"Can't instantiate abstract class {cls.__name__}")
+    return make(cls, src_port, dst_port, seq, ack, header_len, flags, reserved, window, checksum,
+                urgent, anomalies, options, payload, None)
 
 
 cdef int problem(list problems, object anomaly) except -1:

@@ -9,6 +9,7 @@ kept bytes are let go once nothing is left to decode.
 
 from __future__ import annotations
 
+import abc
 import gc
 import itertools
 import pickle
@@ -156,6 +157,21 @@ def test_core_refuses_foreign_classes(core_name):
 
     plain = core.new(Plain, *values)
     assert type(plain) is Plain and plain.options == () and plain.payload == b""
+    extra = core.new(Extra, *values)  # a subclass's own slots start empty
+    assert extra.options == () and extra.payload == b""
+    with pytest.raises(AttributeError):
+        extra.extra  # noqa: B018
+
+
+def test_abstract_subclasses_are_not_instantiated():
+    class Abstract(Segment, metaclass=abc.ABCMeta):
+        __slots__ = ()
+
+        @abc.abstractmethod
+        def describe(self) -> str: ...
+
+    with pytest.raises(TypeError, match="abstract class Abstract"):
+        Abstract(src_port=1)
 
 
 @pytest.fixture
