@@ -46,8 +46,9 @@ from libc.stdint cimport (
 from libc.string cimport memcpy, memset
 
 from fastseg._checksum_c cimport sum_native
+from fastseg._endian cimport be16, be32
 from fastseg.capture._frames cimport (
-    K_TCP, MAX_RECORD, Found, Interface, Packet, _be16, _be32, _capture_format, _checksum_ok,
+    K_TCP, MAX_RECORD, Found, Interface, Packet, _capture_format, _checksum_ok,
     _decode, _interface_fields, _le32, _other_frame, _packet_block, _rd32,
 )
 
@@ -143,7 +144,7 @@ cdef struct Slot:
 @cython.cdivision(True)
 cdef inline void _segment(const Out* o, Py_ssize_t r, const uint8_t* s, Py_ssize_t size) noexcept nogil:
     """The TCP columns of row ``r`` from the segment ``s[0:size]`` (size >= 20), decoded leniently."""
-    cdef uint32_t offset_flags = _be16(s + 12)
+    cdef uint32_t offset_flags = be16(s + 12)
     cdef Py_ssize_t header_len = (offset_flags >> 12) * 4
     cdef Py_ssize_t end = header_len if header_len > 20 else 20
     cdef Py_ssize_t i = 20
@@ -157,15 +158,15 @@ cdef inline void _segment(const Out* o, Py_ssize_t r, const uint8_t* s, Py_ssize
     cdef bint anomaly = header_len < 20 or header_len > size
     if end > size:
         end = size
-    o.src_port[r] = _be16(s)
-    o.dst_port[r] = _be16(s + 2)
-    o.seq[r] = _be32(s + 4)
-    o.ack[r] = _be32(s + 8)
+    o.src_port[r] = be16(s)
+    o.dst_port[r] = be16(s + 2)
+    o.seq[r] = be32(s + 4)
+    o.ack[r] = be32(s + 8)
     o.flags[r] = offset_flags & 0x1FF
     o.reserved[r] = (offset_flags >> 9) & 0x7
-    o.window[r] = _be16(s + 14)
-    o.checksum[r] = _be16(s + 16)
-    o.urgent[r] = _be16(s + 18)
+    o.window[r] = be16(s + 14)
+    o.checksum[r] = be16(s + 16)
+    o.urgent[r] = be16(s + 18)
     o.header_len[r] = <uint8_t>header_len
     o.payload_len[r] = <uint32_t>(size - end)
     while i < end:
@@ -189,7 +190,7 @@ cdef inline void _segment(const Out* o, Py_ssize_t r, const uint8_t* s, Py_ssize
             if length != 4:
                 anomaly = True
             elif mss < 0:
-                mss = _be16(s + i + 2)
+                mss = be16(s + i + 2)
         elif kind == 3:
             if length != 3:
                 anomaly = True
@@ -205,8 +206,8 @@ cdef inline void _segment(const Out* o, Py_ssize_t r, const uint8_t* s, Py_ssize
                 anomaly = True
             elif not has_timestamps:
                 has_timestamps = 1
-                tsval = _be32(s + i + 2)
-                tsecr = _be32(s + i + 6)
+                tsval = be32(s + i + 2)
+                tsecr = be32(s + i + 6)
         elif kind == 5:
             if length < 10 or (length - 2) % 8:
                 anomaly = True
@@ -229,8 +230,8 @@ cdef inline void _addresses(const Out* o, Py_ssize_t r, const uint8_t* a, uint32
     cdef uint8_t* dst = o.dst_addr + 16 * r
     if version == 4:
         o.version[r] = 4
-        o.src_ipv4[r] = _be32(a)
-        o.dst_ipv4[r] = _be32(a + 4)
+        o.src_ipv4[r] = be32(a)
+        o.dst_ipv4[r] = be32(a + 4)
         memset(src, 0, 10)                   # ::ffff:a.b.c.d
         src[10] = src[11] = 0xFF
         memcpy(src + 12, a, 4)
@@ -486,7 +487,7 @@ cdef class _Decoder:
             if pcapng:
                 block_type = _rd32(data + pos, big)
                 if block_type == 0x0A0D0D0A:
-                    big = _be32(data + pos + 8) == 0x1A2B3C4D
+                    big = be32(data + pos + 8) == 0x1A2B3C4D
                 length = _rd32(data + pos + 4, big)
                 if length < 12 or length % 4:
                     break
@@ -731,7 +732,7 @@ cdef class _Decoder:
                     break
                 if _le32(p + 8) == 0x1A2B3C4D:
                     self._big = False
-                elif _be32(p + 8) == 0x1A2B3C4D:
+                elif be32(p + 8) == 0x1A2B3C4D:
                     self._big = True
                 else:
                     raise c.corrupt(self.name, pos, "section header without byte-order magic")

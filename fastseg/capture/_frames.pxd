@@ -1,6 +1,8 @@
 # Frame decoding shared by the compiled capture readers (_reader_c, _columns_c) by cimport.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
+from fastseg._endian cimport be16, be32
+
 # Verdict kinds: K_TCP is a TCP segment, the rest are the reasons there is none.
 cdef enum:
     K_TCP = 0
@@ -69,24 +71,16 @@ cdef inline bint _other_frame(uint32_t block_type) noexcept nogil:
             or block_type == 0x00000221 or block_type == 0x00000BAD or block_type == 0x40000BAD)
 
 
-cdef inline uint16_t _be16(const uint8_t* p) noexcept nogil:
-    return (p[0] << 8) | p[1]
-
-
-cdef inline uint32_t _be32(const uint8_t* p) noexcept nogil:
-    return (<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | p[3]
-
-
 cdef inline uint32_t _le32(const uint8_t* p) noexcept nogil:
     return (<uint32_t>p[3] << 24) | (<uint32_t>p[2] << 16) | (<uint32_t>p[1] << 8) | p[0]
 
 
 cdef inline uint32_t _rd32(const uint8_t* p, bint big) noexcept nogil:
-    return _be32(p) if big else _le32(p)
+    return be32(p) if big else _le32(p)
 
 
 cdef inline uint16_t _rd16(const uint8_t* p, bint big) noexcept nogil:
-    return _be16(p) if big else <uint16_t>((p[1] << 8) | p[0])
+    return be16(p) if big else <uint16_t>((p[1] << 8) | p[0])
 
 
 cdef int _decode(const uint8_t* p, Py_ssize_t n, Py_ssize_t orig_len, int linktype,

@@ -60,23 +60,23 @@ cdef int _decode(const uint8_t* p, Py_ssize_t n, Py_ssize_t orig_len, int linkty
     if linktype == 1:                       # Ethernet
         if n < 14:
             return _short(f, cut, 0, 0, 14, n, n, 0, -1, -1)
-        ethertype = _be16(p + 12)
+        ethertype = be16(p + 12)
         base = 14
     elif linktype == 113:                   # Linux cooked
         if n < 16:
             return _short(f, cut, 2, 0, 16, n, n, 0, -1, -1)
-        ethertype = _be16(p + 14)
+        ethertype = be16(p + 14)
         base = 16
     elif linktype == 276:                   # Linux cooked v2
         if n < 20:
             return _short(f, cut, 3, 0, 20, n, n, 0, -1, -1)
-        ethertype = _be16(p)
+        ethertype = be16(p)
         base = 20
     elif linktype == 0 or linktype == 108:  # NULL, LOOP
         if n < 4:
             return _short(f, cut, 4, 0, 4, n, n, 0, -1, -1)
         if linktype == 108 or (p[0] == 0 and p[1] == 0):
-            family = _be32(p)
+            family = be32(p)
         else:
             family = _le32(p)
         if family == 2:
@@ -103,7 +103,7 @@ cdef int _decode(const uint8_t* p, Py_ssize_t n, Py_ssize_t orig_len, int linkty
         while ethertype == 0x8100 or ethertype == 0x88A8 or ethertype == 0x9100:
             if n < base + 4:
                 return _short(f, cut, 1, base, 4, n, n, 0, -1, -1)
-            ethertype = _be16(p + base + 2)
+            ethertype = be16(p + base + 2)
             base += 4
     if ethertype == 0x0800:
         return _ipv4(p, n, base, cut, orig_len, expected, f)
@@ -128,12 +128,12 @@ cdef int _ipv4(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, Py_ssi
     if n - base < header_len:
         return _short(f, cut, 5, base, header_len, n, n, 0, -1, -1)
     protocol = p[base + 9]
-    total = _be16(p + base + 2)
+    total = be16(p + base + 2)
     if total == 0:                          # segmentation offload left the length out
         total = orig_len - base
     if total < header_len:
         return _other(f, K_MALFORMED, 4, base + 12, protocol, D_TOTAL, total, header_len, 0)
-    fragment = _be16(p + base + 6)
+    fragment = be16(p + base + 6)
     if fragment & 0x3FFF:
         return _other(f, K_FRAGMENT, 4, base + 12, protocol, D_FRAGMENT, 4,
                       (fragment & 0x1FFF) * 8, (fragment & 0x2000) != 0)
@@ -170,7 +170,7 @@ cdef Py_ssize_t _jumbo_length(const uint8_t* p, Py_ssize_t n, Py_ssize_t at) noe
             return 0
         size = p[i + 1]
         if p[i] == 0xC2 and size == 4 and i + 6 <= end:
-            return _be32(p + i + 2)
+            return be32(p + i + 2)
         i += 2 + size
     return 0
 
@@ -244,7 +244,7 @@ cdef int _ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, int ex
         return _other(f, K_MALFORMED, 0, -1, -1, D_VERSION, expected or 6, version, 0)
     protocol = p[base + 6]
     at = base + 40
-    payload_len = _be16(p + base + 4)
+    payload_len = be16(p + base + 4)
     if payload_len == 0 and protocol == 0:
         payload_len = _jumbo_length(p, n, at)
     end = at + payload_len
@@ -267,7 +267,7 @@ cdef int _ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, int ex
             size = 8
             if at + size > limit:
                 return _short(f, cut, 7, at, size, n, limit, 6, addr, protocol)
-            offset_flags = _be16(p + at + 2)
+            offset_flags = be16(p + at + 2)
             if offset_flags & 0xFFF9:
                 return _other(f, K_FRAGMENT, 6, addr, p[at], D_FRAGMENT, 6,
                               offset_flags & 0xFFF8, offset_flags & 1)
@@ -327,7 +327,7 @@ cdef int _capture_format(const uint8_t* p, bint* big, bint* nano) noexcept nogil
     A pcapng file must begin with a section header with its byte-order magic.
     """
     cdef uint32_t magic_le = _le32(p)
-    cdef uint32_t magic_be = _be32(p)
+    cdef uint32_t magic_be = be32(p)
     if magic_le == 0xA1B2C3D4U or magic_le == 0xA1B23C4DU:
         big[0] = False
         nano[0] = magic_le == 0xA1B23C4DU
@@ -336,7 +336,7 @@ cdef int _capture_format(const uint8_t* p, bint* big, bint* nano) noexcept nogil
         big[0] = True
         nano[0] = magic_be == 0xA1B23C4DU
         return 1
-    if magic_le == 0x0A0D0D0A and (_le32(p + 8) == 0x1A2B3C4D or _be32(p + 8) == 0x1A2B3C4D):
+    if magic_le == 0x0A0D0D0A and (_le32(p + 8) == 0x1A2B3C4D or be32(p + 8) == 0x1A2B3C4D):
         return 2
     return 0
 

@@ -23,9 +23,10 @@ from libc.stdint cimport UINT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memmove, memset
 
 from fastseg._codec_c cimport unpack_now
+from fastseg._endian cimport be32
 from fastseg.capture._frames cimport (
     D_ETHERTYPE, D_FAMILY, D_FRAGMENT, D_IHL, D_PROTOCOL, D_ROUTING, D_SHORT, D_VERSION, K_TCP,
-    MAX_RECORD, Found, Interface, Packet, _be32, _capture_format, _checksum_ok, _decode,
+    MAX_RECORD, Found, Interface, Packet, _capture_format, _checksum_ok, _decode,
     _interface_fields, _le32, _other_frame, _packet_block, _rd32,
 )
 
@@ -262,7 +263,7 @@ cdef class Reader:
         cdef const uint8_t* p = self._data()
         if _le32(p + 8) == 0x1A2B3C4D:
             return 0
-        if _be32(p + 8) == 0x1A2B3C4D:
+        if be32(p + 8) == 0x1A2B3C4D:
             return 1
         return -1
 
