@@ -171,7 +171,7 @@ def test_abstract_subclasses_are_not_instantiated():
         def describe(self) -> str: ...
 
     # CPython's own message, which names the abstract methods (its wording varies by version).
-    with pytest.raises(TypeError, match="abstract class Abstract.* method '?describe"):
+    with pytest.raises(TypeError, match=r"abstract class Abstract.* method '?describe"):
         Abstract(src_port=1)
 
 
