@@ -6,6 +6,8 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
 from fastseg._buffer cimport Bytes, acquire, release
+from cpython.ref cimport PyObject
+
 from fastseg._uint cimport fastseg_uint
 
 from fastseg import _addr, errors
@@ -15,7 +17,7 @@ __all__ = ["internet_checksum", "tcp_checksum", "update_checksum", "verify_check
 cdef inline bint _u16(object value) noexcept:
     """Whether ``value`` is an int in [0, 0xFFFF] (no exception either way)."""
     cdef unsigned long long number
-    return fastseg_uint(value, 0xFFFF, &number)
+    return fastseg_uint(<PyObject*>value, 0xFFFF, &number)
 
 
 cdef extern from *:

@@ -15,6 +15,8 @@ twin, so both raise the same error for the same input by construction.
 
 cimport cython
 from cpython.buffer cimport PyBUF_WRITABLE, Py_buffer, PyBuffer_Release, PyObject_GetBuffer
+from cpython.ref cimport PyObject
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.bytes cimport (
     PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE,
 )
@@ -164,7 +166,18 @@ cdef struct Encoded:
     Py_ssize_t pseudo_size      # 0 when the checksum is written as held
 
 
-cdef inline bint _uint(object value, long long limit, long long* out) noexcept:
+cdef extern from "Python.h":
+    # Borrowed references: encoding reads the segment's objects without writing to them,
+    # not even to their reference counts.
+    PyObject* _item "PyTuple_GET_ITEM"(PyObject* p, Py_ssize_t i) noexcept nogil
+    Py_ssize_t _tuple_size "PyTuple_GET_SIZE"(PyObject* p) noexcept nogil
+    bint _is_tuple "PyTuple_CheckExact"(PyObject* p) noexcept nogil
+    bint _is_bytes "PyBytes_CheckExact"(PyObject* p) noexcept nogil
+    Py_ssize_t _bytes_size "PyBytes_GET_SIZE"(PyObject* p) noexcept nogil
+    const char* _bytes_data "PyBytes_AS_STRING"(PyObject* p) noexcept nogil
+
+
+cdef inline bint _uint(PyObject* value, long long limit, long long* out) noexcept:
     """Store ``value`` when it is an int in [0, limit]; False sends the caller to the reference."""
     cdef unsigned long long number
     if not fastseg_uint(value, <unsigned long long>limit, &number):
@@ -173,53 +186,60 @@ cdef inline bint _uint(object value, long long limit, long long* out) noexcept:
     return True
 
 
-cdef inline bint _put_pair(uint8_t* at, object pair) noexcept:
+cdef inline bint _put_pair(uint8_t* at, PyObject* pair) noexcept:
     """Write a (a, b) 2-tuple of 32-bit ints as 8 bytes (room checked by the caller)."""
     cdef long long a, b
-    if type(pair) is not tuple or len(<tuple>pair) != 2:
+    if not _is_tuple(pair) or _tuple_size(pair) != 2:
         return False
-    if not _uint((<tuple>pair)[0], 0xFFFFFFFF, &a) or not _uint((<tuple>pair)[1], 0xFFFFFFFF, &b):
+    if not _uint(_item(pair, 0), 0xFFFFFFFF, &a) or not _uint(_item(pair, 1), 0xFFFFFFFF, &b):
         return False
     put32(at, a)
     put32(at + 4, b)
     return True
 
 
+cdef inline bint _put_bytes(uint8_t* at, PyObject* value, Py_ssize_t room) noexcept:
+    """Copy a bytes ``value`` of at most ``room`` bytes to ``at``."""
+    if not _is_bytes(value) or _bytes_size(value) > room:
+        return False
+    memcpy(at, _bytes_data(value), _bytes_size(value))
+    return True
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef bint _put_option(uint8_t* h, Py_ssize_t* pos, object kind, object value) noexcept:
-    """Append one option at ``h[pos]`` (pos <= 60); False when the reference must decide."""
+cdef bint _put_option(uint8_t* h, Py_ssize_t* pos, PyObject* option) noexcept:
+    """Append one (kind, value) option at ``h[pos]`` (pos <= 60); False when the reference
+    must decide."""
     cdef long long k, number
-    cdef Py_ssize_t n, start = pos[0]
-    if kind is None:
-        if type(value) is not bytes:
+    cdef Py_ssize_t n, i, start = pos[0]
+    cdef PyObject* kind
+    cdef PyObject* value
+    if not _is_tuple(option) or _tuple_size(option) != 2:
+        return False
+    kind, value = _item(option, 0), _item(option, 1)
+    if kind == <PyObject*>None:
+        if not _put_bytes(h + start, value, 60 - start):
             return False
-        n = len(<bytes>value)
-        if start + n > 60:
-            return False
-        memcpy(h + start, PyBytes_AS_STRING(value), n)
-        pos[0] = start + n
+        pos[0] = start + _bytes_size(value)
         return True
     if not _uint(kind, 0xFF, &k):
         return False
     if k == 0 or k == 1:
-        if k == 1 and value is not None:
-            return False
-        if value is not None and type(value) is not bytes:
-            return False
-        n = 0 if value is None else len(<bytes>value)
-        if start + 1 + n > 60:
+        n = 0
+        if value != <PyObject*>None:
+            if k == 1 or not _put_bytes(h + start + 1, value, 59 - start):
+                return False
+            n = _bytes_size(value)
+        elif start + 1 > 60:
             return False
         h[start] = <uint8_t>k
-        if n:
-            memcpy(h + start + 1, PyBytes_AS_STRING(value), n)
         pos[0] = start + 1 + n
         return True
-    if type(value) is bytes:
-        n = len(<bytes>value)
-        if n > 253 or start + 2 + n > 60:
+    if _is_bytes(value):
+        n = _bytes_size(value)
+        if n > 253 or not _put_bytes(h + start + 2, value, 58 - start):
             return False
-        memcpy(h + start + 2, PyBytes_AS_STRING(value), n)
     elif k == 2:
         n = 2
         if start + 4 > 60 or not _uint(value, 0xFFFF, &number):
@@ -230,7 +250,7 @@ cdef bint _put_option(uint8_t* h, Py_ssize_t* pos, object kind, object value) no
         if start + 3 > 60 or not _uint(value, 0xFF, &number):
             return False
         h[start + 2] = <uint8_t>number
-    elif k == 4 and value is None:
+    elif k == 4 and value == <PyObject*>None:
         n = 0
         if start + 2 > 60:
             return False
@@ -239,11 +259,11 @@ cdef bint _put_option(uint8_t* h, Py_ssize_t* pos, object kind, object value) no
         if start + 10 > 60 or not _put_pair(h + start + 2, value):
             return False
     elif k == 5:
-        if type(value) is not tuple or not value:
+        if not _is_tuple(value) or _tuple_size(value) == 0:
             return False
         n = 0
-        for pair in <tuple>value:
-            if start + 10 + n > 60 or not _put_pair(h + start + 2 + n, pair):
+        for i in range(_tuple_size(value)):
+            if start + 10 + n > 60 or not _put_pair(h + start + 2 + n, _item(value, i)):
                 return False
             n += 8
     else:
@@ -260,29 +280,32 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
     """Fill ``enc``; False when the reference twin must encode (or raise) instead."""
     cdef long long src_port, dst_port, seq, ack, flags, reserved, window, checksum, urgent
     cdef long long header_len
-    cdef Py_ssize_t pos = 20, total
+    cdef Py_ssize_t pos = 20, total, i
     if type(segment) is not _SEGMENT:
         return False
     cdef SegmentCore fields = <SegmentCore>segment
     payload = payload_of(fields)
     if type(payload) is bytes:  # its lines load while the header is built
         fastseg_prefetch(<const uint8_t*>PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
-    if not (_uint(fields.src_port, 0xFFFF, &src_port) and _uint(fields.dst_port, 0xFFFF, &dst_port)
-            and _uint(fields.seq, 0xFFFFFFFF, &seq) and _uint(fields.ack, 0xFFFFFFFF, &ack)
-            and _uint(fields.flags, 0x1FF, &flags) and _uint(fields.reserved, 0x7, &reserved)
-            and _uint(fields.window, 0xFFFF, &window) and _uint(fields.checksum, 0xFFFF, &checksum)
-            and _uint(fields.urgent, 0xFFFF, &urgent)):
-        return False
     options = options_of(fields)
     if type(options) is not tuple:
         return False
-    for option in <tuple>options:
-        if type(option) is not tuple or len(<tuple>option) != 2:
+    for i in range(PyTuple_GET_SIZE(options)):
+        if not _put_option(enc.header, &pos, PyTuple_GET_ITEM(options, i)):
             return False
-        if not _put_option(enc.header, &pos, (<tuple>option)[0], (<tuple>option)[1]):
-            return False
+    if not (_uint(<PyObject*>fields.src_port, 0xFFFF, &src_port)
+            and _uint(<PyObject*>fields.dst_port, 0xFFFF, &dst_port)
+            and _uint(<PyObject*>fields.seq, 0xFFFFFFFF, &seq)
+            and _uint(<PyObject*>fields.ack, 0xFFFFFFFF, &ack)
+            and _uint(<PyObject*>fields.flags, 0x1FF, &flags)
+            and _uint(<PyObject*>fields.reserved, 0x7, &reserved)
+            and _uint(<PyObject*>fields.window, 0xFFFF, &window)
+            and _uint(<PyObject*>fields.checksum, 0xFFFF, &checksum)
+            and _uint(<PyObject*>fields.urgent, 0xFFFF, &urgent)):
+        return False
     # pos <= 60 now; header_len must hold the options (or be any multiple of 4 without them).
-    if not _uint(fields.header_len, 60, &header_len) or header_len % 4 or (pos > 20 and header_len < pos):
+    if (not _uint(<PyObject*>fields.header_len, 60, &header_len) or header_len % 4
+            or (pos > 20 and header_len < pos)):
         return False
     if type(payload) is not bytes:
         return False
@@ -322,8 +345,8 @@ cdef void _write(Encoded* enc, uint8_t* out) noexcept:
     memcpy(out + enc.header_size, enc.payload, enc.payload_size)
     if enc.pseudo_size:
         out[16] = out[17] = 0
-        checksum = fold(sum_native(enc.pseudo, enc.pseudo_size) + sum_native(out, enc.header_size)
-                        + sum_native(enc.payload, enc.payload_size))
+        checksum = fold(sum_native(enc.pseudo, enc.pseudo_size)
+                        + sum_native(out, enc.header_size + enc.payload_size))
         put16(out + 16, ~checksum & 0xFFFF)
 
 
@@ -349,7 +372,7 @@ def pack_into(buffer, offset, segment, *, src=None, dst=None):
     except Exception:  # read-only, not contiguous, not a buffer: the reference raises the error
         return _codec_py.pack_into(buffer, offset, segment, src=src, dst=dst)
     try:
-        if not _uint(offset, view.len, &start) or start + size > view.len:
+        if not _uint(<PyObject*>offset, view.len, &start) or start + size > view.len:
             return _codec_py.pack_into(buffer, offset, segment, src=src, dst=dst)
         _write(&enc, <uint8_t*>view.buf + start)
         return size

@@ -3,6 +3,8 @@
 
 from libc.stdint cimport int32_t, uint32_t
 
+from cpython.ref cimport PyObject
+
 from fastseg._uint cimport fastseg_u32_pair, fastseg_uint
 
 from fastseg import errors
@@ -31,7 +33,7 @@ cdef extern from *:
 cdef inline uint32_t _check(str name, object value) except? 0xFFFFFFFF:
     """``value`` as a C number, or the shared TypeError/ValueError of the reference twin."""
     cdef unsigned long long number
-    if fastseg_uint(value, 0xFFFFFFFF, &number):
+    if fastseg_uint(<PyObject*>value, 0xFFFFFFFF, &number):
         return <uint32_t>number
     raise errors.seq_error(name, value)
 

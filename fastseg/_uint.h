@@ -7,7 +7,7 @@
    exception set, so the caller can fall back to the reference twin's checks
    and error messages.
 
-   Exact ints of up to two 30-bit digits (values below 2**60) are read from
+   Ints (and int subclasses) of up to two 30-bit digits (values below 2**60) are read from
    their digits inline, as Cython's own conversion does, through the layout
    each CPython version documents in longintrepr.h; everything else goes
    through PyLong_AsLongLongAndOverflow. */
@@ -35,7 +35,9 @@ static inline int fastseg_uint_slow(PyObject* value, unsigned long long limit, u
 
 static inline int fastseg_uint(PyObject* value, unsigned long long limit, unsigned long long* out) {
 #if PyLong_SHIFT == 30
-    if (PyLong_CheckExact(value)) {
+    /* An int subclass (Flags, bool) holds its value in the same digits, which
+       PyLong_AsLongLongAndOverflow also reads without calling any method. */
+    if (PyLong_CheckExact(value) || PyLong_Check(value)) {
         const digit* digits;
         Py_ssize_t ndigits;
         unsigned long long number;
