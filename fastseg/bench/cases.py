@@ -25,6 +25,7 @@ from fastseg.bench.corpus import (
 from fastseg.bench.peers import (
     dpkt_fields,
     fastseg_fields,
+    minimal,
     peer,
     scapy_fields,
     scapy_option_list,
@@ -123,6 +124,10 @@ def _unpack(w: Workload, impl: str) -> Case:
                 _payload = seg.payload
         return Case("unpack", impl, run, len(wires), lambda: [fastseg_fields(unpack(r)) for r in wires],
                     expected)
+    if impl == "minimal":
+        decode = minimal().decode
+        return Case("unpack", impl, lambda: _drain(map(decode, wires)), len(wires),
+                    lambda: list(map(decode, wires)), expected)
     if impl == "dpkt":
         dpkt = peer("dpkt")
         tcp_class, parse_opts = dpkt.tcp.TCP, dpkt.tcp.parse_opts
@@ -222,6 +227,17 @@ def _pack(w: Workload, impl: str) -> Case:
                 pack(seg, src=src, dst=dst)
         return Case("pack checksum", impl, run, len(segments),
                     lambda: [pack(s, src=a, dst=b) for s, (a, b) in zip(segments, addresses)], expected)
+    if impl == "minimal":
+        # Field tuples made as segments() makes the segments: new option tuples, shared values.
+        encode = minimal().encode
+        records = w.derived("records", lambda: [(*f[:9], tuple((k, v) for k, v in f[9]), f[10])
+                                                for f in w.corpus.fields])
+
+        def run_minimal() -> None:
+            for record, (src, dst) in zip(records, addresses):
+                encode(record, src, dst)
+        return Case("pack checksum", impl, run_minimal, len(records),
+                    lambda: [encode(r, a, b) for r, (a, b) in zip(records, addresses)], expected)
     if impl == "dpkt":
         # dpkt has no option encoder: its objects carry the option bytes.  The checksum
         # is computed as dpkt's own IP.__bytes__ does for the TCP segment it carries.
@@ -391,9 +407,9 @@ TWINS = ("cython", "python")
 PEERS = ("cython", "python", "dpkt", "scapy")
 #: Every operation in table order: its builder and the implementations timed side by side.
 PLAN: dict[str, tuple[Callable[[Workload, str], Case], tuple[str, ...]]] = {
-    "unpack": (_unpack, PEERS),
+    "unpack": (_unpack, (*PEERS, "minimal")),
     "unpack header": (_unpack_header, (*PEERS, "struct")),
-    "pack checksum": (_pack, PEERS),
+    "pack checksum": (_pack, (*PEERS, "minimal")),
     **{f"checksum {size}": (_checksum(size), PEERS) for size in CHECKSUM_SIZES},
     "verify_checksum": (_verify, TWINS),
     "update_checksum": (_update, TWINS),

@@ -17,7 +17,7 @@ from fastseg import reference
 from fastseg.bench.cases import PEERS, PLAN, Workload, make_case
 from fastseg.bench.corpus import COUNT, SEED, SHORT_COUNT
 from fastseg.bench.peers import Unavailable
-from fastseg.bench.targets import evaluate_targets
+from fastseg.bench.targets import evaluate_targets, yardstick
 from fastseg.bench.timing import time_case
 
 __all__ = ["SHORT_ENV", "Result", "format_table", "main", "report", "short_requested"]
@@ -71,10 +71,19 @@ def report(results: list[Result], workload: Workload, skipped: dict[str, str]) -
              "'vs cython' = time / the Cython twin's time", ""]
     lines += format_table(results)
     lines += [f"skipped {impl}: {reason}" for impl, reason in skipped.items()]
+    best = {(r.op, r.impl): r.best for r in results}
     lines += ["", "targets (issue 4)"]
-    for row in evaluate_targets({(r.op, r.impl): r.best for r in results}):
+    for row in evaluate_targets(best):
         value = "-" if row["value"] is None else f"{row['value']:.2f} {row['unit']}"
         lines.append(f"  {row['target']:<58} {value:>12}  {row['verdict']}")
+    rows = yardstick(best)
+    if rows:
+        lines += ["", "the issue's yardstick, a minimal compiled routine that builds the same objects "
+                  "(impl 'minimal')"]
+    for row in rows:
+        reach = "-" if row["minimal_vs_dpkt"] is None else f"{row['minimal_vs_dpkt']:.2f}x faster than dpkt"
+        cost = "-" if row["cython_vs_minimal"] is None else f"{row['cython_vs_minimal']:.2f}x its time"
+        lines.append(f"  {row['op']:<14} the routine: {reach:<26} the Cython twin: {cost}")
     sample = reference.unpack(workload.corpus.wires[0])
     lines += ["", f"a Segment is {sys.getsizeof(sample)} bytes (the object alone; its fields, options and "
               "payload are objects of their own)"]
@@ -142,6 +151,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                             for r in results],
                 "skipped": skipped,
                 "targets": evaluate_targets({(r.op, r.impl): r.best for r in results}),
+                "yardstick": yardstick({(r.op, r.impl): r.best for r in results}),
             }, out, indent=1)
     return status
 

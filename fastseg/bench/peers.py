@@ -13,8 +13,8 @@ from typing import Any
 from fastseg import _impl, reference
 from fastseg.bench.corpus import Fields
 
-__all__ = ["Unavailable", "dpkt_fields", "fastseg_fields", "peer", "scapy_fields", "scapy_option_list",
-           "twin"]
+__all__ = ["Unavailable", "dpkt_fields", "fastseg_fields", "minimal", "peer", "scapy_fields",
+           "scapy_option_list", "twin"]
 
 
 class Unavailable(Exception):
@@ -31,6 +31,14 @@ def twin(name: str) -> Any:
     except ImportError as exc:
         raise Unavailable(f"the Cython twin is not built ({exc})") from None
     return SimpleNamespace(**{n: getattr(m, n) for m in modules for n in m.__all__})
+
+
+def minimal() -> Any:
+    """The minimal compiled decode and encode (``fastseg.bench._minimal_c``), the issue's yardstick."""
+    try:
+        return importlib.import_module("fastseg.bench._minimal_c")
+    except ImportError as exc:
+        raise Unavailable(f"the minimal routines are not built ({exc})") from None
 
 
 @functools.cache

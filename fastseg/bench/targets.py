@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional
 
 from fastseg.bench.cases import SEQ_OPS
 
-__all__ = ["TARGETS", "Best", "Target", "evaluate_targets"]
+__all__ = ["TARGETS", "Best", "Target", "evaluate_targets", "yardstick"]
 
 
 Best = dict[tuple[str, str], float]  # (op, impl) -> best seconds per operation
@@ -69,4 +69,17 @@ def evaluate_targets(best: Best) -> list[dict[str, Any]]:
         value = target.measure(best)
         rows.append({"target": target.text, "value": value, "unit": target.unit, "goal": target.goal,
                      "verdict": "not measured" if value is None else target.verdict(value)})
+    return rows
+
+
+def yardstick(best: Best) -> list[dict[str, Any]]:
+    """For unpack and pack: how far the issue's yardstick, a minimal compiled routine building
+    the same objects (``minimal``), gets against dpkt, and fastseg's time over its time."""
+    rows = []
+    for op in ("unpack", "pack checksum"):
+        minimal_vs_dpkt = _ratio((op, "dpkt"), (op, "minimal"))(best)
+        cython_vs_minimal = _ratio((op, "cython"), (op, "minimal"))(best)
+        if minimal_vs_dpkt is not None or cython_vs_minimal is not None:
+            rows.append({"op": op, "minimal_vs_dpkt": minimal_vs_dpkt,
+                         "cython_vs_minimal": cython_vs_minimal})
     return rows
