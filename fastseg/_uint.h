@@ -71,9 +71,11 @@ static inline int fastseg_uint(PyObject* value, unsigned long long limit, unsign
 }
 
 /* fastseg_u32_pair(a, b, &x, &y): the common case of two fastseg_uint calls with
-   limit 2**32 - 1 (two exact ints of at most two digits) in one branch.  It returns 0
+   limit 2**32 - 1 (two exact ints of one or two digits) in one branch.  It returns 0
    for everything else, including ints it could have read; callers then take
-   fastseg_uint, out of line, so that this stays small enough to inline. */
+   fastseg_uint, out of line, so that this stays small enough to inline.  Zero is
+   among them: before 3.11 CPython allocates no digit for some zeros (the one
+   int.from_bytes(bytes(4), "big") returns), so a zero's digits are never read. */
 static inline int fastseg_u32_pair(PyObject* a, PyObject* b, unsigned long long* x, unsigned long long* y) {
 #if PyLong_SHIFT == 30
     if (PyLong_CheckExact(a) & PyLong_CheckExact(b)) {
@@ -97,12 +99,12 @@ static inline int fastseg_u32_pair(PyObject* a, PyObject* b, unsigned long long*
         da = ((PyLongObject*)a)->ob_digit;
         db = ((PyLongObject*)b)->ob_digit;
 #endif
-        if (!negative & (na <= 2) & (nb <= 2)) {
-            /* ob_digit[0] is always allocated (it holds 0 for zero); masked as in fastseg_uint. */
+        if (!negative & (na - 1 <= 1) & (nb - 1 <= 1)) {  /* one or two digits each */
+            /* digits[two] as in fastseg_uint: read either way, masked out for one digit. */
             two_a = na >> 1;
             two_b = nb >> 1;
-            *x = (da[0] & (0 - (digit)(na != 0))) | ((unsigned long long)(da[two_a] & (0 - (digit)two_a)) << 30);
-            *y = (db[0] & (0 - (digit)(nb != 0))) | ((unsigned long long)(db[two_b] & (0 - (digit)two_b)) << 30);
+            *x = da[0] | ((unsigned long long)(da[two_a] & (0 - (digit)two_a)) << 30);
+            *y = db[0] | ((unsigned long long)(db[two_b] & (0 - (digit)two_b)) << 30);
             return ((*x | *y) >> 32) == 0;
         }
     }
