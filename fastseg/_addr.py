@@ -23,7 +23,11 @@ def packed(address: Address, field: str) -> bytes:
         except ValueError:
             raise EncodeError(field, f"not an IPv4 or IPv6 address: {address!r}") from None
     if isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-        return address.packed
+        raw = address.packed  # a subclass can make it anything: the compiled twins copy these bytes
+        size = 4 if isinstance(address, ipaddress.IPv4Address) else 16
+        if type(raw) is bytes and len(raw) == size:
+            return raw
+        raise EncodeError(field, f"{type(address).__name__}.packed is not the address's {size} bytes")
     raise EncodeError(field, f"an address is bytes, str or ipaddress, not {type(address).__name__}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import ipaddress
 import itertools
 import struct
 
@@ -301,6 +302,7 @@ def test_pack_into(impl):
         ({"options": [(5, ())]}, "options[0]"), ({"options": [(19, 5)]}, "options[0]"),
         ({"options": [(19, bytes(254))]}, "options[0]"),
         ({"options": [(1, None)] * 41, "header_len": 60}, "options"),
+        ({"options": [(5, ((1, 2),) * 32)], "header_len": 60}, "options[0]"),
     ],
 )
 def test_pack_errors_name_the_field(impl, changes, field):
@@ -327,7 +329,7 @@ def test_pack_int_digit_edges(impl, value):
 
 
 class IntSubclass(int):
-    """An int subclass, which the compiled twin reads the slow way."""
+    """An int subclass, whose digits the compiled twin reads as an int's."""
 
 
 @pytest.mark.parametrize(
@@ -339,6 +341,36 @@ def test_pack_address_errors(impl, src, dst, field):
     with pytest.raises(EncodeError) as info:
         impl.pack(Segment(), src=src, dst=dst)
     assert info.value.field == field
+
+
+class LongPackedV4(ipaddress.IPv4Address):
+    """An IPv4 address whose ``packed`` is 4 KiB long."""
+
+    @property
+    def packed(self) -> bytes:
+        return bytes(4096)
+
+
+class ShortPackedV6(ipaddress.IPv6Address):
+    """An IPv6 address whose ``packed`` is 4 bytes, as if it were IPv4."""
+
+    @property
+    def packed(self) -> bytes:
+        return bytes(4)
+
+
+@pytest.mark.parametrize(("src", "dst"), [(LongPackedV4("10.0.0.1"), LongPackedV4("10.0.0.2")),
+                                          (ShortPackedV6("::1"), "10.0.0.2")])
+def test_addresses_whose_packed_form_lies_are_refused(impl, src, dst):
+    # The compiled twins copy an address's bytes into a fixed-size pseudo-header.
+    wire = impl.pack(Segment())
+    calls = (lambda: impl.pack(Segment(), src=src, dst=dst),
+             lambda: impl.pack_into(bytearray(40), 0, Segment(), src=src, dst=dst),
+             lambda: impl.tcp_checksum(src, dst, wire), lambda: impl.verify_checksum(src, dst, wire))
+    for call in calls:
+        with pytest.raises(EncodeError, match="packed is not the address's") as info:
+            call()
+        assert info.value.field == "src"
 
 
 def test_pack_ipv4_length_limit(impl):
