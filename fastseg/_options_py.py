@@ -14,6 +14,8 @@ from fastseg.errors import EncodeError
 
 __all__ = ["bytes_field", "pack_options", "uint_field"]
 
+_MAX_SACK_BLOCKS = (0xFF - 2) // 8  # 31
+
 
 def pack_options(options: Iterable[Any]) -> bytes:
     """The wire bytes of ``(kind, value)`` pairs, unpadded; errors name ``options[i]``."""
@@ -62,6 +64,9 @@ def _pack_option(kind: Any, value: Any, field: str) -> bytes:
         return struct.pack("!BBII", kind, 10, *_pairs(value, field, 1)[0])
     if kind == _wire.SACK:
         blocks = _pairs(value, field, None)
+        if len(blocks) > _MAX_SACK_BLOCKS:
+            raise EncodeError(field, f"{len(blocks)} SACK blocks exceed the {_MAX_SACK_BLOCKS} an option's "
+                              "length byte counts")
         edges = [edge for block in blocks for edge in block]
         return struct.pack(f"!BB{len(edges)}I", kind, 2 + 4 * len(edges), *edges)
     raise EncodeError(field, f"kind {kind} takes bytes, got {type(value).__name__}")

@@ -63,6 +63,13 @@ def test_decode_rejects_what_it_cannot_read(minimal, wire, message):
         minimal.decode(wire)
 
 
+def test_none_is_refused(minimal):
+    with pytest.raises(TypeError):
+        minimal.decode(None)
+    with pytest.raises(TypeError):
+        minimal.encode(None, bytes(4), bytes(4))
+
+
 @given(st.binary(max_size=80))
 def test_decode_never_reads_outside_its_input(data):
     minimal = _minimal()

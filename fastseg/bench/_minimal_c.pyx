@@ -63,7 +63,7 @@ cdef object _option(const uint8_t* o, Py_ssize_t length):
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-def decode(bytes data):
+def decode(bytes data not None):
     """The field tuple of a well-formed segment, options and payload included (an EOL
     option ends the options: what follows it is not returned)."""
     cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
@@ -128,7 +128,7 @@ cdef Py_ssize_t _put_option(uint8_t* h, Py_ssize_t pos, Py_ssize_t end, int kind
     return pos + length
 
 
-def encode(tuple fields, bytes src, bytes dst):
+def encode(tuple fields not None, bytes src not None, bytes dst not None):
     """The wire form of a field tuple with the TCP checksum over the IPv4 ``src`` and ``dst``
     (the tuple's own checksum is ignored)."""
     cdef uint8_t header[60]
