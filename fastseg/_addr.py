@@ -13,7 +13,8 @@ Address = Union[bytes, bytearray, memoryview, str, ipaddress.IPv4Address, ipaddr
 def packed(address: Address, field: str) -> bytes:
     """The 4 or 16 bytes of an IPv4 or IPv6 address given as bytes, str or ipaddress object."""
     if isinstance(address, (bytes, bytearray, memoryview)):
-        raw = bytes(address)
+        with memoryview(address) as view:  # exact bytes: a subclass's __bytes__ or __len__ could lie
+            raw = view.tobytes()
         if len(raw) in (4, 16):
             return raw
         raise EncodeError(field, f"an address is 4 or 16 bytes, got {len(raw)}")

@@ -1026,6 +1026,54 @@ def test_file_objects_and_close(tmp_path: Path, reader: str) -> None:
     assert list(rd) == []
 
 
+def test_file_objects_that_lie(tmp_path: Path, reader: str) -> None:
+    path = HERE / "data" / "captures" / "ipv4_handshake.pcap"
+    data, expected = path.read_bytes(), read(path, reader)
+
+    class Keeper(io.RawIOBase):  # keeps the reader's buffer, then shrinks it
+        def __init__(self) -> None:
+            self.stream, self.kept = io.BytesIO(data), []
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, window: Any) -> Optional[int]:
+            self.kept.append(getattr(window, "obj", window))  # the buffer behind the window
+            return self.stream.readinto(window)
+
+    keeper = Keeper()
+    with capture.open_capture(keeper, implementation=reader, chunk_size=64, include_other=True) as rd:
+        records = [next(rd)]
+        for kept in keeper.kept:
+            del kept[8:]
+        records += list(rd)
+    assert records == expected
+
+    class LongBytes(bytes):  # says it is longer than it is
+        def __len__(self) -> int:
+            return super().__len__() + (1 << 24)
+
+    class LongReads:
+        def __init__(self) -> None:
+            self.stream = io.BytesIO(data)
+
+        def read(self, n: int = -1) -> bytes:
+            return LongBytes(self.stream.read(n))
+
+    assert read(LongReads(), reader) == expected
+
+    class Boasting(io.RawIOBase):  # claims more bytes than the window holds
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, window: Any) -> Optional[int]:
+            return len(window) + (1 << 40)
+
+    if reader == "cython":  # the pure-Python twin reads with read(), which has no count to check
+        with pytest.raises(OSError, match="readinto"):
+            read(Boasting(), reader)
+
+
 # ================================================================ the writer
 
 

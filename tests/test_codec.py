@@ -359,16 +359,29 @@ class ShortPackedV6(ipaddress.IPv6Address):
         return bytes(4)
 
 
-@pytest.mark.parametrize(("src", "dst"), [(LongPackedV4("10.0.0.1"), LongPackedV4("10.0.0.2")),
-                                          (ShortPackedV6("::1"), "10.0.0.2")])
-def test_addresses_whose_packed_form_lies_are_refused(impl, src, dst):
+class ShortBytes(bytes):
+    """Bytes that call themselves 16 long, whatever they hold."""
+
+    def __bytes__(self) -> bytes:
+        return self
+
+    def __len__(self) -> int:
+        return 16
+
+
+@pytest.mark.parametrize(("src", "dst", "message"), [
+    (LongPackedV4("10.0.0.1"), LongPackedV4("10.0.0.2"), "packed is not the address's"),
+    (ShortPackedV6("::1"), "10.0.0.2", "packed is not the address's"),
+    (ShortBytes(b"\1" * 4000), ShortBytes(b"\2" * 4000), "4 or 16 bytes, got 4000"),
+])
+def test_addresses_that_lie_about_their_size_are_refused(impl, src, dst, message):
     # The compiled twins copy an address's bytes into a fixed-size pseudo-header.
     wire = impl.pack(Segment())
     calls = (lambda: impl.pack(Segment(), src=src, dst=dst),
              lambda: impl.pack_into(bytearray(40), 0, Segment(), src=src, dst=dst),
              lambda: impl.tcp_checksum(src, dst, wire), lambda: impl.verify_checksum(src, dst, wire))
     for call in calls:
-        with pytest.raises(EncodeError, match="packed is not the address's") as info:
+        with pytest.raises(EncodeError, match=message) as info:
             call()
         assert info.value.field == "src"
 

@@ -666,8 +666,21 @@ def test_threads_argument(tmp_path: Path) -> None:
                 columns.columns(path, implementation=impl, threads=bad)
         assert columns.columns(path, implementation=impl, threads=8).rows == 1
     if COMPILED_ERROR is None:
-        with pytest.raises(ValueError, match="chunk"):
-            columns.compiled().decode(path.read_bytes(), "t", 2, chunk=0)
+        for bad in (0, 1 << 21, 1.5, AgreeableInt(0), AgreeableInt(2**59)):
+            with pytest.raises(ValueError, match="chunk"):
+                columns.compiled().decode(path.read_bytes(), "t", 2, chunk=bad)
+
+
+class AgreeableInt(int):
+    """An int whose comparisons say it is in any range: the C code uses its digits."""
+
+    def __le__(self, other: object) -> bool:
+        return True
+
+    def __ge__(self, other: object) -> bool:
+        return True
+
+    __lt__ = __gt__ = __le__
 
 
 def test_threads_and_routing_headers(tmp_path: Path) -> None:

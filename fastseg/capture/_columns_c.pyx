@@ -36,6 +36,7 @@ away under it.
 cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, Py_buffer, PyBuffer_Release, PyObject_GetBuffer
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.ref cimport PyObject
 from cpython.pythread cimport (
     WAIT_LOCK, PyThread_acquire_lock, PyThread_allocate_lock, PyThread_free_lock,
     PyThread_release_lock, PyThread_type_lock,
@@ -47,6 +48,7 @@ from libc.string cimport memcpy, memset
 
 from fastseg._checksum_c cimport sum_native
 from fastseg._endian cimport be16, be32
+from fastseg._uint cimport fastseg_uint
 from fastseg.capture._frames cimport (
     K_TCP, MAX_RECORD, Found, Interface, Packet, _capture_format, _checksum_ok,
     _decode, _interface_fields, _le32, _other_frame, _packet_block, _rd32,
@@ -819,10 +821,12 @@ def decode(buffer, name="<capture>", threads=None, *, chunk=CHUNK):
     """
     cdef Py_buffer view
     cdef _Decoder decoder = _Decoder()
+    cdef unsigned long long rows = 0
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 1):
         raise ValueError(f"threads is a positive int or None, not {threads!r}")
-    if not isinstance(chunk, int) or not 1 <= chunk <= 1 << 20:
+    # Checked as the C number it becomes: an int subclass's comparisons could say otherwise.
+    if not fastseg_uint(<PyObject*>chunk, 1 << 20, &rows) or rows < 1:
         raise ValueError(f"chunk is an int from 1 to 2**20, not {chunk!r}")
     PyObject_GetBuffer(buffer, &view, PyBUF_SIMPLE)
     try:
@@ -831,6 +835,6 @@ def decode(buffer, name="<capture>", threads=None, *, chunk=CHUNK):
         decoder._data = <const uint8_t*>view.buf
         decoder._size = view.len
         decoder.name = name
-        return decoder.run(chunk, threads > 1)
+        return decoder.run(<Py_ssize_t>rows, threads > 1)
     finally:
         PyBuffer_Release(&view)

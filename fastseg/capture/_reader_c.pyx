@@ -19,6 +19,7 @@ cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, Py_buffer, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.ref cimport Py_REFCNT
 from libc.stdint cimport UINT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memmove, memset
 
@@ -194,10 +195,14 @@ cdef class Reader:
                 with memoryview(self._buf) as view:
                     with view[self._end:capacity] as window:
                         got = self._readinto(window) or 0
+                if not 0 <= got <= capacity - self._end:  # the count is trusted from here on
+                    raise OSError(f"readinto() returned {got!r} for {capacity - self._end} bytes")
+                if Py_REFCNT(self._buf) != 1:  # it kept the buffer (window.obj): keep a copy of our own
+                    self._buf = bytearray(self._buf)
             else:
-                data = self._file.read(capacity - self._end)
-                got = len(data)
-                self._buf[self._end:self._end + got] = data
+                with memoryview(self._file.read(capacity - self._end)) as data:
+                    got = data.nbytes  # the bytes there are, whatever the object's __len__ says
+                    self._buf[self._end:self._end + got] = data
             if got <= 0:
                 self._eof = True
             self._end += got

@@ -112,6 +112,9 @@ class Reader:
             if self._eof:
                 return False
             data = self._file.read(max(self._chunk, n - (len(self._buf) - self._pos)))
+            if type(data) is not bytes:  # the bytes there are, whatever the object's __len__ says
+                with memoryview(data) as view:
+                    data = view.tobytes()
             if not data:
                 self._eof = True
                 continue
