@@ -105,6 +105,8 @@ def test_compiled_comparisons_read_no_digit_of_a_zero(tmp_path):
     # Under valgrind with the system allocator, a read of the digit a zero does not have
     # (CPython 3.9 and 3.10) is reported; with pymalloc it would go unseen.
     pytest.importorskip("fastseg._seq_c", reason="the compiled twin is not built")
+    if os.environ.get("FASTSEG_ASAN_RUNTIME"):
+        pytest.skip("the extensions are built with ASan (fuzz/sanitize.sh), which valgrind cannot run")
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         pytest.skip("valgrind is not installed (apt-get install valgrind)")
