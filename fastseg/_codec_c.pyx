@@ -16,7 +16,6 @@ twin, so both raise the same error for the same input by construction.
 cimport cython
 from cpython.buffer cimport PyBUF_WRITABLE, Py_buffer, PyBuffer_Release, PyObject_GetBuffer
 from cpython.ref cimport PyObject
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.bytes cimport (
     PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE,
 )
@@ -290,8 +289,8 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
     options = options_of(fields)
     if type(options) is not tuple:
         return False
-    for i in range(PyTuple_GET_SIZE(options)):
-        if not _put_option(enc.header, &pos, PyTuple_GET_ITEM(options, i)):
+    for i in range(_tuple_size(<PyObject*>options)):
+        if not _put_option(enc.header, &pos, _item(<PyObject*>options, i)):
             return False
     if not (_uint(<PyObject*>fields.src_port, 0xFFFF, &src_port)
             and _uint(<PyObject*>fields.dst_port, 0xFFFF, &dst_port)

@@ -23,11 +23,9 @@ static inline int fastseg_uint_slow(PyObject* value, unsigned long long limit, u
     int overflow = 0;
     long long number;
     if (!PyLong_Check(value)) return 0;
+    /* For an int (or subclass) this reads the digits and cannot fail: it calls no
+       __index__, and a value out of range is reported through overflow. */
     number = PyLong_AsLongLongAndOverflow(value, &overflow);
-    if (number == -1 && PyErr_Occurred()) {  /* an int subclass whose conversion failed */
-        PyErr_Clear();
-        return 0;
-    }
     if (overflow || number < 0 || (unsigned long long)number > limit) return 0;
     *out = (unsigned long long)number;
     return 1;
