@@ -39,9 +39,10 @@ def internet_checksum(data: object, initial: int = 0) -> int:
     continue from, e.g. that of a pseudo-header.  Any buffer is accepted; odd
     lengths are padded with a zero byte, empty data gives ``~initial``.
     """
-    if not isinstance(initial, int) or not 0 <= initial <= _wire.U16:
+    start = _wire.uint(initial, _wire.U16)
+    if start is None:
         raise ValueError(f"initial must be an int in [0, 65535], got {initial!r}")
-    total = _sum16(as_bytes(data)) + initial
+    total = _sum16(as_bytes(data)) + start
     if total > 0xFFFF:
         total -= 0xFFFF
     return ~total & 0xFFFF
@@ -85,13 +86,14 @@ def update_checksum(checksum: int, old_bytes: object, new_bytes: object) -> int:
     Where all the data sums to zero the result may be 0x0000 where a full
     recomputation gives 0xFFFF: the two zeros of one's-complement arithmetic.
     """
-    if not isinstance(checksum, int) or not 0 <= checksum <= _wire.U16:
+    held = _wire.uint(checksum, _wire.U16)
+    if held is None:
         raise ValueError(f"checksum must be an int in [0, 65535], got {checksum!r}")
     old, new = as_bytes(old_bytes), as_bytes(new_bytes)
     if len(old) != len(new):
         raise ValueError(f"old_bytes and new_bytes differ in length ({len(old)} != {len(new)})")
     # HC' = ~(~HC + ~m + m'): ~m summed word by word is the complement of m's sum.
-    total = (~checksum & 0xFFFF) + (~_sum16(old) & 0xFFFF) + _sum16(new)
+    total = (~held & 0xFFFF) + (~_sum16(old) & 0xFFFF) + _sum16(new)
     while total > 0xFFFF:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF

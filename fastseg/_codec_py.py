@@ -127,9 +127,9 @@ def _pack(segment: Segment, src: Optional[Address], dst: Optional[Address]) -> b
     options = pack_options(segment.options)
     if len(options) > _wire.MAX_OPTIONS_LEN:
         raise EncodeError("options", f"{len(options)} bytes exceed the 40 that fit")
-    header_len = segment.header_len
-    if not isinstance(header_len, int) or header_len % 4 or not 0 <= header_len <= 60:
-        raise EncodeError("header_len", f"must be a multiple of 4 in [0, 60], got {header_len!r}")
+    header_len = _wire.uint(segment.header_len, _wire.MAX_HEADER_LEN)
+    if header_len is None or header_len % 4:
+        raise EncodeError("header_len", f"must be a multiple of 4 in [0, 60], got {segment.header_len!r}")
     if options and header_len < _wire.HEADER_LEN + len(options):
         raise EncodeError("header_len", f"{header_len} leaves no room for {len(options)} option bytes")
     payload = bytes_field(segment.payload, "payload")
@@ -177,11 +177,12 @@ def pack_into(
             raise TypeError("pack_into needs a writable, contiguous buffer")
         with view.cast("B") as target:
             size = len(target)
-            if not isinstance(offset, int) or not 0 <= offset <= size:
+            start = _wire.uint(offset, size)
+            if start is None:
                 raise EncodeError("offset", f"must be an int in [0, {size}], got {offset!r}")
-            if offset + len(encoded) > size:
+            if start + len(encoded) > size:
                 raise EncodeError(
-                    "buffer", f"{len(encoded)} bytes do not fit at offset {offset} of {size}"
+                    "buffer", f"{len(encoded)} bytes do not fit at offset {start} of {size}"
                 )
-            target[offset : offset + len(encoded)] = encoded
+            target[start : start + len(encoded)] = encoded
     return len(encoded)

@@ -26,9 +26,10 @@ def pack_options(options: Iterable[Any]) -> bytes:
 
 def uint_field(value: Any, field: str, limit: int) -> int:
     """``value`` when it is an int in [0, limit], else the EncodeError naming ``field``."""
-    if not isinstance(value, int) or not 0 <= value <= limit:
+    number = _wire.uint(value, limit)
+    if number is None:
         raise EncodeError(field, f"must be an int in [0, {limit}], got {value!r}")
-    return value
+    return number
 
 
 def bytes_field(value: Any, field: str) -> bytes:

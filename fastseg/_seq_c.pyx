@@ -46,7 +46,7 @@ cdef uint32_t _checked_difference(object a, object b) except? 0xFFFFFFFF:
 cdef inline uint32_t _difference(object a, object b) except? 0xFFFFFFFF:
     """``a - b`` modulo 2**32, or the reference twin's error for a, then b."""
     cdef unsigned long long x, y
-    if fastseg_u32_pair(a, b, &x, &y):
+    if fastseg_u32_pair(<PyObject*>a, <PyObject*>b, &x, &y):
         return <uint32_t>x - <uint32_t>y
     return _checked_difference(a, b)
 
@@ -78,8 +78,8 @@ def seq_add(a, n):
     if not PyLong_Check(n):
         raise errors.seq_error("n", n)
     step = PyLong_AsLongLongAndOverflow(n, &overflow)
-    if overflow:
-        return (x + n) & 0xFFFFFFFF
+    if overflow:  # n's own number, whatever its type's __radd__ or __and__ would say
+        return (x + int.__index__(n)) & 0xFFFFFFFF
     return <uint32_t>(x + <uint32_t>(<unsigned long long>step))
 
 

@@ -15,9 +15,10 @@ __all__ = ["seq_add", "seq_diff", "seq_ge", "seq_gt", "seq_in_window", "seq_le",
 
 
 def _check(name: str, value: int) -> int:
-    if not isinstance(value, int) or not 0 <= value <= _wire.U32:
+    number = _wire.uint(value, _wire.U32)
+    if number is None:
         raise errors.seq_error(name, value)
-    return value
+    return number
 
 
 def _distance(a: int, b: int) -> int:
@@ -43,22 +44,22 @@ def seq_le(a: int, b: int) -> bool:
 
 def seq_gt(a: int, b: int) -> bool:
     """``a`` comes after ``b`` (Linux ``after(a, b)``, i.e. ``before(b, a)``)."""
-    _check("a", a)
+    a = _check("a", a)
     return _distance(_check("b", b), a) < 0
 
 
 def seq_ge(a: int, b: int) -> bool:
     """``a`` comes after ``b`` or equals it."""
-    _check("a", a)
+    a = _check("a", a)
     return _distance(_check("b", b), a) <= 0
 
 
 def seq_add(a: int, n: int) -> int:
     """``a + n`` modulo 2**32; ``n`` is any int, negative to step back."""
-    _check("a", a)
-    if not isinstance(n, int):
+    start, step = _check("a", a), _wire.exact_int(n)
+    if step is None:
         raise errors.seq_error("n", n)
-    return (a + n) & _wire.U32
+    return (start + step) & _wire.U32
 
 
 def seq_in_window(x: int, left: int, size: int) -> bool:

@@ -1,6 +1,9 @@
-"""The TCP header layout of RFC 9293 §3.1 as named constants, shared by both twins."""
+"""The TCP header layout of RFC 9293 §3.1 as named constants, shared by both twins,
+and the reading of an int argument that every range check of the reference starts with."""
 
 from __future__ import annotations
+
+from typing import Optional
 
 #: Length of the fixed header, and the limits the 4-bit data offset sets.
 HEADER_LEN = 20
@@ -39,3 +42,22 @@ SACK_BLOCK_LEN = 8
 
 U16 = 0xFFFF
 U32 = 0xFFFFFFFF
+
+
+def exact_int(value: object) -> Optional[int]:
+    """``value``'s number as a plain int when its type is int or a subclass, else None.
+
+    The number is read as ``int`` reads it, so a subclass's own comparisons and
+    arithmetic are never consulted: the compiled twin reads the digits too.
+    """
+    if type(value) is int:
+        return value
+    if not issubclass(type(value), int):
+        return None
+    return int.__index__(value)  # type: ignore[arg-type]
+
+
+def uint(value: object, limit: int) -> Optional[int]:
+    """``value`` as a plain int when it is an int in [0, limit], else None."""
+    number = exact_int(value)
+    return number if number is not None and 0 <= number <= limit else None
