@@ -7,7 +7,7 @@ implementation that is not installed is skipped with the reason.
 
     pytest benchmarks                     # 100k segments: about 2 minutes on 2 cores
     pytest benchmarks --bench-short --benchmark-json=bench.json   # CI: 10k segments, ~15 s
-    python benchmarks/check_ratios.py bench.json   # Cython/pure-Python floors
+    python benchmarks/check_ratios.py bench.json   # the ratio floors
 
 ``--bench-short`` (or ``FASTSEG_BENCH_SHORT=1``) selects the short mode.  The
 rounds of each case are set by the mode's time budget, not by
