@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from strategies import unchecked
 
 from fastseg import EncodeError, Segment
-from tests.strategies import unchecked
 
 
 def _lie(*_args: Any) -> Any:
