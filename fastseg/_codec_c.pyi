@@ -1,3 +1,4 @@
+from types import BuiltinFunctionType
 from typing import Any, Optional
 
 from fastseg._addr import Address
@@ -11,3 +12,4 @@ def pack_into(
     buffer: Any, offset: int, segment: Segment, *,
     src: Optional[Address] = None, dst: Optional[Address] = None,
 ) -> int: ...
+def document(function: BuiltinFunctionType, doc: str) -> None: ...

@@ -7,7 +7,7 @@ which the compiled codec needs, so both always agree.
 
 from __future__ import annotations
 
-from types import ModuleType
+from types import BuiltinFunctionType, ModuleType
 
 from fastseg import _checksum_py, _codec_py, _env, _seq_py
 
@@ -20,7 +20,12 @@ def compiled() -> tuple[ModuleType, ModuleType, ModuleType]:
 
     for twin, reference in ((_codec_c, _codec_py), (_checksum_c, _checksum_py), (_seq_c, _seq_py)):
         for name in reference.__all__:
-            getattr(twin, name).__doc__ = getattr(reference, name).__doc__
+            function, doc = getattr(twin, name), getattr(reference, name).__doc__
+            if isinstance(function, BuiltinFunctionType):  # the doc lives in its C definition
+                signature = function.__text_signature__  # type: ignore[attr-defined]
+                _codec_c.document(function, f"{name}{signature}\n--\n\n{doc}")
+            else:
+                function.__doc__ = doc
     return _codec_c, _checksum_c, _seq_c
 
 

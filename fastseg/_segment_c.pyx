@@ -19,7 +19,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.object cimport PyTypeObject
 from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, uint16_t
 
 from fastseg._endian cimport be16, be32
 from fastseg._uint cimport fastseg_u32_long
@@ -62,6 +62,8 @@ cdef extern from *:
     Py_ssize_t FIRST_OFFSET "offsetof(struct FastsegSegmentObject, src_port)"
     Py_ssize_t LAST_OFFSET "offsetof(struct FastsegSegmentObject, _raw)"
     Py_ssize_t POINTER_SIZE "sizeof(PyObject*)"
+    Py_ssize_t HEADER_SIZE "sizeof(PyObject)"
+    Py_ssize_t OBJECT_SIZE "sizeof(struct FastsegSegmentObject)"
 
 cdef extern from "Python.h":
     unsigned long Py_TPFLAGS_IS_ABSTRACT
@@ -69,18 +71,22 @@ cdef extern from "Python.h":
 
 cdef extern from *:
     """
-    /* cls->tp_alloc(cls, 0), whose fields start NULL, with the 14 fields from `first` on
-       set to new references to values[0..13].  SegmentCore's tp_new would first set each
-       field to None, then each assignment would drop that None again: 28 updates of one
-       reference count, which the CPU has to make one after another. */
-    static PyObject* fastseg_filled(PyTypeObject* cls, Py_ssize_t first, PyObject* const* values) {
+    /* A new cls with the 14 fields from `first` on set to new references to values[0..13].
+       SegmentCore's tp_new would first set each field to None, then each assignment would
+       drop that None again: 28 updates of one reference count, which the CPU has to make
+       one after another.  cls->tp_alloc zeroes the object first; when `bare` (the adopted
+       class: SegmentCore's fields and nothing else) it is not zeroed, since the header and
+       these 14 fields are all of it. */
+    static PyObject* fastseg_filled(PyTypeObject* cls, int bare, Py_ssize_t first,
+                                    PyObject* const* values) {
         Py_ssize_t i;
-        PyObject* self = cls->tp_alloc(cls, 0);
+        PyObject* self = bare ? (PyObject*)PyObject_GC_New(PyObject, cls) : cls->tp_alloc(cls, 0);
         if (self == NULL) return NULL;
         for (i = 0; i < 14; i++) {
             Py_INCREF(values[i]);
             ((PyObject**)((char*)self + first))[i] = values[i];
         }
+        if (bare) PyObject_GC_Track(self);
         return self;
     }
 
@@ -97,14 +103,21 @@ cdef extern from *:
     }
     """
     tuple fastseg_move_tuple(PyObject** items, Py_ssize_t n)
-    object fastseg_filled(PyTypeObject* cls, Py_ssize_t first, PyObject** values)
+    object fastseg_filled(PyTypeObject* cls, bint bare, Py_ssize_t first, PyObject** values)
 
 cdef tuple _KINDS = KIND_OBJECTS
 cdef tuple _NOP = (KIND_OBJECTS[1], None)
 cdef tuple _SACK_PERMITTED = (KIND_OBJECTS[4], None)
+# The window-scale options, and the MSS options made on first use and kept (at most 65536,
+# about 4 MiB): SYNs repeat a few values of each, and a kept tuple costs less than a new
+# tuple and int.
+cdef tuple _WINDOW_SCALES = tuple([(KIND_OBJECTS[3], shift) for shift in range(256)])
+cdef PyObject* _MSS_OPTIONS[65536]
 cdef type _ADOPTED = None
 
-if LAST_OFFSET != FIRST_OFFSET + 13 * POINTER_SIZE:  # adopt() and make() rely on it
+# adopt() and make() rely on it: the object is its header, then the 14 fields.
+if not (FIRST_OFFSET == HEADER_SIZE and LAST_OFFSET == FIRST_OFFSET + 13 * POINTER_SIZE
+        and OBJECT_SIZE == LAST_OFFSET + POINTER_SIZE):
     raise ImportError("SegmentCore's fields are not laid out one after another")
 
 
@@ -188,7 +201,7 @@ cdef SegmentCore make(type cls, object src_port, object dst_port, object seq, ob
                  <PyObject*>header_len, <PyObject*>flags, <PyObject*>reserved, <PyObject*>window,
                  <PyObject*>checksum, <PyObject*>urgent, <PyObject*>anomalies, <PyObject*>options,
                  <PyObject*>payload, <PyObject*>raw]
-    return <SegmentCore>fastseg_filled(<PyTypeObject*>cls, FIRST_OFFSET, values)
+    return <SegmentCore>fastseg_filled(<PyTypeObject*>cls, cls is _ADOPTED, FIRST_OFFSET, values)
 
 
 def new(cls, src_port, dst_port, seq, ack, header_len, flags, reserved, window, checksum, urgent,
@@ -304,6 +317,17 @@ cdef int _walk_options(const uint8_t* p, Py_ssize_t end, list problems, PyObject
     return 0
 
 
+cdef inline object _mss_option(uint16_t mss):
+    """The (MSS, mss) option, kept in _MSS_OPTIONS."""
+    cdef PyObject* kept = _MSS_OPTIONS[mss]
+    if kept is NULL:
+        option = (_KINDS[2], mss)
+        Py_INCREF(option)  # the table's reference, never dropped
+        _MSS_OPTIONS[mss] = <PyObject*>option
+        return option
+    return <object>kept
+
+
 cdef inline tuple _u32_pair(const uint8_t* o):
     """The two 32-bit numbers at o[0:8], a (TSval, TSecr) or a SACK block's edges."""
     return (fastseg_u32_long(be32(o)), fastseg_u32_long(be32(o + 4)))
@@ -328,9 +352,9 @@ cdef tuple _option(const uint8_t* o, Py_ssize_t offset, Py_ssize_t length, list 
     cdef Py_ssize_t i
     if not _misfit(kind, length):
         if kind == 2:
-            return (_KINDS[2], be16(o + 2))
+            return _mss_option(be16(o + 2))
         if kind == 3:
-            return (_KINDS[3], o[2])
+            return _WINDOW_SCALES[o[2]]
         if kind == 4:
             return _SACK_PERMITTED
         if kind == 8:
