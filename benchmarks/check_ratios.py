@@ -16,22 +16,22 @@ a hot loop falling back to Python objects or to the reference twin, which
 brings a ratio near 1:
 
     operation        floor   measured               guards
-    checksum 1500      20x   267-271x / 297x        the summing loop in C
-    checksum 65536     20x   465-498x / 515x
-    verify_checksum    10x     67-70x / 29x         pseudo-header and sum without Python bytes
-    update_checksum     4x       25x / 23x
-    unpack              4x  10.3-10.6x / 9.1x       header and options read in C
-    unpack header       3x  21.5-21.8x / 15.2x
-    pack checksum       5x     54-66x / 35x         the fast encoding path, not the reference fallback
-    seq_lt/le/gt/ge   1.5x   24-26x / 25-26x        no Python int arithmetic
+    checksum 1500      20x   289-308x / 271x        the summing loop in C
+    checksum 65536     20x   475-478x / 518x
+    verify_checksum    10x     76-77x / 64x         pseudo-header and sum without Python bytes
+    update_checksum     4x     25-26x / 21x
+    unpack              4x  11.7-12.0x / 11.7x      header and options read in C
+    unpack header       3x  23.0-23.2x / 22.9x
+    pack checksum       5x     57-70x / 44x         the fast encoding path, not the reference fallback
+    seq_lt/le/gt/ge   1.5x   26-28x / 25x           no Python int arithmetic
 
 Two more floors compare the Cython twin with ``minimal``, the yardstick
 routines that build the same objects with nothing else (minimal time / Cython
 time): a ratio that does not depend on how fast the machine runs Python code,
 so it guards the cost of the Segment layer itself:
 
-    unpack           0.4x   0.80-0.93x / 0.93x      Segment built in C, options and payload lazy
-    pack checksum    0.4x   1.03-1.77x / 1.12x      fields read without a Python call
+    unpack           0.4x   0.86-0.89x / 1.03x      Segment built in C, options and payload lazy
+    pack checksum    0.4x   0.97-1.19x / 0.93x      fields read without a Python call
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from fastseg.bench.corpus import (
     SHORT_COUNT,
     Corpus,
     build_corpus,
+    laid_out,
     ones_sum,
     read_pcap,
     tcp_checksum,
@@ -76,10 +77,12 @@ class Workload:
         return self.derived("pcap", build)  # type: ignore[no-any-return]
 
     def segments(self) -> list[Any]:
-        """The corpus as Segment objects (checksum 0: pack computes it)."""
+        """The corpus as Segment objects (checksum 0: pack computes it), each made of new
+        objects, as a program building segments makes them."""
         def build() -> list[Any]:
             return [fastseg.Segment(sp, dp, seq, ack, hl, flags, 0, win, 0, urg, options, payload)
-                    for sp, dp, seq, ack, hl, flags, win, _, urg, options, payload in self.corpus.fields]
+                    for sp, dp, seq, ack, hl, flags, win, _, urg, options, payload
+                    in map(laid_out, self.corpus.fields)]
         return self.derived("segments", build)  # type: ignore[no-any-return]
 
 
@@ -231,10 +234,8 @@ def _pack(w: Workload, impl: str) -> Case:
         return Case("pack checksum", impl, run, len(segments),
                     lambda: [pack(s, src=a, dst=b) for s, (a, b) in zip(segments, addresses)], expected)
     if impl == "minimal":
-        # Field tuples made as segments() makes the segments: new option tuples, shared values.
         encode = minimal().encode
-        records = w.derived("records", lambda: [(*f[:9], tuple((k, v) for k, v in f[9]), f[10])
-                                                for f in w.corpus.fields])
+        records = w.derived("records", lambda: laid_out(w.corpus.fields))  # as segments() makes them
 
         def run_minimal() -> None:
             for record, (src, dst) in zip(records, addresses):
@@ -249,7 +250,7 @@ def _pack(w: Workload, impl: str) -> Case:
         objects = [dpkt.tcp.TCP(sport=sp, dport=dp, seq=seq, ack=ack, off=hl // 4, flags=flags, win=win,
                                 sum=0, urp=urg, opts=wire[20:hl], data=payload)
                    for (sp, dp, seq, ack, hl, flags, win, _, urg, _, payload), wire
-                   in zip(w.corpus.fields, w.corpus.wires)]
+                   in zip(map(laid_out, w.corpus.fields), w.corpus.wires)]
 
         def encode(tcp: Any, src: bytes, dst: bytes) -> bytes:
             tcp.sum = 0
@@ -330,17 +331,12 @@ _SEQ_TRUTH: dict[str, Callable[[int], bool]] = {
 SEQ_OPS = tuple(_SEQ_TRUTH)
 
 
-def _fresh(values: Iterator[int]) -> list[int]:
-    """New int objects, allocated one after the other: what is timed is then the work on them,
-    not cache misses on ints scattered among the corpus' payloads."""
-    return [int.from_bytes(value.to_bytes(4, "big"), "big") for value in values]
-
-
 def _seq(name: str) -> Callable[[Workload, str], Case]:
     """A comparison of every segment's seq with its ack; beside it an empty compiled function."""
     def build(w: Workload, impl: str) -> Case:
-        a, b = w.derived("seq", lambda: (_fresh(f[2] for f in w.corpus.fields),
-                                         _fresh(f[3] for f in w.corpus.fields)))
+        # Each list's ints one after another, not among the other fields' objects.
+        a, b = w.derived("seq", lambda: (laid_out([f[2] for f in w.corpus.fields]),
+                                         laid_out([f[3] for f in w.corpus.fields])))
         if impl == "empty call":
             twin("cython")  # raises Unavailable where the Cython twin is not built
             function: Any = importlib.import_module("fastseg._seq_c")._empty

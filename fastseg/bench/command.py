@@ -18,7 +18,7 @@ from fastseg.bench.cases import PEERS, PLAN, Workload, make_case
 from fastseg.bench.corpus import COUNT, SEED, SHORT_COUNT
 from fastseg.bench.peers import Unavailable
 from fastseg.bench.targets import evaluate_targets, yardstick
-from fastseg.bench.timing import time_case
+from fastseg.bench.timing import time_cases
 
 __all__ = ["SHORT_ENV", "Result", "format_table", "main", "report", "short_requested"]
 
@@ -66,7 +66,8 @@ def _si(value: float) -> str:
 
 def report(results: list[Result], workload: Workload, skipped: dict[str, str]) -> list[str]:
     """The table, the skipped implementations and the targets, as printed lines."""
-    lines = [f"best of {workload.min_rounds}+ runs per case, garbage collector paused; scapy works on the "
+    lines = [f"best of {workload.min_rounds}+ runs per case, the cases of an operation taking their runs in "
+             "turn; garbage collector paused; scapy works on the "
              f"first {min(workload.peer_limit, len(workload.corpus.wires))} segments; "
              "'vs cython' = time / the Cython twin's time", ""]
     lines += format_table(results)
@@ -121,6 +122,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for op, (_, impls) in PLAN.items():
             if args.op and not any(text in op for text in args.op):
                 continue
+            cases = []
             for impl in impls:
                 if args.impl and impl in PEERS and impl not in args.impl:
                     continue
@@ -134,9 +136,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     print(f"DISAGREES, not timed: {problem}", file=sys.stderr)
                     status = 1
                     continue
-                results.append(Result(op, impl, case.ops, case.nbytes,
-                                      time_case(case, workload.budget, workload.min_rounds)))
-                print(f"  {op:<16} {impl:<12} {results[-1].best * 1e9:10.1f} ns/op", file=sys.stderr,
+                cases.append(case)
+            for case, timings in zip(cases, time_cases(cases, workload.budget, workload.min_rounds)):
+                results.append(Result(op, case.impl, case.ops, case.nbytes, timings))
+                print(f"  {op:<16} {case.impl:<12} {results[-1].best * 1e9:10.1f} ns/op", file=sys.stderr,
                       flush=True)
     print("\n".join(report(results, workload, skipped)))
     if args.json:

@@ -6,11 +6,11 @@ import gc
 import math
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from fastseg.bench.cases import Case
 
-__all__ = ["calibrate", "gc_paused", "time_case"]
+__all__ = ["calibrate", "gc_paused", "time_cases"]
 
 
 @contextmanager
@@ -39,14 +39,22 @@ def calibrate(run: Callable[[], Any], budget: float, min_rounds: int) -> tuple[i
     return rounds, iterations
 
 
-def time_case(case: Case, budget: float, min_rounds: int) -> list[float]:
-    """Seconds per operation of each round."""
+def time_cases(cases: Sequence[Case], budget: float, min_rounds: int) -> list[list[float]]:
+    """Seconds per operation of each round, per case.
+
+    Each case gets the rounds :func:`calibrate` gives it, and the cases take
+    their rounds in turn, so that a burst of load on a shared machine slows
+    all of them, not the one that happened to be running: the ratios between
+    the cases of an operation are what the targets are.
+    """
     with gc_paused():
-        rounds, iterations = calibrate(case.run, budget, min_rounds)
-        timings = []
-        for _ in range(rounds):
-            start = time.perf_counter()
-            for _ in range(iterations):
-                case.run()
-            timings.append((time.perf_counter() - start) / (iterations * case.ops))
+        plans = [calibrate(case.run, budget, min_rounds) for case in cases]
+        timings: list[list[float]] = [[] for _ in cases]
+        for turn in range(max((rounds for rounds, _ in plans), default=0)):
+            for case, (rounds, iterations), times in zip(cases, plans, timings):
+                if turn < rounds:
+                    start = time.perf_counter()
+                    for _ in range(iterations):
+                        case.run()
+                    times.append((time.perf_counter() - start) / (iterations * case.ops))
     return timings
