@@ -155,6 +155,9 @@ def build_corpus(count: int = COUNT, seed: int = SEED) -> Corpus:
                               tuple(options), payload))
         flow.seq[side] = (seq + len(payload) + ((flags & 0x02) != 0)) & 0xFFFFFFFF
         flow.ts[side] = (flow.ts[side] + rng.randrange(4)) & 0xFFFFFFFF
+    # The fields too, though the cases copy what they build from them again: with the
+    # generator's objects gone, those copies and the cases' own objects land in order
+    # (measured: pack 304 ns a segment against 377 ns when the fields are left as built).
     return corpus._replace(wires=laid_out(corpus.wires), addresses=laid_out(corpus.addresses),
                            fields=laid_out(corpus.fields))
 
