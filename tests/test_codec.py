@@ -8,7 +8,7 @@ import itertools
 import struct
 
 import pytest
-from strategies import unchecked
+from segment_gen import unchecked
 
 from fastseg import (
     BadDataOffset,

@@ -15,7 +15,7 @@ from typing import Any, Tuple
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from strategies import (
+from segment_gen import (
     BAD_ADDRESS_PAIRS,
     NOT_BUFFERS,
     READ_BUFFERS,

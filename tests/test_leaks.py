@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from strategies import unchecked
+from segment_gen import unchecked
 
 from fastseg import DecodeError, EncodeError
 

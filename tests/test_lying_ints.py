@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from strategies import unchecked
+from segment_gen import unchecked
 
 from fastseg import EncodeError, Segment
 

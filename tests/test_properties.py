@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
-from strategies import (
+from segment_gen import (
     WRITABLE_TARGETS,
     Encoded,
     Target,

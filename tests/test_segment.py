@@ -19,7 +19,7 @@ import pytest
 from conftest import _cython_or_skip
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import examples, near_valid_bytes, unchecked, valid_bytes
+from segment_gen import examples, near_valid_bytes, unchecked, valid_bytes
 
 import fastseg
 from fastseg import Flags, Segment, reference

@@ -17,7 +17,7 @@ from connlink import Link, drain, established
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
-from strategies import examples
+from segment_gen import examples
 
 from fastseg import DecodeError, Flags, OptionKind, Segment, TruncatedSegment
 from fastseg import strategies as fs
