@@ -17,9 +17,10 @@ import os
 import sys
 import time
 
+from harness import build_corpus
+
 import fastseg
 from fastseg import DecodeError
-from fastseg.bench import build_corpus
 
 LIMIT = 4 << 20
 

@@ -1,25 +1,22 @@
-"""Speed of each operation of the speed issue, every implementation side by side.
+"""Speed of each codec operation, every implementation side by side.
 
-The implementations of an operation (``fastseg.bench.PLAN``): the Cython twin,
-the pure-Python twin, the peers dpkt and scapy where they do the same work,
-and the baselines the issue's targets refer to: ``struct`` (a bare 20-byte
-``struct.Struct('!HHIIHHHH').unpack_from`` into a tuple, read into locals) for
-the header-only decode, ``empty call`` for the seq comparisons (an empty
-function compiled in ``fastseg._seq_c``, called with the same two ints) and
-``loop only`` for the pcap reader (the same loop keeping each segment's bytes undecoded).
+The implementations of an operation (``harness.PLAN``): the Cython twin, the
+pure-Python twin, the peers dpkt and scapy where they do the same work, and
+the baselines the bars refer to (see ``harness``): ``minimal``, ``plain loop``
+and ``empty call`` compiled in ``_minimal_c``; ``struct`` and ``loop only`` in
+Python.
 """
 
 from __future__ import annotations
 
+import harness
 import pytest
-
-from fastseg import bench
 
 pytest.importorskip("pytest_benchmark", reason="pytest-benchmark is not installed (pip install '.[bench]')")
 
 
 def impls(op: str) -> list[str]:
-    return list(bench.PLAN[op][1])
+    return list(harness.PLAN[op][1])
 
 
 @pytest.mark.parametrize("impl", impls("unpack"))
@@ -41,7 +38,7 @@ def test_pack_with_checksum(timed, impl):
 
 
 @pytest.mark.parametrize("impl", impls("checksum 1500"))
-@pytest.mark.parametrize("size", bench.CHECKSUM_SIZES)
+@pytest.mark.parametrize("size", harness.CHECKSUM_SIZES)
 def test_internet_checksum(timed, size, impl):
     timed(f"checksum {size}", impl)
 

@@ -25,9 +25,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterator, Optional
 
+import harness
 import pytest
-
-from fastseg import bench
 
 pytest.importorskip("pytest_benchmark", reason="pytest-benchmark is not installed (pip install '.[bench]')")
 np = pytest.importorskip("numpy", reason="fastseg.capture.columns needs numpy")
@@ -45,7 +44,7 @@ _figures: list[tuple[str, int, float, float]] = []  # case, segments, mean, best
 class Capture:
     """The capture file, its segment count and what its columns must hold."""
 
-    def __init__(self, path: str, corpus: bench.Corpus, repeat: int) -> None:
+    def __init__(self, path: str, corpus: harness.Corpus, repeat: int) -> None:
         self.path = path
         self.segments = len(corpus.wires) * repeat
         self.size = os.path.getsize(path)
@@ -78,12 +77,12 @@ class Capture:
 
 
 @pytest.fixture(scope="module")
-def capture(workload: bench.Workload) -> Capture:
+def capture(workload: harness.Workload) -> Capture:
     corpus = workload.corpus
     repeat = SHORT_REPEAT if workload.short else REPEAT
     path = os.path.join(workload.directory, f"fastseg-columns-{len(corpus.wires) * repeat}.pcap")
     if not os.path.exists(path):
-        bench.write_pcap(bench.Corpus(corpus.wires * repeat, corpus.addresses * repeat,
+        harness.write_pcap(harness.Corpus(corpus.wires * repeat, corpus.addresses * repeat,
                                       corpus.fields * repeat, corpus.kinds * repeat, corpus.blob,
                                       corpus.seed), path)
     return Capture(path, corpus, repeat)
@@ -125,7 +124,7 @@ CASES: dict[str, Callable[[Capture, bytes], Callable[[], Any]]] = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_columns(benchmark: Any, workload: bench.Workload, capture: Capture, case: str) -> None:
+def test_columns(benchmark: Any, workload: harness.Workload, capture: Capture, case: str) -> None:
     _compiled()
     data = capture.warm()
     run = CASES[case](capture, data)
@@ -136,8 +135,8 @@ def test_columns(benchmark: Any, workload: bench.Workload, capture: Capture, cas
     if benchmark.disabled:
         benchmark(run)
         return
-    with bench.gc_paused():
-        rounds, iterations = bench.calibrate(run, 2 * workload.budget, workload.min_rounds)
+    with harness.gc_paused():
+        rounds, iterations = harness.calibrate(run, 2 * workload.budget, workload.min_rounds)
         benchmark.pedantic(run, rounds=rounds, iterations=iterations, warmup_rounds=1)
     stats = benchmark.stats.stats
     benchmark.extra_info["segments_per_s"] = capture.segments / stats.mean

@@ -1,8 +1,8 @@
 """From a capture to SQL: fastseg's columns in Parquet, queried with DuckDB (or Polars).
 
 Run it as ``python examples/columns_duckdb.py [CAPTURE ...]``.  Without a
-capture it writes a small one first (20,000 segments of the benchmark
-corpus).  It exports the captures with ``fastseg.capture.columns.export``
+capture it uses the sample capture shipped with fastseg (the one
+``fastseg analyze`` reads by default).  It exports the captures with ``fastseg.capture.columns.export``
 (the same as ``fastseg export FILE... -o segments.parquet``) and asks
 DuckDB for the busiest flows, the SYN options seen and the bad checksums.
 Without DuckDB it uses Polars, and without either, pyarrow, so the example
@@ -20,7 +20,7 @@ import sys
 import tempfile
 from typing import List
 
-from fastseg import bench
+from fastseg.analyze import SAMPLE
 from fastseg.capture import columns
 
 FLOWS = """
@@ -71,10 +71,7 @@ def query(path: str) -> None:
 
 def main(argv: List[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        captures = argv
-        if not captures:
-            captures = [os.path.join(tmp, "corpus.pcap")]
-            bench.write_pcap(bench.build_corpus(20_000), captures[0])
+        captures = argv or [SAMPLE]
         out = os.path.join(tmp, "segments.parquet")
         rows = columns.export(captures, out)
         print(f"exported {rows} segments to {os.path.basename(out)}")

@@ -87,6 +87,3 @@ def seq_in_window(x, left, size):
     cdef uint32_t distance = _check("x", x) - _check("left", left)
     return fastseg_bool(distance < _check("size", size))
 
-
-def _empty(a, b):
-    """Does nothing, compiled as the functions above are: the benchmarks' empty-call baseline."""

@@ -103,22 +103,25 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
-from fastseg import _wire
+from fastseg import _wire, capture
 from fastseg._addr import Address, packed
 from fastseg._options_py import pack_options
+from fastseg.capture._common import IPV4_HEADER_LEN
 from fastseg.checksum import tcp_checksum, verify_checksum
 from fastseg.codec import pack, unpack
 from fastseg.errors import EncodeError
 from fastseg.segment import Flags, Option, OptionKind, Segment
 
-__all__ = ["CHECKSUM_MODES", "MAX_LENGTH", "OPERATORS", "Mutation", "Mutator"]
+__all__ = ["CHECKSUM_MODES", "FRAME_EPOCH_NS", "MAX_LENGTH", "OPERATORS", "Mutation", "Mutator", "frames"]
 
 #: The default bound on a mutation's length: the largest IPv4 TCP segment plus a full header.
 MAX_LENGTH = 0xFFFF + _wire.MAX_HEADER_LEN
 #: What happens to the checksum field after the operators.
 CHECKSUM_MODES = ("keep", "fix", "break")
+#: The timestamp of the first frame :func:`frames` makes; frame i is i microseconds later.
+FRAME_EPOCH_NS = 1_700_000_000 * 10**9
 
 Seed = Union[int, str]
 Step = Tuple[str, str]
@@ -826,3 +829,29 @@ def _raw(rng: random.Random, context: _Context) -> _Result:
 OPERATORS: Mapping[str, str] = MappingProxyType(
     {name: operator.summary for name, operator in _REGISTRY.items()}
 )
+
+
+def frames(inputs: Sequence[Tuple[bytes, bytes, bytes]], count: int, *, seed: Seed = 0,
+           checksum: str = "keep", operators: Optional[Sequence[str]] = None, stack: int = 1,
+           linktype: int = capture.LINKTYPE_ETHERNET) -> Iterator[Tuple[capture.Frame, Mutation]]:
+    """``count`` capture frames of mutated segments, each with the mutation it carries.
+
+    ``inputs`` are ``(src, dst, segment bytes)`` with packed addresses.  Frame
+    *i* (from 0) carries mutation *i* of input *i* modulo ``len(inputs)``, made
+    by one :class:`Mutator` per address pair, in a freshly built IPv4 or IPv6
+    header (right length and header checksum) of ``linktype``, stamped
+    ``FRAME_EPOCH_NS`` + *i* µs: deterministic in every argument.
+    """
+    mutators: Dict[Tuple[bytes, bytes], Mutator] = {}
+    for index in range(count):
+        src, dst, data = inputs[index % len(inputs)]
+        mutator = mutators.get((src, dst))
+        if mutator is None:
+            # Room for the IP header: an IPv4 packet holds 65535 bytes in all, an IPv6 payload 65535.
+            limit = 0xFFFF - IPV4_HEADER_LEN if len(src) == 4 else 0xFFFF
+            mutator = Mutator(seed, checksum=checksum, src=src, dst=dst, operators=operators,
+                              stack=stack, max_len=limit)
+            mutators[(src, dst)] = mutator
+        mutation = mutator.mutate(data, index=index)
+        frame = capture.tcp_frame(mutation.data, src, dst, linktype=linktype)
+        yield capture.Frame(frame, FRAME_EPOCH_NS + index * 1000), mutation

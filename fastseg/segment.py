@@ -2,15 +2,14 @@
 
 These types exist once; both codec twins build and read the same ones.  The
 storage under Segment is ``_segment_c`` (options and payload decoded on first
-use) or, in pure-Python mode, ``_segment_py``, chosen by the codec twins' rule.
+use) or ``_segment_py``, as :mod:`fastseg._impl` chose.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from fastseg import _env, _segment_py, _wire
+from fastseg import _impl, _segment_py, _wire
 from fastseg._enums import FIELDS, KIND_OBJECTS, Flags, Option, OptionKind
 from fastseg._options_py import pack_options
 from fastseg.errors import Anomaly
@@ -18,12 +17,7 @@ from fastseg.errors import Anomaly
 __all__ = ["FIELDS", "KIND_OBJECTS", "Flags", "Option", "OptionKind", "Segment"]
 
 
-def _compiled_core() -> Any:
-    return importlib.import_module("fastseg._segment_c")
-
-
-#: The module holding a Segment's storage: ``_segment_c`` or ``_segment_py``.
-CORE_IMPLEMENTATION, _core = _env.choose(_compiled_core, _segment_py)
+_core = _impl.storage
 
 if TYPE_CHECKING:
     _Base = _segment_py.SegmentCore

@@ -33,7 +33,7 @@ with atheris.instrument_imports(include=["fastseg"]):
 
 from _common import Broken, Reader, agree, as_buffer, main, outcome
 
-_, CHECKSUM, _ = _impl.compiled()
+CHECKSUM = _impl.twin("checksum", "cython")
 ALLOWED = (FastsegError, ValueError, TypeError)
 
 

@@ -27,7 +27,7 @@ with atheris.instrument_imports(include=["fastseg"]):
 
 from _common import Broken, agree, main, outcome
 
-CODEC, _, _ = _impl.compiled()
+CODEC = _impl.twin("codec", "cython")
 
 
 class Small(enum.IntEnum):

@@ -18,7 +18,7 @@ with atheris.instrument_imports(include=["fastseg"]):
 
 from _common import Broken, agree, buffers, main, outcome
 
-CODEC, _, _ = _impl.compiled()
+CODEC = _impl.twin("codec", "cython")
 ALLOWED = (DecodeError,)
 
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
+import sys
 import types
+from pathlib import Path
 from typing import Optional
 
 import pytest
 from hypothesis import settings
 
 from fastseg import _impl, reference
+
+# The benchmarks' corpus generator (a realistic, deterministic traffic mix written
+# independently of fastseg) doubles as a source of test captures: ``import harness``.
+sys.path.append(str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
 # CI replays the same examples every run, so a landing never hangs on luck;
 # local runs explore new ones (and keep failures in the example database).
@@ -26,19 +32,44 @@ def _namespace(name: str, *modules: types.ModuleType) -> types.SimpleNamespace:
 PYTHON = _namespace("python", reference)
 COMPILED_ERROR: Optional[str] = None
 try:
-    CYTHON: Optional[types.SimpleNamespace] = _namespace("cython", *_impl.compiled())
+    CYTHON: Optional[types.SimpleNamespace] = _namespace(
+        "cython", *(_impl.twin(role, "cython") for role in ("codec", "checksum", "seq")))
 except ImportError as exc:  # pragma: no cover - depends on the build
     CYTHON, COMPILED_ERROR = None, str(exc)
 
 REQUIRE_EXTENSIONS = os.environ.get("FASTSEG_REQUIRE_EXTENSIONS", "") not in ("", "0")
 
 
+def _missing(reason: str) -> None:
+    """A compiled twin is missing: a failure where the extensions are required, else a skip."""
+    if REQUIRE_EXTENSIONS:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def compiled_twin(role: str) -> types.ModuleType:
+    """The compiled twin of ``role`` (see ``fastseg._impl.ROLES``), or skip (fail if required)."""
+    try:
+        return _impl.twin(role, "cython")
+    except ImportError as exc:
+        _missing(f"compiled {role} twin not built: {exc}")
+        raise  # not reached: _missing raises
+
+
+def compiled_if_built(role: str) -> Optional[types.ModuleType]:
+    """The compiled twin of ``role``, None in a pure-Python build; a failure where required."""
+    try:
+        return _impl.twin(role, "cython")
+    except ImportError as exc:
+        if REQUIRE_EXTENSIONS:
+            pytest.fail(f"compiled {role} twin not built: {exc}")
+        return None
+
+
 def _cython_or_skip() -> types.SimpleNamespace:
     if CYTHON is None:
-        reason = f"compiled twins not built: {COMPILED_ERROR}"
-        if REQUIRE_EXTENSIONS:
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _missing(f"compiled twins not built: {COMPILED_ERROR}")
+    assert CYTHON is not None
     return CYTHON
 
 

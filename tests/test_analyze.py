@@ -1,7 +1,7 @@
 """fastseg analyze: connection stories from real kernel captures, checked against tshark.
 
 The captures in tests/data/captures were made by Linux (see their README); the
-built-in sample (fastseg/analyze/sample.pcap) merges three of them with a
+built-in sample (fastseg/sample.pcap) merges three of them with a
 recording of a server-first and a simultaneous close.  Where tshark is
 missing, the comparisons skip with a reason; the stories and state paths are
 checked without it.
@@ -20,8 +20,9 @@ import pytest
 
 import fastseg
 from fastseg import capture
-from fastseg.analyze import SAMPLE, SCHEMA, analyze_file, main, run
+from fastseg.analyze import SAMPLE, SCHEMA, analyze_file
 from fastseg.analyze.tracker import ANOMALY_KINDS
+from fastseg.cli.analyze import main, run
 
 CAPTURES = Path(__file__).parent / "data" / "captures"
 FILES = sorted(CAPTURES.glob("*.pcap"))
@@ -409,7 +410,7 @@ def test_error_does_not_hide_other_files(tmp_path: Path, capsys: pytest.CaptureF
 def test_command_line_runs_without_traceback(tmp_path: Path) -> None:
     import sys
 
-    code = "import sys, fastseg.analyze as a; sys.exit(a.main(sys.argv[1:]))"
+    code = "import sys, fastseg.cli.analyze as a; sys.exit(a.main(sys.argv[1:]))"
     bad = tmp_path / "bad.pcap"
     bad.write_bytes(b"\xd4\xc3\xb2\xa1" + b"\0" * 10)
     proc = subprocess.run([sys.executable, "-c", code, str(bad)], capture_output=True, text=True,

@@ -15,11 +15,12 @@ from typing import List, Tuple
 import pytest
 
 from fastseg import Flags, analyze, capture
+from fastseg.cli import analyze as analyze_cli
 
 HERE = Path(__file__).resolve().parent
 SMALL = HERE / "data" / "captures" / "ipv4_handshake.pcap"
-RECORDS = analyze._PROGRESS_EVERY + 200  # one progress call at the real interval
-PAYLOAD = analyze._PROGRESS_MIN // analyze._PROGRESS_EVERY  # so the file passes the size limit
+RECORDS = analyze.PROGRESS_EVERY + 200  # one progress call at the real interval
+PAYLOAD = analyze_cli.PROGRESS_MIN // analyze.PROGRESS_EVERY  # so the file passes the size limit
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +36,12 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                     ack.timestamp_ns + 1000 * (i + 1)))
     path = tmp_path_factory.mktemp("progress") / "big.pcap"
     capture.write_pcap(path, frames)
-    assert path.stat().st_size >= analyze._PROGRESS_MIN
+    assert path.stat().st_size >= analyze_cli.PROGRESS_MIN
     return path
 
 
 def test_progress_callback_reports_bytes_read(big: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(analyze, "_PROGRESS_EVERY", 500)
+    monkeypatch.setattr(analyze, "PROGRESS_EVERY", 500)
     calls: List[Tuple[int, int]] = []
     result = analyze.analyze_file(str(big), lambda done, total: calls.append((done, total)))
     assert result["tcp_segments"] == RECORDS + 3
@@ -51,18 +52,18 @@ def test_progress_callback_reports_bytes_read(big: Path, monkeypatch: pytest.Mon
 
 
 def test_run_draws_and_clears_the_bar(big: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    analyze.run([str(big)], 1, progress=True)
+    analyze_cli.run([str(big)], 1, progress=True)
     err = capsys.readouterr().err
     assert f"\r{str(big)[-40:]} [" in err and "%" in err
     assert err.endswith("\r\033[K")  # the bar is wiped before the report is printed
-    analyze.run([str(SMALL)], 1, progress=True)
+    analyze_cli.run([str(SMALL)], 1, progress=True)
     assert capsys.readouterr().err == ""  # small files get no bar
 
 
 def analyze_on_a_terminal(*args: str, budget: float = 30.0) -> Tuple[int, str, str]:
     """Run ``fastseg analyze ARGS`` with stderr on a pseudo-terminal; (status, stdout, tty)."""
     master, slave = pty.openpty()
-    code = "import sys, fastseg.analyze as a; sys.exit(a.main(sys.argv[1:]))"
+    code = "import sys, fastseg.cli.analyze as a; sys.exit(a.main(sys.argv[1:]))"
     proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
                             stderr=slave, cwd=tempfile.gettempdir())  # not the source tree
     os.close(slave)

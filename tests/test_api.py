@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
+from pathlib import Path
+from typing import Optional
 
 import pytest
 from conftest import _cython_or_skip
 
 import fastseg
-from fastseg import reference
+from fastseg import _impl, reference
 
 FUNCTIONS = sorted(reference.__all__)
 
@@ -67,35 +71,60 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)
 
 
-BLOCK_COMPILED = """
-    import sys
-    class Block:
-        def find_spec(self, name, path=None, target=None):
-            if name in ("fastseg._codec_c", "fastseg._segment_c"):
-                raise ImportError("compiled twin hidden by the test")
-    sys.meta_path.insert(0, Block())
-    import fastseg
-    print(fastseg.IMPLEMENTATION)
-"""
-
-
 def test_no_extensions_forces_python():
-    result = _run("import fastseg, fastseg.segment as s; "
-                  "print(fastseg.IMPLEMENTATION, fastseg.unpack.__module__, s.CORE_IMPLEMENTATION)",
+    result = _run("import fastseg, fastseg.capture as c, fastseg.capture.columns as k, fastseg._impl as i; "
+                  "print(fastseg.IMPLEMENTATION, fastseg.unpack.__module__, i.storage.__name__, "
+                  "c.IMPLEMENTATION, k.IMPLEMENTATION)",
                   FASTSEG_NO_EXTENSIONS="1")
-    assert result.stdout.split() == ["python", "fastseg._codec_py", "python"], result.stderr
-
-
-def test_missing_compiled_twin_falls_back():
-    result = _run(BLOCK_COMPILED)
-    assert result.stdout.strip() == "python", result.stderr
-
-
-def test_require_extensions_forbids_fallback():
-    result = _run(BLOCK_COMPILED, FASTSEG_REQUIRE_EXTENSIONS="1")
-    assert result.returncode != 0 and "ImportError: compiled twin hidden" in result.stderr
+    assert result.stdout.split() == ["python", "fastseg._codec_py", "fastseg._segment_py", "python",
+                                     "python"], result.stderr
     both = _run("import fastseg", FASTSEG_REQUIRE_EXTENSIONS="1", FASTSEG_NO_EXTENSIONS="1")
     assert both.returncode != 0 and "contradict" in both.stderr
+
+
+def _copy_without(tmp_path: Path, role: str, replacement: Optional[bytes]) -> Path:
+    """A copy of the installed fastseg whose compiled twin of ``role`` is gone, or is
+    ``replacement`` (bytes that are not a loadable extension); the copy's parent directory."""
+    _cython_or_skip()
+    compiled = importlib.import_module(_impl.ROLES[role][0])
+    root = tmp_path / "site"
+    shutil.copytree(Path(fastseg.__file__).parent, root / "fastseg")
+    target = root / "fastseg" / Path(compiled.__file__).relative_to(Path(fastseg.__file__).parent)
+    target.unlink()
+    if replacement is not None:
+        target.write_bytes(replacement)
+    return root
+
+
+CHOICE = ("import fastseg, fastseg.capture as c, fastseg.capture.columns as k, fastseg._impl as i; "
+          "print(fastseg.__file__, fastseg.IMPLEMENTATION, i.storage.__name__, c.IMPLEMENTATION, "
+          "k.IMPLEMENTATION, fastseg.unpack.__module__)")
+
+
+@pytest.mark.parametrize("role", ["storage", "codec", "columns"])
+def test_a_missing_compiled_twin_means_python_for_all(tmp_path: Path, role: str) -> None:
+    """All or nothing: one compiled twin missing, and every role is served by Python."""
+    root = _copy_without(tmp_path, role, None)
+    result = _run(CHOICE, PYTHONPATH=str(root))
+    where, *choice = result.stdout.split()
+    assert where.startswith(str(root)), result.stderr  # the copy, not the installed package
+    assert choice == ["python", "fastseg._segment_py", "python", "python", "fastseg._codec_py"]
+    required = _run(CHOICE, PYTHONPATH=str(root), FASTSEG_REQUIRE_EXTENSIONS="1")
+    assert required.returncode != 0
+    assert f"compiled twins not built: {_impl.ROLES[role][0]}" in required.stderr
+
+
+def test_a_broken_compiled_twin_is_an_error_not_a_fallback(tmp_path: Path) -> None:
+    root = _copy_without(tmp_path, "codec", b"not an extension module")
+    result = _run(CHOICE, PYTHONPATH=str(root))
+    assert result.returncode != 0 and "ImportError" in result.stderr and not result.stdout
+
+
+def test_twin_names_each_role_and_refuses_other_implementations() -> None:
+    for role, (_, python) in _impl.ROLES.items():
+        assert _impl.twin(role, "python").__name__ == python
+    with pytest.raises(ValueError, match="'cython' or 'python'"):
+        _impl.twin("codec", "fast")
 
 
 def test_stubs_match_compiled_modules():

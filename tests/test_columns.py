@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
 import pytest
+from conftest import compiled_if_built, compiled_twin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,12 +35,6 @@ HERE = Path(__file__).resolve().parent
 CAPTURES = sorted((HERE / "data" / "captures").glob("*.pcap"))
 EXAMPLE = HERE.parent / "examples" / "columns_duckdb.py"
 
-COMPILED_ERROR: Optional[str] = None
-try:
-    columns.compiled()
-except ImportError as exc:  # pragma: no cover - depends on the build
-    COMPILED_ERROR = str(exc)
-
 try:
     import pyarrow
     import pyarrow.parquet as pq
@@ -48,14 +43,6 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 requires_pyarrow = pytest.mark.skipif(
     pyarrow is None, reason="pyarrow is not installed (pip install fastseg[arrow])")
-
-
-def compiled_or_skip() -> None:
-    if COMPILED_ERROR is not None:
-        reason = f"compiled columns twin not built: {COMPILED_ERROR}"
-        if os.environ.get("FASTSEG_REQUIRE_EXTENSIONS", "") not in ("", "0"):
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 def assert_same(a: Any, b: Any) -> None:
@@ -73,25 +60,27 @@ def assert_same(a: Any, b: Any) -> None:
 
 
 def both(path: Any) -> Any:
-    """The columns of ``path`` from the Python twin, checked equal to the compiled one's.
+    """The columns of ``path`` from the Python twin, checked equal to the compiled one's where
+    it is built (a failure where it is required but missing).
 
     The compiled twin runs on one thread, on two, and on two handing over
     chunks of 1 and 3 rows (so a small file goes round the slots many times).
     """
     python = columns.columns(path, implementation="python")
-    if COMPILED_ERROR is None:
+    compiled = compiled_if_built("columns")
+    if compiled is not None:
         for threads in (None, 1, 2):
             assert_same(columns.columns(path, implementation="cython", threads=threads), python)
         data = Path(path).read_bytes()
         for chunk in (1, 3):
-            assert_same(columns.compiled().decode(data, os.fsdecode(path), 2, chunk=chunk), python)
+            assert_same(compiled.decode(data, os.fsdecode(path), 2, chunk=chunk), python)
     return python
 
 
 def compiled_all_ways(data: bytes, name: str = "<capture>") -> Any:
     """The compiled twin's columns of ``data``, checked the same on one thread and on two,
     whatever the chunk (the walker fills some chunks itself when the filler lags)."""
-    module = columns.compiled()
+    module = compiled_twin("columns")
     first = module.decode(data, name, 1)
     for threads, chunk in ((1, 1), (1, 5), (2, 1), (2, 2), (2, 7), (2, 64), (2, module.CHUNK)):
         assert_same(module.decode(data, name, threads, chunk=chunk), first)
@@ -343,7 +332,7 @@ def test_twins_agree_on_random_segments(tmp_path: Path, linktype: int, items: Li
 
 
 def test_bench_corpus(tmp_path: Path) -> None:
-    from fastseg import bench
+    from harness import corpus as bench
 
     corpus = bench.build_corpus(3000, seed=7)
     path = str(tmp_path / "bench.pcap")
@@ -357,23 +346,23 @@ def test_bench_corpus(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- errors and sources
 
 
-def test_errors_match_the_reader(tmp_path: Path) -> None:
-    for impl in ("python", "cython"):
-        if impl == "cython" and COMPILED_ERROR is not None:
-            continue
-        with pytest.raises(CaptureNotFound, match="no such file"):
-            columns.columns(tmp_path / "missing.pcap", implementation=impl)
-        (tmp_path / "text.txt").write_bytes(b"hello, this is not a capture at all")
-        with pytest.raises(NotACapture, match="starts with 68656c6c"):
-            columns.columns(tmp_path / "text.txt", implementation=impl)
-        (tmp_path / "empty").write_bytes(b"")
-        with pytest.raises(NotACapture, match="empty file"):
-            columns.columns(tmp_path / "empty", implementation=impl)
-        good = write(tmp_path / "good.pcap", [frame(seg(1))]).read_bytes()
-        bad = good[:24] + good[24:32] + struct.pack("<I", 100 << 20) + good[36:]
-        (tmp_path / "corrupt.pcap").write_bytes(bad + good[24:])
-        with pytest.raises(CorruptCapture, match="at byte 24: record of 104857600 bytes"):
-            columns.columns(tmp_path / "corrupt.pcap", implementation=impl)
+@pytest.mark.parametrize("impl", ["python", "cython"])
+def test_errors_match_the_reader(tmp_path: Path, impl: str) -> None:
+    if impl == "cython":
+        compiled_twin("columns")
+    with pytest.raises(CaptureNotFound, match="no such file"):
+        columns.columns(tmp_path / "missing.pcap", implementation=impl)
+    (tmp_path / "text.txt").write_bytes(b"hello, this is not a capture at all")
+    with pytest.raises(NotACapture, match="starts with 68656c6c"):
+        columns.columns(tmp_path / "text.txt", implementation=impl)
+    (tmp_path / "empty").write_bytes(b"")
+    with pytest.raises(NotACapture, match="empty file"):
+        columns.columns(tmp_path / "empty", implementation=impl)
+    good = write(tmp_path / "good.pcap", [frame(seg(1))]).read_bytes()
+    bad = good[:24] + good[24:32] + struct.pack("<I", 100 << 20) + good[36:]
+    (tmp_path / "corrupt.pcap").write_bytes(bad + good[24:])
+    with pytest.raises(CorruptCapture, match="at byte 24: record of 104857600 bytes"):
+        columns.columns(tmp_path / "corrupt.pcap", implementation=impl)
     with pytest.raises(ValueError, match="implementation"):
         columns.columns(tmp_path / "good.pcap", implementation="rust")
 
@@ -468,9 +457,9 @@ def test_duckdb_or_polars_read_the_parquet(tmp_path: Path) -> None:
 
 def test_export_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from fastseg import cli, export
+    from fastseg import cli
+    from fastseg.cli import export
 
-    monkeypatch.setitem(cli.SUBCOMMANDS, "export", ("fastseg.export", "export columns"))
     path = corpus_file(tmp_path, count=10)
     out = tmp_path / "cli.csv"
     assert cli.main(["export", str(path), "-o", str(out)]) == 0
@@ -499,7 +488,9 @@ def test_example_runs() -> None:
     result = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True,
                             timeout=120, cwd=str(HERE.parent))
     assert result.returncode == 0, result.stderr
-    assert "exported 20000 segments" in result.stdout
+    from fastseg.analyze import SAMPLE
+
+    assert f"exported {len(list(capture.segments(SAMPLE)))} segments" in result.stdout
     assert "engine:" in result.stdout
 
 
@@ -507,7 +498,7 @@ def test_example_runs() -> None:
 
 
 def bench_file(tmp_path: Path, count: int, name: str = "bench.pcap", seed: int = 7) -> Path:
-    from fastseg import bench
+    from harness import corpus as bench
 
     path = tmp_path / name
     bench.write_pcap(bench.build_corpus(count, seed=seed), str(path))
@@ -517,7 +508,7 @@ def bench_file(tmp_path: Path, count: int, name: str = "bench.pcap", seed: int =
 @pytest.mark.parametrize("count", [0, 1, 2, 5, 63, 64, 65, 1001])
 def test_threads_agree_whatever_the_rows(tmp_path: Path, count: int) -> None:
     """Row counts below, at and past a chunk, odd and even, on one thread and on two."""
-    compiled_or_skip()
+    compiled_twin("columns")
     path = bench_file(tmp_path, count) if count else write(tmp_path / "bench.pcap", [])
     python = columns.columns(path, implementation="python")
     cols = compiled_all_ways(path.read_bytes(), str(path))
@@ -527,8 +518,8 @@ def test_threads_agree_whatever_the_rows(tmp_path: Path, count: int) -> None:
 
 def test_threads_on_a_file_big_enough_for_them(tmp_path: Path) -> None:
     """Past THREAD_MIN_BYTES the default is two threads (where there are two CPUs)."""
-    compiled_or_skip()
-    module = columns.compiled()
+    compiled_twin("columns")
+    module = compiled_twin("columns")
     data = bench_file(tmp_path, 4000).read_bytes()
     repeat = module.THREAD_MIN_BYTES // (len(data) - 24) + 1
     path = tmp_path / "big.pcap"
@@ -542,7 +533,7 @@ def test_threads_on_a_file_big_enough_for_them(tmp_path: Path) -> None:
 
 
 def test_threads_with_a_truncated_last_record(tmp_path: Path) -> None:
-    compiled_or_skip()
+    compiled_twin("columns")
     data = bench_file(tmp_path, 300).read_bytes()
     for cut in (1, 15, 16, 17, 60):
         path = tmp_path / f"cut{cut}.pcap"
@@ -555,7 +546,7 @@ def test_threads_with_a_truncated_last_record(tmp_path: Path) -> None:
 
 def test_threads_on_pcapng_with_several_interfaces(tmp_path: Path) -> None:
     """Sections in both byte orders, three interfaces, EPB/SPB, frames that are not TCP."""
-    compiled_or_skip()
+    compiled_twin("columns")
     png = Pcapng("<").section().interface(1).interface(101, tsresol=9).interface(113)
     udp = capture.ethernet_frame(capture.ipv4_packet("192.0.2.1", "198.51.100.7", b"u" * 8,
                                                      protocol=17))
@@ -576,7 +567,7 @@ def test_threads_on_pcapng_with_several_interfaces(tmp_path: Path) -> None:
 
 def test_threads_with_timestamps_before_1970(tmp_path: Path) -> None:
     """A negative if_tsoffset: nanoseconds below zero round down into whole seconds."""
-    compiled_or_skip()
+    compiled_twin("columns")
     png = Pcapng("<").section().interface(1, tsresol=9, tsoffset=-5)
     for n in range(50):
         png.epb(0, n * 123_456_789, frame(seg(n)))
@@ -596,8 +587,8 @@ def corrupt_after(tmp_path: Path, count: int, tail: bytes, name: str = "bad.pcap
 
 def test_threads_raise_the_same_errors(tmp_path: Path) -> None:
     """An error after many rows, with chunks in flight, is the one the Python twin raises."""
-    compiled_or_skip()
-    module = columns.compiled()
+    compiled_twin("columns")
+    module = compiled_twin("columns")
     path = corrupt_after(tmp_path, 500, struct.pack("<IIII", 0, 0, 100 << 20, 100 << 20))
     with pytest.raises(CorruptCapture) as expected:
         columns.columns(path, implementation="python")
@@ -641,10 +632,10 @@ def test_record_length_near_2_to_32_is_refused_not_looped_on(tmp_path: Path) -> 
 
 def test_threads_are_joined(tmp_path: Path) -> None:
     """No filler thread outlives a call, whether it returns or raises."""
-    compiled_or_skip()
+    compiled_twin("columns")
     import threading
 
-    module = columns.compiled()
+    module = compiled_twin("columns")
     good = bench_file(tmp_path, 200).read_bytes()
     bad = good + struct.pack("<IIII", 0, 0, 100 << 20, 0)
     before = threading.active_count()
@@ -655,20 +646,21 @@ def test_threads_are_joined(tmp_path: Path) -> None:
     assert threading.active_count() == before
 
 
-def test_threads_argument(tmp_path: Path) -> None:
+@pytest.mark.parametrize("impl", ["python", "cython"])
+def test_threads_argument(tmp_path: Path, impl: str) -> None:
     path = write(tmp_path / "t.pcap", [frame(seg(1))])
-    for impl in ("python", "cython"):
-        if impl == "cython" and COMPILED_ERROR is not None:
-            continue
-        bad: Any
-        for bad in (0, -1, "2", 1.5, True):
-            with pytest.raises(ValueError, match="threads"):
-                columns.columns(path, implementation=impl, threads=bad)
-        assert columns.columns(path, implementation=impl, threads=8).rows == 1
-    if COMPILED_ERROR is None:
-        for bad in (0, 1 << 21, 1.5, AgreeableInt(0), AgreeableInt(2**59)):
-            with pytest.raises(ValueError, match="chunk"):
-                columns.compiled().decode(path.read_bytes(), "t", 2, chunk=bad)
+    bad: Any
+    for bad in (0, -1, "2", 1.5, True):
+        with pytest.raises(ValueError, match="threads"):
+            columns.columns(path, implementation=impl, threads=bad)
+    assert columns.columns(path, implementation=impl, threads=8).rows == 1
+
+
+def test_chunk_argument_of_the_compiled_twin(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.pcap", [frame(seg(1))])
+    for bad in (0, 1 << 21, 1.5, AgreeableInt(0), AgreeableInt(2**59)):
+        with pytest.raises(ValueError, match="chunk"):
+            compiled_twin("columns").decode(path.read_bytes(), "t", 2, chunk=bad)
 
 
 class AgreeableInt(int):

@@ -1,6 +1,6 @@
 """Known-answer tests: fastseg against tshark on real Linux TCP captures.
 
-Every capture in ``tests/data/captures`` (made by ``tests/captures/make_captures.py``)
+Every capture in ``tests/data/captures`` (made by ``tools/make_captures.py``)
 is dissected once by tshark; every TCP segment in it is then decoded by each
 fastseg implementation and compared with tshark field by field.  The tests also
 check that each capture really contains what it was made to show, so that a
@@ -294,7 +294,7 @@ def test_captures_present() -> None:
     names = {p.stem for p in CAPTURES}
     assert names == EXPECTED_CAPTURES, (
         f"tests/data/captures holds {sorted(names)}; expected {sorted(EXPECTED_CAPTURES)} "
-        "(regenerate with tests/captures/make_captures.py and update EXPECTED_CAPTURES)"
+        "(regenerate with tools/make_captures.py and update EXPECTED_CAPTURES)"
     )
     for path in CAPTURES:
         assert 0 < path.stat().st_size <= 256 * 1024, f"{path.name}: unexpected size"

@@ -62,8 +62,7 @@ import os
 from types import ModuleType
 from typing import Any, BinaryIO, Iterator, Optional, Union, cast
 
-from fastseg import _env, _impl
-from fastseg.capture import _reader_py
+from fastseg import _impl
 from fastseg.capture._common import (
     DEFAULT_CHUNK,
     LINKTYPE_ETHERNET,
@@ -106,34 +105,13 @@ __all__ = [
 Source = Union[str, "os.PathLike[str]", BinaryIO]
 
 
-def compiled() -> ModuleType:
-    """The compiled reader twin; ImportError if it is not built."""
-    from fastseg.capture import _reader_c
-
-    return _reader_c
-
-
-def _choose() -> tuple[str, ModuleType]:
-    if _impl.IMPLEMENTATION == "cython":
-        try:
-            return "cython", compiled()
-        except ImportError:
-            if _env.flag("FASTSEG_REQUIRE_EXTENSIONS"):
-                raise
-    return "python", _reader_py
-
-
-IMPLEMENTATION, _twin = _choose()
+#: Which reader twin serves by default: "cython" or "python" (as :mod:`fastseg._impl` chose).
+IMPLEMENTATION = _impl.IMPLEMENTATION
+_reader = _impl.twin("reader", IMPLEMENTATION)
 
 
 def _reader_module(implementation: Optional[str]) -> ModuleType:
-    if implementation is None:
-        return _twin
-    if implementation == "python":
-        return _reader_py
-    if implementation == "cython":
-        return compiled()
-    raise ValueError(f"implementation is 'cython' or 'python', not {implementation!r}")
+    return _reader if implementation is None else _impl.twin("reader", implementation)
 
 
 def open_capture(source: Source, *, include_other: bool = False, chunk_size: int = DEFAULT_CHUNK,

@@ -87,10 +87,9 @@ import ipaddress
 import mmap
 import os
 import sys
-from types import ModuleType
 from typing import Any, BinaryIO, Iterable, List, Optional, Sequence, Union, cast
 
-from fastseg import _env, _impl
+from fastseg import _impl
 from fastseg.capture import _columns_py
 from fastseg.capture._columns_py import COLUMNS, IPV4_MAPPED_PREFIX, Columns
 from fastseg.capture._common import CaptureError, CaptureNotFound
@@ -109,26 +108,9 @@ _MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0x8000 if sys.platform.startswith(
 _POPULATE_LIMIT = 1 << 30
 
 
-def compiled() -> ModuleType:
-    """The compiled twin; ImportError if it is not built."""
-    from fastseg.capture import _columns_c
-
-    return _columns_c
-
-
-def _choose() -> str:
-    if _impl.IMPLEMENTATION == "cython":
-        try:
-            compiled()
-            return "cython"
-        except ImportError:
-            if _env.flag("FASTSEG_REQUIRE_EXTENSIONS"):
-                raise
-    return "python"
-
-
-#: Which twin :func:`columns` uses by default: "cython" or "python".
-IMPLEMENTATION = _choose()
+#: Which twin :func:`columns` uses by default: "cython" or "python" (as :mod:`fastseg._impl` chose).
+IMPLEMENTATION = _impl.IMPLEMENTATION
+_twin = _impl.twin("columns", IMPLEMENTATION)
 
 
 def _map(name: str) -> Any:
@@ -167,15 +149,12 @@ def columns(source: Source, *, implementation: Optional[str] = None,
     by default 2 for a capture of 16 MiB or more when the process may use
     more than one CPU.  The arrays are the same whatever it is.
     """
-    impl = IMPLEMENTATION if implementation is None else implementation
+    module = _twin if implementation is None else _impl.twin("columns", implementation)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
                                 or threads < 1):
         raise ValueError(f"threads is a positive int or None, not {threads!r}")
-    if impl == "python":
+    if module is _columns_py:
         return _columns_py.decode(source)
-    if impl != "cython":
-        raise ValueError(f"implementation is 'cython' or 'python', not {implementation!r}")
-    module = compiled()
     if hasattr(source, "read"):
         file = cast(BinaryIO, source)
         return cast(Columns, module.decode(file.read(), str(getattr(file, "name", "<capture>")),

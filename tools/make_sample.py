@@ -1,8 +1,8 @@
-"""Record the built-in sample capture (``sample.pcap``) from the real Linux kernel.
+"""Record fastseg's sample capture (``fastseg/sample.pcap``) from the real Linux kernel.
 
-Run as root from the repository root (needs iproute2, ethtool, tcpdump, mergecap, tshark)::
+Run as root (needs iproute2, ethtool, tcpdump, mergecap, tshark, and fastseg installed)::
 
-    python -m fastseg.analyze._make_sample
+    python3 tools/make_sample.py
 
 Two private network namespaces are joined by a veth pair (10.213.1.1 client,
 10.213.1.2 server), offloads off.  Two kinds of connection are recorded on
@@ -19,7 +19,7 @@ the server's veth end:
 
 The result is merged (by timestamp) with ``tests/data/captures/ipv4_handshake.pcap``
 (client-first close) and ``tests/data/captures/rst.pcap`` (two refused
-connects and an abortive close) into ``fastseg/analyze/sample.pcap``.  Only
+connects and an abortive close) into ``fastseg/sample.pcap``.  Only
 the TCP frames are kept.  Nothing here runs at import time or in the tests.
 """
 
@@ -30,7 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import TYPE_CHECKING, Dict, List
+from typing import TYPE_CHECKING, Dict
+
+import netns
 
 if TYPE_CHECKING:
     from fastseg.segment import Segment
@@ -96,31 +98,8 @@ time.sleep(0.2)
 """
 
 
-def sh(*cmd: str, ns: str = "") -> None:
-    full = ["ip", "netns", "exec", ns, *cmd] if ns else list(cmd)
-    subprocess.run(full, check=True, timeout=30)
-
-
-def setup() -> None:
-    teardown()
-    sh("ip", "netns", "add", NS_CLI)
-    sh("ip", "netns", "add", NS_SRV)
-    sh("ip", "-n", NS_CLI, "link", "add", DEV_CLI, "type", "veth", "peer", "name", DEV_SRV,
-       "netns", NS_SRV)
-    for ns, dev, addr in ((NS_CLI, DEV_CLI, CLI), (NS_SRV, DEV_SRV, SRV)):
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev)
-        subprocess.run(["ip", "netns", "exec", ns, "ethtool", "-K", dev, "tx", "off", "rx", "off",
-                        "tso", "off", "gso", "off", "gro", "off"], timeout=30, check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        sh("ip", "-n", ns, "link", "set", dev, "up")
-    time.sleep(0.5)
-
-
-def teardown() -> None:
-    for ns in (NS_CLI, NS_SRV):
-        if os.path.exists(f"/run/netns/{ns}"):
-            subprocess.run(["ip", "netns", "del", ns], check=False, timeout=30)
+CLIENT_END = netns.End(NS_CLI, DEV_CLI, (f"{CLI}/24",))
+SERVER_END = netns.End(NS_SRV, DEV_SRV, (f"{SRV}/24",))
 
 
 def record(out: str) -> None:
@@ -168,21 +147,21 @@ def crossed_port(path: str) -> int:
 
 
 def main() -> int:
-    here = os.path.dirname(os.path.abspath(__file__))
-    captures = os.path.join(here, "..", "..", "tests", "data", "captures")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    captures = os.path.join(root, "tests", "data", "captures")
     with tempfile.TemporaryDirectory() as tmp:
         new = os.path.join(tmp, "closes.pcap")
-        setup()
+        netns.veth_pair(CLIENT_END, SERVER_END)
         try:
             record(new)
         finally:
-            teardown()
+            netns.delete(NS_CLI, NS_SRV)
         merged = os.path.join(tmp, "merged.pcap")
         subprocess.run(["mergecap", "-F", "pcap", "-w", merged,
                         os.path.join(captures, "ipv4_handshake.pcap"),
                         os.path.join(captures, "rst.pcap"), new], check=True, timeout=30)
         port = crossed_port(new)
-        out = os.path.join(here, "sample.pcap")
+        out = os.path.join(root, "fastseg", "sample.pcap")
         attempts = "{47102..47200}"
         keep = (f"tcp and not ((tcp.srcport in {attempts} or tcp.dstport in {attempts})"
                 f" and !(tcp.port == {port}))")
@@ -195,5 +174,3 @@ def main() -> int:
 if __name__ == "__main__":
     raise SystemExit(main())
 
-
-__all__: List[str] = []

@@ -13,7 +13,8 @@ Ethernet frame or as raw IP; frame *i* is stamped 1700000000 s + *i* µs.
     fastseg fuzz -o fuzzed.pcap --operators option_length,truncate --log fuzzed.txt
     tcpreplay -i veth0 fuzzed.pcap
 
-``--checksum keep`` leaves the input's checksum field (usually wrong after a
+Mutation and framing are :func:`fastseg.mutate.frames`; the built-in set is
+:mod:`fastseg.samples`.  ``--checksum keep`` leaves the input's checksum field (usually wrong after a
 mutation), ``fix`` recomputes it, ``break`` makes it wrong on purpose.
 """
 
@@ -21,44 +22,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Dict, List, NoReturn, Optional, Sequence, Tuple, Union
+from typing import List, NoReturn, Optional, Sequence, Tuple, Union
 
-from fastseg import capture, mutate
+from fastseg import capture, mutate, samples
 from fastseg.capture._common import LINKTYPE_ETHERNET, LINKTYPE_RAW, CaptureError
 from fastseg.codec import pack
-from fastseg.decode import EXAMPLE
-from fastseg.segment import Flags, OptionKind, Segment
 
-__all__ = ["BUILTIN", "EXTRA", "builtin_inputs", "capture_inputs", "fuzz", "main"]
+__all__ = ["capture_inputs", "main"]
 
-#: (src, dst, segment hex) of the built-in inputs: a real Linux handshake and first data segment.
-BUILTIN: Tuple[Tuple[str, str, str], ...] = EXAMPLE
-
-_TS = (OptionKind.TIMESTAMPS, (0x1DE0832B, 0x27B2CD35))
-_NOP = (OptionKind.NOP, None)
-#: (src, dst, segment) of the other built-in inputs: SACK, FIN and RST over IPv4, SYN and data over IPv6.
-EXTRA: Tuple[Tuple[str, str, Segment], ...] = (
-    ("10.213.0.2", "10.213.0.1", Segment(
-        src_port=47001, dst_port=54550, seq=2978148378, ack=577262445, flags=Flags.ACK, window=509,
-        options=[_NOP, _NOP, _TS, _NOP, _NOP, (OptionKind.SACK, ((577263445, 577264445),))])),
-    ("10.213.0.2", "10.213.0.1", Segment(
-        src_port=47001, dst_port=54550, seq=2978148378, ack=577262445, flags=Flags.FIN | Flags.ACK,
-        window=509, options=[_NOP, _NOP, _TS])),
-    ("10.213.0.1", "10.213.0.2", Segment(
-        src_port=54550, dst_port=47001, seq=577262445, flags=Flags.RST, window=0)),
-    ("2001:db8::1", "2001:db8::2", Segment(
-        src_port=50000, dst_port=443, seq=1, flags=Flags.SYN, window=64800,
-        options=[(OptionKind.MSS, 1440), (OptionKind.SACK_PERMITTED, None), _TS, _NOP,
-                 (OptionKind.WSCALE, 7)])),
-    ("2001:db8::1", "2001:db8::2", Segment(
-        src_port=50000, dst_port=443, seq=2, ack=1, flags=Flags.PSH | Flags.ACK, window=507,
-        options=[_NOP, _NOP, _TS], payload=b"GET / HTTP/1.1\r\n\r\n")),
-)
-
-BASE_NS = 1_700_000_000 * 10**9
 LINKS = {"ethernet": LINKTYPE_ETHERNET, "raw": LINKTYPE_RAW}
-
-Input = Tuple[bytes, bytes, bytes]  # (src, dst, segment bytes)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,45 +40,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def builtin_inputs() -> List[Input]:
-    """The built-in inputs: (src, dst, segment bytes) with packed addresses, checksums right."""
-    import ipaddress
-
-    inputs = [(ipaddress.ip_address(src).packed, ipaddress.ip_address(dst).packed,
-               bytes.fromhex(text)) for src, dst, text in BUILTIN]
-    for src, dst, segment in EXTRA:
-        raw_src, raw_dst = ipaddress.ip_address(src).packed, ipaddress.ip_address(dst).packed
-        inputs.append((raw_src, raw_dst, pack(segment, src=raw_src, dst=raw_dst)))
-    return inputs
-
-
-def capture_inputs(path: str) -> List[Input]:
+def capture_inputs(path: str) -> List[Tuple[bytes, bytes, bytes]]:
     """The TCP segments of a capture, as they were on the wire (lenient decoding is lossless)."""
     inputs = [(rec.src, rec.dst, pack(rec.segment)) for rec in capture.segments(path)]
     if not inputs:
         raise CaptureError(f"{path}: no TCP segments to mutate")
     return inputs
-
-
-def fuzz(inputs: Sequence[Input], count: int, *, seed: Union[int, str] = 0, checksum: str = "keep",
-         operators: Optional[Sequence[str]] = None, stack: int = 1,
-         linktype: int = LINKTYPE_ETHERNET) -> List[Tuple[capture.Frame, mutate.Mutation]]:
-    """``count`` frames, each with the mutation it carries; deterministic in every argument."""
-    mutators: Dict[Tuple[bytes, bytes], mutate.Mutator] = {}
-    out: List[Tuple[capture.Frame, mutate.Mutation]] = []
-    for index in range(count):
-        src, dst, data = inputs[index % len(inputs)]
-        mutator = mutators.get((src, dst))
-        if mutator is None:
-            # Room for the IP header: an IPv4 packet holds 65535 bytes in all, an IPv6 payload 65535.
-            limit = 0xFFFF - 20 if len(src) == 4 else 0xFFFF
-            mutator = mutate.Mutator(seed, checksum=checksum, src=src, dst=dst, operators=operators,
-                                     stack=stack, max_len=limit)
-            mutators[(src, dst)] = mutator
-        mutation = mutator.mutate(data, index=index)
-        frame = capture.tcp_frame(mutation.data, src, dst, linktype=linktype)
-        out.append((capture.Frame(frame, BASE_NS + index * 1000), mutation))
-    return out
 
 
 def _seed(text: str) -> Union[int, str]:
@@ -141,9 +80,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.count < 0:
         parser.error(f"--count must be >= 0, got {args.count}")
     try:
-        inputs = capture_inputs(args.capture) if args.capture else builtin_inputs()
-        frames = fuzz(inputs, args.count, seed=args.seed, checksum=args.checksum,
-                      operators=args.operators, stack=args.stack, linktype=LINKS[args.link])
+        inputs = capture_inputs(args.capture) if args.capture else samples.segments()
+        frames = list(mutate.frames(inputs, args.count, seed=args.seed, checksum=args.checksum,
+                                    operators=args.operators, stack=args.stack, linktype=LINKS[args.link]))
         capture.write_pcap(args.output, [frame for frame, _ in frames], linktype=LINKS[args.link])
         if args.log:
             with open(args.log, "w") as log:

@@ -3,14 +3,13 @@
 
 Usage (as root, on Linux)::
 
-    python3 tests/captures/make_captures.py tests/data/captures
-    python3 tests/captures/make_captures.py tests/data/captures --only md5sig rst
+    python3 tools/make_captures.py tests/data/captures
+    python3 tools/make_captures.py tests/data/captures --only md5sig rst
 
 For every scenario the script creates two private network namespaces
 (``fastseg_cap_cli`` and ``fastseg_cap_srv``) joined by a veth pair carrying
-10.213.0.0/24 and fd00:fa57:5e9::/64, switches checksum offload (and
-segmentation/GRO offloads) off on both veth ends so the kernel computes and
-checks every TCP checksum in software, runs ``tcpdump -U -s 0`` on the server
+10.213.0.0/24 and fd00:fa57:5e9::/64 with offloads off (``netns.veth_pair``,
+so the kernel computes and checks every TCP checksum in software), runs ``tcpdump -U -s 0`` on the server
 end, and drives the traffic with this same file re-executed as a client or
 server role through ``ip netns exec``.  Nothing leaves the two namespaces,
 which are deleted again in a ``finally`` block.  Every wait is bounded.
@@ -35,6 +34,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import netns
+from netns import sh
 
 NS_CLI = "fastseg_cap_cli"
 NS_SRV = "fastseg_cap_srv"
@@ -435,20 +437,6 @@ def run_role(kind: str, role: str, addr: str, port: int) -> int:
 # --------------------------------------------------------------------------
 
 
-def sh(*args: str, ns: Optional[str] = None, check: bool = True, stdin: Optional[str] = None
-       ) -> subprocess.CompletedProcess:
-    """Run a command (inside namespace ``ns`` if given), bounded in time."""
-    cmd = list(args)
-    if ns is not None:
-        cmd = ["ip", "netns", "exec", ns, *cmd]
-    res = subprocess.run(
-        cmd, input=stdin, capture_output=True, text=True, timeout=CMD_TIMEOUT
-    )
-    if check and res.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
-    return res
-
-
 def ensure_tools() -> None:
     """Install ethtool / nftables through apt-get when they are missing."""
     missing = [pkg for tool, pkg in (("ethtool", "ethtool"), ("nft", "nftables"))
@@ -464,48 +452,12 @@ def ensure_tools() -> None:
             subprocess.run(install, check=True, env=env, timeout=600)
 
 
+CLIENT_END = netns.End(NS_CLI, VETH_CLI, (f"{V4_CLI}/24", f"{V6_CLI}/64"))
+SERVER_END = netns.End(NS_SRV, VETH_SRV, (f"{V4_SRV}/24", f"{V6_SRV}/64"))
+
+
 def delete_namespaces() -> None:
-    for ns in (NS_CLI, NS_SRV):
-        if os.path.exists(f"/run/netns/{ns}"):
-            sh("ip", "netns", "del", ns, check=False)
-
-
-def setup_namespaces(sysctls: Sequence[str]) -> None:
-    """Two namespaces, one veth pair, addresses, offloads off, sysctls."""
-    delete_namespaces()
-    sh("ip", "netns", "add", NS_CLI)
-    sh("ip", "netns", "add", NS_SRV)
-    # The pair is created inside the client namespace, its peer directly in
-    # the server namespace: the host's namespace never sees either end.
-    sh("ip", "-n", NS_CLI, "link", "add", VETH_CLI, "type", "veth",
-       "peer", "name", VETH_SRV, "netns", NS_SRV)
-    for ns, dev, v4, v6 in ((NS_CLI, VETH_CLI, V4_CLI, V6_CLI),
-                            (NS_SRV, VETH_SRV, V4_SRV, V6_SRV)):
-        for kv in sysctls:
-            sh("sysctl", "-q", "-w", kv, ns=ns)
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", ns, "addr", "add", f"{v4}/24", "dev", dev)
-        sh("ip", "-n", ns, "-6", "addr", "add", f"{v6}/64", "dev", dev, "nodad")
-        # Software checksums both ways, and no TSO/GSO/GRO so that every
-        # captured frame is one real on-the-wire segment.
-        sh("ethtool", "-K", dev, "tx", "off", "rx", "off", "tso", "off", "gso", "off",
-           "gro", "off", ns=ns, check=False)
-        feats = sh("ethtool", "-k", dev, ns=ns).stdout
-        for needed in ("tx-checksumming: off", "rx-checksumming: off",
-                       "tcp-segmentation-offload: off", "generic-segmentation-offload: off"):
-            if needed not in feats:
-                raise RuntimeError(f"{dev}: could not get '{needed}'")
-        sh("ip", "-n", ns, "link", "set", dev, "up")
-    # Wait (bounded) until the link is up on both ends.
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        states = [sh("ip", "-n", ns, "-br", "link", "show", dev).stdout
-                  for ns, dev in ((NS_CLI, VETH_CLI), (NS_SRV, VETH_SRV))]
-        if all(" UP " in s for s in states):
-            break
-        time.sleep(0.05)
-    else:
-        raise RuntimeError("veth did not come up")
+    netns.delete(NS_CLI, NS_SRV)
 
 
 def _read_line(proc: subprocess.Popen, stream, timeout: float) -> str:
@@ -647,7 +599,7 @@ def run_scenario(sc: Scenario, outdir: str) -> str:
     tmp = path + ".tmp"
     procs: List[subprocess.Popen] = []
     try:
-        setup_namespaces(sc.sysctls)
+        netns.veth_pair(CLIENT_END, SERVER_END, sc.sysctls)
         if sc.nft_srv:
             sh("nft", "-f", "-", ns=NS_SRV, stdin=sc.nft_srv)
         if sc.nft_cli:
@@ -748,10 +700,10 @@ def write_readme(outdir: str, made: List[Tuple[Scenario, str]], argv: Sequence[s
         "Known-answer data for `tests/test_known_answers.py`: every TCP segment in",
         "these files is decoded by fastseg and compared field by field with tshark.",
         "",
-        "Made by `tests/captures/make_captures.py`, run as root from the repository root:",
+        "Made by `tools/make_captures.py`, run as root from the repository root:",
         "",
         "```",
-        " ".join(["python3", "tests/captures/make_captures.py", *argv]),
+        " ".join(["python3", "tools/make_captures.py", *argv]),
         "```",
         "",
         f"- Kernel: Linux `{platform.release()}` (`uname -r`).",

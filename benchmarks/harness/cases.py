@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import importlib
 import os
 import struct
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from itertools import repeat
 from typing import Any, Callable, Iterator, Optional
 
 import fastseg
-from fastseg.bench.corpus import (
+from harness.corpus import (
     COUNT,
     SEED,
     SHORT_COUNT,
@@ -23,11 +22,12 @@ from fastseg.bench.corpus import (
     tcp_checksum,
     write_pcap,
 )
-from fastseg.bench.peers import (
+from harness.peers import (
     dpkt_fields,
     fastseg_fields,
     minimal,
     peer,
+    record_fields,
     scapy_fields,
     scapy_option_list,
     twin,
@@ -117,23 +117,16 @@ def _unpack(w: Workload, impl: str) -> Case:
     limit = w.peer_limit if impl == "scapy" else None
     wires = w.corpus.wires[:limit]
     expected = w.corpus.fields[:limit]
-    if impl in ("cython", "python"):
-        unpack = twin(impl).unpack
+    if impl in ("cython", "python", "minimal"):
+        unpack = minimal().decode if impl == "minimal" else twin(impl).unpack
+        fields = record_fields if impl == "minimal" else fastseg_fields
 
         def run() -> None:  # the compiled twin decodes options and payload when first read
             for raw in wires:
                 seg = unpack(raw)
                 _options = seg.options
                 _payload = seg.payload
-        return Case("unpack", impl, run, len(wires), lambda: [fastseg_fields(unpack(r)) for r in wires],
-                    expected)
-    if impl == "minimal":
-        decode = minimal().decode
-
-        def run_minimal() -> None:  # one call per segment from a Python loop, as the others
-            for raw in wires:
-                _fields = decode(raw)
-        return Case("unpack", impl, run_minimal, len(wires), lambda: list(map(decode, wires)), expected)
+        return Case("unpack", impl, run, len(wires), lambda: [fields(unpack(r)) for r in wires], expected)
     if impl == "dpkt":
         dpkt = peer("dpkt")
         tcp_class, parse_opts = dpkt.tcp.TCP, dpkt.tcp.parse_opts
@@ -168,8 +161,8 @@ def _unpack_header(w: Workload, impl: str) -> Case:
         def check_struct() -> list[Any]:
             return [(*t[:4], t[4] & 0x1FF, *t[5:]) for t in map(unpack_from, wires)]
         return Case("unpack header", impl, run_struct, len(wires), check_struct, expected)
-    if impl in ("cython", "python"):
-        unpack = twin(impl).unpack
+    if impl in ("cython", "python", "minimal"):
+        unpack = minimal().decode if impl == "minimal" else twin(impl).unpack
 
         def run() -> None:
             for raw in wires:
@@ -289,6 +282,8 @@ def _checksum(size: int) -> Callable[[Workload, str], Case]:
         calls = max(1, w.checksum_volume // size)
         if impl in ("cython", "python"):
             function = twin(impl).internet_checksum
+        elif impl == "plain loop":
+            function = minimal().plain_checksum
         elif impl == "dpkt":
             function = peer("dpkt").in_cksum
         else:
@@ -338,8 +333,7 @@ def _seq(name: str) -> Callable[[Workload, str], Case]:
         a, b = w.derived("seq", lambda: (laid_out([f[2] for f in w.corpus.fields]),
                                          laid_out([f[3] for f in w.corpus.fields])))
         if impl == "empty call":
-            twin("cython")  # raises Unavailable where the Cython twin is not built
-            function: Any = importlib.import_module("fastseg._seq_c")._empty
+            function: Any = minimal().empty
             expected: list[Any] = [None] * len(a)
         else:
             function = getattr(twin(impl), name)
@@ -407,9 +401,9 @@ PEERS = ("cython", "python", "dpkt", "scapy")
 #: Every operation in table order: its builder and the implementations timed side by side.
 PLAN: dict[str, tuple[Callable[[Workload, str], Case], tuple[str, ...]]] = {
     "unpack": (_unpack, (*PEERS, "minimal")),
-    "unpack header": (_unpack_header, (*PEERS, "struct")),
+    "unpack header": (_unpack_header, (*PEERS, "minimal", "struct")),
     "pack checksum": (_pack, (*PEERS, "minimal")),
-    **{f"checksum {size}": (_checksum(size), PEERS) for size in CHECKSUM_SIZES},
+    **{f"checksum {size}": (_checksum(size), (*PEERS, "plain loop")) for size in CHECKSUM_SIZES},
     "verify_checksum": (_verify, TWINS),
     "update_checksum": (_update, TWINS),
     **{name: (_seq(name), (*TWINS, "empty call")) for name in _SEQ_TRUTH},

@@ -1,7 +1,8 @@
-"""The ``fastseg`` command: one entry point for every subcommand.
+"""The ``fastseg`` command: one module per subcommand, each with ``main(argv) -> int``.
 
-Each subcommand lives in its own module with a ``main(argv) -> int``; this
-module only dispatches, and turns the errors a user can cause (a missing file,
+This package only parses and prints; what a library user would want lives in
+the library (:mod:`fastseg.analyze`, :mod:`fastseg.capture`, :mod:`fastseg.mutate`).
+This module dispatches, and turns the errors a user can cause (a missing file,
 a file that is not a capture) into one readable line and exit status 2.
 """
 
@@ -17,11 +18,10 @@ __all__ = ["SUBCOMMANDS", "main"]
 
 #: name -> (module with main(argv), one-line summary)
 SUBCOMMANDS = {
-    "decode": ("fastseg.decode", "decode, verify and re-encode segments (default: a built-in handshake)"),
-    "analyze": ("fastseg.analyze", "follow every TCP connection in captures (default: a built-in sample)"),
-    "bench": ("fastseg.bench", "time both twins and the peer libraries on a generated corpus"),
-    "fuzz": ("fastseg.fuzzcli", "mutate segments from a capture (or built-ins) into a pcap, by seed"),
-    "export": ("fastseg.export", "write a capture's TCP segments as columns to Parquet, Arrow or CSV"),
+    "decode": ("fastseg.cli.decode", "decode, verify and re-encode segments (default: a built-in handshake)"),
+    "analyze": ("fastseg.cli.analyze", "follow every TCP connection in captures (default: a sample)"),
+    "fuzz": ("fastseg.cli.fuzz", "mutate segments from a capture (or built-ins) into a pcap, by seed"),
+    "export": ("fastseg.cli.export", "write a capture's TCP segments as columns to Parquet, Arrow or CSV"),
 }
 
 USAGE = "usage: fastseg [-h] {" + ",".join(SUBCOMMANDS) + "} ...\n\nsubcommands:\n" + "\n".join(

@@ -1,26 +1,29 @@
-# cython: language_level=3
-"""The yardstick the speed issue names: minimal compiled routines that build the same
-Python objects as ``unpack`` and ``pack``, timed beside them as the ``minimal``
-implementation of those two operations.
+# cython: language_level=3, binding=True
+"""The compiled baselines fastseg is measured against, timed beside it as ``minimal``,
+``plain loop`` and ``empty call``.
 
-They keep only what memory safety needs: no Segment (a tuple in the corpus' field
-order instead), no lazy decoding, no anomalies or lenient mode, no keyword
-arguments, no fallback for other types, and a bare ValueError for anything but a
-well-formed segment.  fastseg's time over theirs is what its API costs; their own
-ratio to dpkt is the most any decoder building these objects gets on the corpus.
+``decode`` and ``encode`` build and read the same Python objects as ``unpack``
+and ``pack`` with only what memory safety needs: a bare ``Record`` (a compiled
+object with read-only attributes) for a Segment, a tuple of fields to encode,
+no lazy decoding, no anomalies or lenient mode, no keyword arguments, no
+fallback for other types, and a bare ValueError for anything but a well-formed
+segment.  fastseg's time over theirs is what its
+API costs.  ``plain_checksum`` is RFC 1071's loop written plainly in C, and
+``empty`` a function doing nothing, compiled as fastseg's own functions are
+(``binding=True``), the floor of any call with two arguments.
 """
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.ref cimport Py_INCREF
+from cpython.ref cimport Py_INCREF, PyObject
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
-from libc.stdint cimport uint8_t, uint32_t
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
 from fastseg._checksum_c cimport fold, pseudo_header, sum_native
 from fastseg._endian cimport be16, be32, put16, put32
 
-__all__ = ["decode", "encode"]
+__all__ = ["Record", "decode", "empty", "encode", "plain_checksum"]
 
 cdef tuple _NOP = (1, None)
 cdef tuple _SACK_PERMITTED = (4, None)
@@ -61,11 +64,64 @@ cdef object _option(const uint8_t* o, Py_ssize_t length):
     return (kind, PyBytes_FromStringAndSize(<const char*>o + 2, length - 2))
 
 
+cdef extern from *:
+    """
+    #include <structmember.h>
+    /* A Record: the object header and the eleven fields, read through member descriptors
+       (the attribute path CPython specialises for __slots__), made with public API only. */
+    #define RECORD_FIELDS 11
+    typedef struct { PyObject_HEAD PyObject* fields[RECORD_FIELDS]; } Record;
+    #define RECORD_MEMBER(i, name) {name, T_OBJECT_EX, offsetof(Record, fields) + i * sizeof(PyObject*), READONLY, NULL}
+    static PyMemberDef record_members[] = {
+        RECORD_MEMBER(0, "src_port"), RECORD_MEMBER(1, "dst_port"), RECORD_MEMBER(2, "seq"),
+        RECORD_MEMBER(3, "ack"), RECORD_MEMBER(4, "header_len"), RECORD_MEMBER(5, "flags"),
+        RECORD_MEMBER(6, "window"), RECORD_MEMBER(7, "checksum"), RECORD_MEMBER(8, "urgent"),
+        RECORD_MEMBER(9, "options"), RECORD_MEMBER(10, "payload"), {NULL},
+    };
+    static void record_dealloc(PyObject* self) {
+        PyTypeObject* type = Py_TYPE(self);
+        int i;
+        for (i = 0; i < RECORD_FIELDS; i++) Py_CLEAR(((Record*)self)->fields[i]);
+        PyObject_Free(self);
+        Py_DECREF(type);
+    }
+    static PyType_Slot record_slots[] = {
+        {Py_tp_members, record_members}, {Py_tp_dealloc, record_dealloc},
+        {Py_tp_doc, "A decoded segment with nothing else: its fields as read-only attributes."}, {0, NULL},
+    };
+    static PyType_Spec record_spec = {"harness._minimal_c.Record", sizeof(Record), 0, Py_TPFLAGS_DEFAULT, record_slots};
+    /* A new Record holding these eleven references (stolen, all non-NULL), or NULL. */
+    static PyObject* record_new(PyObject* type, PyObject** values) {
+        int i;
+        Record* self = PyObject_New(Record, (PyTypeObject*)type);
+        if (self == NULL) {
+            for (i = 0; i < RECORD_FIELDS; i++) Py_DECREF(values[i]);
+            return NULL;
+        }
+        for (i = 0; i < RECORD_FIELDS; i++) self->fields[i] = values[i];
+        return (PyObject*)self;
+    }
+    """
+    object PyType_FromSpec(void* spec)
+    void* record_spec_address "(&record_spec)"
+    object record_new(object type, PyObject** values)
+
+#: The Record type: a compiled object of eleven read-only fields (no cycles: its
+#: fields are ints, a tuple of ints and bytes, so it needs no garbage collection).
+Record = PyType_FromSpec(record_spec_address)
+
+
+cdef inline PyObject* _new(object value) noexcept:
+    """A new reference to ``value``, for record_new to steal."""
+    Py_INCREF(value)
+    return <PyObject*>value
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def decode(bytes data not None):
-    """The field tuple of a well-formed segment, options and payload included (an EOL
-    option ends the options: what follows it is not returned)."""
+    """A Record of a well-formed segment, options and payload built at once (an EOL option
+    ends the options: what follows it is not kept)."""
     cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
     cdef Py_ssize_t size = PyBytes_GET_SIZE(data), end, i = 20, n
     if size < 20:
@@ -83,9 +139,34 @@ def decode(bytes data not None):
             i += p[i + 1]
         Py_INCREF(option)  # the tuple takes this reference
         PyTuple_SET_ITEM(options, n, option)
-    return (be16(p), be16(p + 2), be32(p + 4), be32(p + 8), end, be16(p + 12) & 0x1FF,
-            be16(p + 14), be16(p + 16), be16(p + 18), options,
-            PyBytes_FromStringAndSize(<const char*>p + end, size - end))
+    src_port, dst_port, seq, ack = be16(p), be16(p + 2), be32(p + 4), be32(p + 8)
+    flags, window, checksum, urgent = be16(p + 12) & 0x1FF, be16(p + 14), be16(p + 16), be16(p + 18)
+    payload = PyBytes_FromStringAndSize(<const char*>p + end, size - end)
+    cdef PyObject* values[11]  # every object is made: _new cannot fail
+    values[:] = [_new(src_port), _new(dst_port), _new(seq), _new(ack), _new(end), _new(flags),
+                 _new(window), _new(checksum), _new(urgent), _new(options), _new(payload)]
+    return record_new(Record, values)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def plain_checksum(bytes data not None):
+    """RFC 1071 §4.1's loop over ``data``: big-endian 16-bit words, a zero pad for an odd
+    tail, end-around carry, complemented."""
+    cdef const uint8_t* p = <const uint8_t*>PyBytes_AS_STRING(data)
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(data), i
+    cdef uint64_t total = 0
+    for i in range(0, size - 1, 2):  # i + 1 < size
+        total += (<uint32_t>p[i] << 8) | p[i + 1]
+    if size % 2:
+        total += <uint32_t>p[size - 1] << 8
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def empty(a, b):
+    """Does nothing: the cost of calling a compiled function with two arguments."""
 
 
 cdef Py_ssize_t _put_option(uint8_t* h, Py_ssize_t pos, Py_ssize_t end, int kind, object value) except -1:

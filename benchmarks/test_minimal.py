@@ -1,5 +1,5 @@
-"""The benchmarks' minimal routines (``fastseg.bench._minimal_c``): right on the corpus, and
-a ValueError or TypeError, never a crash or an out-of-bounds read, on anything else."""
+"""The compiled baselines (``harness._minimal_c``): right on the corpus, and a ValueError
+or TypeError, never a crash or an out-of-bounds read, on anything else."""
 
 from __future__ import annotations
 
@@ -8,19 +8,19 @@ import os
 import struct
 
 import pytest
+from harness.corpus import build_corpus
+from harness.peers import record_fields
 from hypothesis import given
 from hypothesis import strategies as st
-
-from fastseg.bench.corpus import build_corpus
 
 
 def _minimal():
     try:
-        return importlib.import_module("fastseg.bench._minimal_c")
+        return importlib.import_module("harness._minimal_c")
     except ImportError as exc:
         if os.environ.get("FASTSEG_REQUIRE_EXTENSIONS", "") not in ("", "0"):
-            pytest.fail(f"fastseg.bench._minimal_c is not built: {exc}")
-        pytest.skip(f"fastseg.bench._minimal_c is not built: {exc}")
+            pytest.fail(f"the compiled baselines are not built (python benchmarks/build.py): {exc}")
+        pytest.skip(f"the compiled baselines are not built (python benchmarks/build.py): {exc}")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def corpus():
 
 
 def test_decode_gives_the_corpus_fields(minimal, corpus):
-    assert [minimal.decode(w) for w in corpus.wires] == corpus.fields
+    assert [record_fields(minimal.decode(w)) for w in corpus.wires] == corpus.fields
 
 
 def test_encode_gives_the_corpus_wires(minimal, corpus):
@@ -44,7 +44,7 @@ def test_encode_gives_the_corpus_wires(minimal, corpus):
 def test_decode_reads_unknown_and_misfit_options_raw(minimal):
     header = struct.pack("!HHIIHHHH", 1, 2, 3, 4, (8 << 12) | 0x10, 5, 6, 0)
     wire = header + bytes((30, 4, 0xAB, 0xCD, 2, 3, 1, 1, 1, 0, 9, 9)) + b"data"
-    fields = minimal.decode(wire)
+    fields = record_fields(minimal.decode(wire))
     assert fields[9] == ((30, b"\xab\xcd"), (2, b"\x01"), (1, None), (1, None))  # EOL ends them
     assert fields[4] == 32 and fields[10] == b"data"
 
@@ -74,7 +74,7 @@ def test_none_is_refused(minimal):
 def test_decode_never_reads_outside_its_input(data):
     minimal = _minimal()
     try:
-        fields = minimal.decode(data)
+        fields = record_fields(minimal.decode(data))
     except ValueError:
         return
     assert 20 <= fields[4] <= len(data) and fields[10] == data[fields[4]:]
@@ -100,3 +100,25 @@ def _record(options=(), header_len=20, payload=b""):
 def test_encode_rejects_what_it_cannot_write(minimal, record, src, error):
     with pytest.raises(error):
         minimal.encode(record, src, b"\x00" * len(src))
+
+
+def test_record_attributes_are_its_fields(minimal, corpus):
+    record = minimal.decode(corpus.wires[0])
+    names = ("src_port", "dst_port", "seq", "ack", "header_len", "flags", "window", "checksum", "urgent",
+             "options", "payload")
+    assert tuple(getattr(record, name) for name in names) == corpus.fields[0]
+    with pytest.raises(AttributeError):
+        record.seq = 1
+
+
+@given(st.binary(max_size=300))
+def test_plain_checksum_is_rfc_1071(data):
+    from harness.corpus import ones_sum
+
+    assert _minimal().plain_checksum(data) == ~ones_sum(data) & 0xFFFF
+
+
+def test_empty_takes_two_arguments_and_returns_none(minimal):
+    assert minimal.empty(1, 2) is None
+    with pytest.raises(TypeError):
+        minimal.empty(1)

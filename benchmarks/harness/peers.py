@@ -6,15 +6,16 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import operator
 import struct
 from types import SimpleNamespace
 from typing import Any
 
 from fastseg import _impl, reference
-from fastseg.bench.corpus import Fields
+from harness.corpus import Fields
 
-__all__ = ["Unavailable", "dpkt_fields", "fastseg_fields", "minimal", "peer", "scapy_fields",
-           "scapy_option_list", "twin"]
+__all__ = ["Unavailable", "dpkt_fields", "fastseg_fields", "minimal", "peer", "record_fields",
+           "scapy_fields", "scapy_option_list", "twin"]
 
 
 class Unavailable(Exception):
@@ -27,18 +28,24 @@ def twin(name: str) -> Any:
     if name == "python":
         return reference
     try:
-        modules = _impl.compiled()
+        modules = [_impl.twin(role, "cython") for role in ("codec", "checksum", "seq")]
     except ImportError as exc:
         raise Unavailable(f"the Cython twin is not built ({exc})") from None
     return SimpleNamespace(**{n: getattr(m, n) for m in modules for n in m.__all__})
 
 
 def minimal() -> Any:
-    """The minimal compiled decode and encode (``fastseg.bench._minimal_c``), the issue's yardstick."""
+    """The compiled baselines (``_minimal_c``, built by ``benchmarks/build.py``)."""
     try:
-        return importlib.import_module("fastseg.bench._minimal_c")
+        return importlib.import_module("harness._minimal_c")
     except ImportError as exc:
-        raise Unavailable(f"the minimal routines are not built ({exc})") from None
+        raise Unavailable(f"the compiled baselines are not built (python benchmarks/build.py): {exc}") \
+            from None
+
+
+#: A minimal Record's fields in the corpus' order.
+record_fields = operator.attrgetter("src_port", "dst_port", "seq", "ack", "header_len", "flags", "window",
+                                    "checksum", "urgent", "options", "payload")
 
 
 @functools.cache

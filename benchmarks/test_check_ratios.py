@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-_SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "check_ratios.py"
+_SCRIPT = Path(__file__).resolve().parent / "check_ratios.py"
 
 
 def _module() -> Any:
@@ -24,7 +24,7 @@ check_ratios = _module()
 
 
 def _report(tmp_path: Path, times: dict[tuple[str, str], float]) -> str:
-    """A ``fastseg bench --json`` report with these best times in ns."""
+    """A ``benchmarks/run.py --json`` report with these best times in ns."""
     path = tmp_path / "bench.json"
     results = [{"op": op, "impl": impl, "best_ns": ns} for (op, impl), ns in times.items()]
     path.write_text(json.dumps({"results": results}))

@@ -1,4 +1,4 @@
-"""The timer ``fastseg bench`` uses: timeit-style rounds with the garbage collector paused."""
+"""The timer of the benchmark harness: timeit-style rounds with the garbage collector paused."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
-from fastseg.bench.cases import Case
+from harness.cases import Case
 
 __all__ = ["calibrate", "gc_paused", "time_cases"]
 

@@ -1,14 +1,15 @@
-"""fastseg.bench: the corpus is deterministic and laid out; the cases of an operation take turns."""
+"""The harness: the corpus is deterministic and laid out; the cases of an operation take turns;
+``run.py`` writes its figures and refuses bad arguments before any work."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Iterator
 
 import pytest
-
-from fastseg.bench import Case, time_cases
-from fastseg.bench.corpus import build_corpus, laid_out
+from harness import Case, time_cases
+from harness.corpus import build_corpus, laid_out
 
 
 def _objects(value: Any) -> Iterator[Any]:
@@ -89,3 +90,33 @@ def test_the_cases_of_an_operation_take_their_rounds_in_turn() -> None:
     assert rounds[:6] == ["fast", "slow"] * 3
     assert len(timings[1]) == 3 <= len(timings[0])
     assert all(0.003 / 4 <= t < 0.1 for t in timings[0]) and all(0.006 / 4 <= t < 0.1 for t in timings[1])
+
+
+def test_run_writes_figures(tmp_path, capsys):
+    import run
+
+    out = tmp_path / "bench.json"
+    assert run.main(["--short", "--count", "300", "--op", "checksum 1500", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    timed = {r["impl"]: r["best_ns"] for r in figures["results"] if r["op"] == "checksum 1500"}
+    assert timed["python"] > 0 and timed["python"] > timed.get("cython", 0)
+    assert "checksum 1500" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--count", "0"], "0 is not in"),
+    (["--count", "-5"], "-5 is not in"),
+    (["--count", "1000000000"], "1000000000 is not in"),
+    (["--count", "x"], "not a number"),
+    (["--json", "/nonexistent/dir/x.json"], "no such directory"),
+])
+def test_run_refuses_bad_arguments_before_any_work(args, message, capsys, monkeypatch):
+    import run
+
+    def no_work(*args: Any) -> None:
+        raise AssertionError("a corpus was built")
+
+    monkeypatch.setattr(run.Workload, "create", no_work)
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(args)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

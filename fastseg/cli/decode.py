@@ -11,19 +11,7 @@ import sys
 from typing import Optional, Sequence
 
 import fastseg
-
-#: A handshake and first data segment the Linux 6.18 kernel sent between
-#: 10.213.0.1 and 10.213.0.2 (tests/data/captures/ipv4_handshake.pcap, frames 5-8).
-CLIENT, SERVER = "10.213.0.1", "10.213.0.2"
-EXAMPLE = (
-    (CLIENT, SERVER,
-     "d516b7992268535c00000000a002faf040040000020405b40402080a27b2cd34000000000103030a"),
-    (SERVER, CLIENT,
-     "b799d516b182f0192268535da012fe88f9b30000020405b40402080a1de0832a27b2cd340103030a"),
-    (CLIENT, SERVER, "d516b7992268535db182f01a8010003f26cc00000101080a27b2cd351de0832a"),
-    (CLIENT, SERVER,
-     "d516b7992268535db182f01a8018003f8ebe00000101080a27b2cd351de0832a48454c4c4f20666173747365670a"),
-)
+from fastseg.samples import CLIENT, HANDSHAKE, SERVER
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -36,7 +24,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"fastseg {fastseg.__version__} ({fastseg.IMPLEMENTATION} codec)")
     status = 0
     given = [(args.src, args.dst, text) for text in args.hex]
-    for number, (src, dst, text) in enumerate(given or EXAMPLE, 1):
+    for number, (src, dst, text) in enumerate(given or HANDSHAKE, 1):
         try:
             raw = bytes.fromhex(text)
             segment = fastseg.unpack(raw)

@@ -1,6 +1,0 @@
-from typing import Any
-
-__all__ = ["decode", "encode"]
-
-def decode(data: bytes) -> tuple[Any, ...]: ...
-def encode(fields: tuple[Any, ...], src: bytes, dst: bytes) -> bytes: ...
