@@ -6,7 +6,7 @@ capture it uses the sample capture shipped with fastseg (the one
 (the same as ``fastseg export FILE... -o segments.parquet``) and asks
 DuckDB for the busiest flows, the SYN options seen and the bad checksums.
 Without DuckDB it uses Polars, and without either, pyarrow, so the example
-runs wherever ``pip install fastseg[arrow]`` does.
+runs wherever ``pip install "fastseg-tcp[arrow]"`` does.
 
 Past one machine the same Parquet files go to Dask
 (``dask.dataframe.read_parquet``) or Spark (``spark.read.parquet``)

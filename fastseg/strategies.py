@@ -8,17 +8,17 @@ Use them to test your own TCP code (parsers, middleboxes, stacks)::
     @given(fs.segment_bytes(src="10.0.0.1", dst="10.0.0.2", flags=fs.Flags.SYN))
     def test_my_parser(data): ...
 
-Hypothesis is an optional dependency: ``pip install fastseg[fuzz]``.
+Hypothesis is an optional dependency: ``pip install "fastseg-tcp[fuzz]"``.
 
-=======================  =============================================================
-``segments()``           valid :class:`~fastseg.Segment` objects, every field and option
-``options()``            valid option lists that fit the 40 option bytes
-``segment_bytes()``      packed segments with a correct, wrong or generated checksum
-``malformed_segments()`` near-valid bytes with exactly one defect from :data:`DEFECTS`
-``raw_segments()``       random bytes behind a plausible header (parser robustness)
-``window_segments()``    segments aimed at a live :class:`~fastseg.conn.Connection`'s
-                         windows, in the RFC 5961 / RFC 7323 :data:`WINDOW_CATEGORIES`
-=======================  =============================================================
+========================  =============================================================
+``segments()``            valid :class:`~fastseg.Segment` objects, every field and option
+``options()``             valid option lists that fit the 40 option bytes
+``segment_bytes()``       packed segments with a correct, wrong or generated checksum
+``malformed_segments()``  near-valid bytes with exactly one defect from :data:`DEFECTS`
+``raw_segments()``        random bytes behind a plausible header (parser robustness)
+``window_segments()``     segments aimed at a live :class:`~fastseg.conn.Connection`'s
+                          windows, in the RFC 5961 / RFC 7323 :data:`WINDOW_CATEGORIES`
+========================  =============================================================
 
 Every strategy shrinks towards small, readable examples: zero fields, no
 options, empty payloads, the first (simplest) choice of every alternative.
@@ -34,7 +34,7 @@ try:
     from hypothesis.errors import InvalidArgument
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        "fastseg.strategies needs Hypothesis: pip install fastseg[fuzz]"
+        "fastseg.strategies needs Hypothesis: pip install 'fastseg-tcp[fuzz]'"
     ) from exc
 
 from fastseg import _wire

@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     pyarrow = pq = None
 
 requires_pyarrow = pytest.mark.skipif(
-    pyarrow is None, reason="pyarrow is not installed (pip install fastseg[arrow])")
+    pyarrow is None, reason="pyarrow is not installed (pip install 'fastseg-tcp[arrow]')")
 
 
 def assert_same(a: Any, b: Any) -> None:

@@ -41,7 +41,7 @@ def test_import_without_hypothesis_says_what_to_install(monkeypatch: pytest.Monk
     with pytest.raises(ImportError) as error:
         importlib.import_module("fastseg.strategies")
     message = str(error.value)
-    assert "pip install fastseg[fuzz]" in message and "\n" not in message
+    assert "pip install 'fastseg-tcp[fuzz]'" in message and "\n" not in message
 
 
 # ---------------------------------------------------------------- options and valid segments

@@ -58,7 +58,7 @@ def peer(name: str) -> Any:
         inet, packet, utils = (importlib.import_module(f"scapy.{m}")
                                for m in ("layers.inet", "packet", "utils"))
     except ImportError:
-        raise Unavailable(f"{name} is not installed (pip install 'fastseg[bench]')") from None
+        raise Unavailable(f"{name} is not installed (pip install 'fastseg-tcp[bench]')") from None
     return SimpleNamespace(IP=inet.IP, TCP=inet.TCP, Raw=packet.Raw, PcapReader=utils.PcapReader,
                            checksum=utils.checksum)
 

@@ -22,42 +22,42 @@ how each is decoded, is exactly what :func:`fastseg.capture.segments` does
 **Columns**, in order (numpy dtype; "absent" is the value when the option is
 missing or malformed):
 
-=================  ========  ==================================================================
-``frame``          int64     1-based frame number in the file, as Wireshark counts
-``timestamp``      float64   seconds since the epoch
-``timestamp_ns``   int64     nanoseconds since the epoch, exact
-``interface``      uint32    pcapng interface id (0 in classic pcap)
-``version``        uint8     IP version, 4 or 6
-``src_ipv4``       uint32    IPv4 source address as an integer (10.0.0.1 is 0x0A000001); 0 for IPv6
-``dst_ipv4``       uint32    IPv4 destination address as an integer; 0 for IPv6
-``src_addr``       S16       source address, 16 bytes in network order: the IPv6 address, or
-                             for IPv4 the IPv4-mapped form ``::ffff:a.b.c.d``, so this column
-                             alone names an endpoint of either version
-``dst_addr``       S16       destination address, the same way
-``src_port``       uint16
-``dst_port``       uint16
-``seq``, ``ack``   uint32    sequence and acknowledgment numbers, as held
-``flags``          uint16    the nine control bits: FIN 0x1 ... CWR 0x80, AE 0x100
-``reserved``       uint8     the three reserved bits
-``window``         uint16    window field, unscaled
-``checksum``       uint16    checksum field, as held
-``urgent``         uint16    urgent pointer
-``header_len``     uint8     data offset times 4, as held (below 20 or past the bytes when bad)
-``payload_len``    uint32    payload bytes captured after the header
-``mss``            int32     first well-formed MSS value; absent -1
-``wscale``         int16     first well-formed window scale shift count; absent -1
-``sack_permitted`` bool      a well-formed SACK-permitted option is present
-``has_timestamps`` bool      a well-formed timestamps option is present
-``tsval``          uint32    its TSval; absent 0 (look at ``has_timestamps``)
-``tsecr``          uint32    its TSecr; absent 0
-``sack_blocks``    uint8     blocks in the first well-formed SACK option; absent 0
-``option_kinds``   uint64    bit k set when an option of kind k is present (k < 63; bit 63 for
-                             any kind >= 63), well-formed or not; NOP is bit 1, EOL bit 0
-``anomaly``        bool      lenient decoding stepped over a problem (bad data offset, option
-                             lengths, a snap-length cut inside the header)
-``checksum_ok``    int8      1 the TCP checksum verifies, 0 it does not, -1 unknown (fewer
-                             bytes captured than the IP header announces)
-=================  ========  ==================================================================
+==================  ========  ==================================================================
+``frame``           int64     1-based frame number in the file, as Wireshark counts
+``timestamp``       float64   seconds since the epoch
+``timestamp_ns``    int64     nanoseconds since the epoch, exact
+``interface``       uint32    pcapng interface id (0 in classic pcap)
+``version``         uint8     IP version, 4 or 6
+``src_ipv4``        uint32    IPv4 source address as an integer (10.0.0.1 is 0x0A000001); 0 for IPv6
+``dst_ipv4``        uint32    IPv4 destination address as an integer; 0 for IPv6
+``src_addr``        S16       source address, 16 bytes in network order: the IPv6 address, or
+                              for IPv4 the IPv4-mapped form ``::ffff:a.b.c.d``, so this column
+                              alone names an endpoint of either version
+``dst_addr``        S16       destination address, the same way
+``src_port``        uint16
+``dst_port``        uint16
+``seq``, ``ack``    uint32    sequence and acknowledgment numbers, as held
+``flags``           uint16    the nine control bits: FIN 0x1 ... CWR 0x80, AE 0x100
+``reserved``        uint8     the three reserved bits
+``window``          uint16    window field, unscaled
+``checksum``        uint16    checksum field, as held
+``urgent``          uint16    urgent pointer
+``header_len``      uint8     data offset times 4, as held (below 20 or past the bytes when bad)
+``payload_len``     uint32    payload bytes captured after the header
+``mss``             int32     first well-formed MSS value; absent -1
+``wscale``          int16     first well-formed window scale shift count; absent -1
+``sack_permitted``  bool      a well-formed SACK-permitted option is present
+``has_timestamps``  bool      a well-formed timestamps option is present
+``tsval``           uint32    its TSval; absent 0 (look at ``has_timestamps``)
+``tsecr``           uint32    its TSecr; absent 0
+``sack_blocks``     uint8     blocks in the first well-formed SACK option; absent 0
+``option_kinds``    uint64    bit k set when an option of kind k is present (k < 63; bit 63 for
+                              any kind >= 63), well-formed or not; NOP is bit 1, EOL bit 0
+``anomaly``         bool      lenient decoding stepped over a problem (bad data offset, option
+                              lengths, a snap-length cut inside the header)
+``checksum_ok``     int8      1 the TCP checksum verifies, 0 it does not, -1 unknown (fewer
+                              bytes captured than the IP header announces)
+==================  ========  ==================================================================
 
 The options are those of :class:`fastseg.Segment`: ``mss``, ``wscale``,
 ``timestamps``, ``sack_blocks`` and ``sack_permitted`` there give the same
@@ -68,7 +68,7 @@ In Arrow and Parquet the address columns are ``fixed_size_binary(16)``.
 **Export** (:func:`export`, ``fastseg export``) writes the same columns,
 plus a ``file`` column (the path each row came from) when several files are
 exported together, to Parquet or Arrow IPC (with ``pyarrow``: ``pip install
-fastseg[arrow]``) or to CSV (no extra).  From there DuckDB, Polars, Dask or
+"fastseg-tcp[arrow]"``) or to CSV (no extra).  From there DuckDB, Polars, Dask or
 Spark take over; ``examples/columns_duckdb.py`` is a runnable walk-through::
 
     import duckdb
@@ -187,7 +187,7 @@ def _pyarrow() -> Any:
     try:
         pyarrow = importlib.import_module("pyarrow")
     except ImportError:
-        raise ImportError("Parquet and Arrow export need pyarrow: pip install fastseg[arrow] "
+        raise ImportError("Parquet and Arrow export need pyarrow: pip install 'fastseg-tcp[arrow]' "
                           "(or pip install pyarrow)") from None
     return pyarrow
 

@@ -3,7 +3,7 @@
 One row per TCP segment, the columns of :func:`fastseg.capture.columns.columns`
 (timestamps, addresses, ports, seq/ack, flags, window, lengths, options,
 checksum verdict), plus a ``file`` column when several captures go into one
-output.  Parquet and Arrow need pyarrow (``pip install fastseg[arrow]``);
+output.  Parquet and Arrow need pyarrow (``pip install "fastseg-tcp[arrow]"``);
 CSV needs nothing.  Then, for example::
 
     fastseg export trace.pcap -o trace.parquet
