@@ -175,8 +175,8 @@ def pack_into(
     with view:
         if view.readonly or not view.c_contiguous:
             raise TypeError("pack_into needs a writable, contiguous buffer")
-        with view.cast("B") as target:
-            size = len(target)
+        with view.cast("B") as out:
+            size = len(out)
             start = _wire.uint(offset, size)
             if start is None:
                 raise EncodeError("offset", f"must be an int in [0, {size}], got {offset!r}")
@@ -184,5 +184,5 @@ def pack_into(
                 raise EncodeError(
                     "buffer", f"{len(encoded)} bytes do not fit at offset {start} of {size}"
                 )
-            target[start : start + len(encoded)] = encoded
+            out[start : start + len(encoded)] = encoded
     return len(encoded)

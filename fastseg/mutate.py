@@ -660,14 +660,14 @@ def _option_length(rng: random.Random, context: _Context) -> _Result:
     """Corrupt one option's length byte: 0, 1, one short, one long, past the header, 255."""
     segment = _seg(context)
     offsets = _option_offsets(segment)
-    targets = [
+    lengthy = [
         n for n, (kind, _) in enumerate(segment.options)
         if kind is not None and kind not in (OptionKind.EOL, OptionKind.NOP)
         and offsets[n] + 1 < context.header_end
     ]
-    if not targets:
+    if not lengthy:
         return None
-    n = rng.choice(targets)
+    n = rng.choice(lengthy)
     at = offsets[n] + 1
     old = context.data[at]
     room = context.header_end - offsets[n]

@@ -134,7 +134,7 @@ def _concat(*parts: Any) -> bytes:
     return b"".join(bytes([p]) if isinstance(p, int) else p for p in parts)
 
 
-#: One option of each kind the issue lists, simplest first; none is longer than 40 bytes.
+#: One option of each named kind, simplest first; none is longer than 40 bytes.
 _ONE_OPTION: st.SearchStrategy[Option] = st.one_of(
     st.builds(_with(OptionKind.MSS), _u16),
     st.just((OptionKind.NOP, None)),
