@@ -46,7 +46,7 @@ with atheris.instrument_imports(include=["fastseg"]):
 from _common import Broken, Reader, agree, main
 
 CODEC, CHECKSUM = _impl.twin("codec", "cython"), _impl.twin("checksum", "cython")
-LEGAL = {(state, new) for (state, _cause), new in TRANSITIONS.items()}
+LEGAL = {(state, edge.next) for (state, _cause), edge in TRANSITIONS.items()}
 MSS = (1460, 536, 100, 65535)
 IPS = {4: ("10.213.0.2", "10.213.0.1"), 6: ("fd00:fa57:5e9::2", "fd00:fa57:5e9::1")}
 U32 = 0xFFFFFFFF

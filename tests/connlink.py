@@ -105,6 +105,46 @@ def established(impl: SimpleNamespace, config: Config = CONFIG) -> Link:
     return link
 
 
+def in_state(impl: SimpleNamespace, state: State) -> Tuple[Link, Connection]:
+    """A link with one of its connections in ``state`` (the other is its peer)."""
+    if state is State.LISTEN:
+        link = pair(impl)
+        return link, link.b
+    if state is State.SYN_SENT:
+        link = pair(impl)
+        link.a.connect(0.0)
+        return link, link.a
+    if state is State.SYN_RECEIVED:
+        link = pair(impl)
+        link.a.connect(0.0)
+        link.deliver(link.a, link.a.segments_to_send(0.0)[0])
+        return link, link.b
+    link = established(impl)
+    client, server = link.a, link.b
+    if state is State.ESTABLISHED:
+        return link, client
+    if state in (State.FIN_WAIT_1, State.CLOSING):
+        client.close(link.now)
+        client.segments_to_send(link.now)  # the FIN is on its way (never delivered here)
+        if state is State.CLOSING:
+            server.close(link.now)
+            link.deliver(server, server.segments_to_send(link.now)[0])  # FINs cross
+        return link, client
+    client.close(link.now)
+    link.settle()
+    if state is State.FIN_WAIT_2:
+        return link, client
+    if state is State.CLOSE_WAIT:
+        return link, server
+    server.close(link.now)
+    if state is State.LAST_ACK:
+        server.segments_to_send(link.now)  # the FIN is lost
+        return link, server
+    link.settle()
+    assert state is State.TIME_WAIT
+    return link, client
+
+
 def reset_for(link: Link, victim: Connection, seq: Optional[int] = None) -> Segment:
     """A RST as the victim's peer would send it, at the victim's RCV.NXT unless ``seq`` says."""
     sender = link.peer(victim)

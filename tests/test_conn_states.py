@@ -16,6 +16,7 @@ from connlink import (
     Link,
     drain,
     established,
+    in_state,
     pair,
     received,
     reset_for,
@@ -31,11 +32,14 @@ from fastseg.conn import (
     ConnectionRefused,
     ConnectionReset,
     ConnectionTimedOut,
+    Event,
     PeerFinished,
     SegmentRejected,
     State,
     StateError,
 )
+from fastseg.conn.states import Action
+from fastseg.conn.timers import Timer
 from fastseg.seq import seq_add
 
 S = State
@@ -45,47 +49,7 @@ def flags_of(link: Link) -> list[str]:
     return [f"{src[-1]}:{segment.flags!s}" for src, segment in link.log]
 
 
-# ---------------------------------------------------------------- builders of each state
-
-
-def in_state(impl, state: State) -> tuple[Link, Connection]:
-    """A link with one of its connections in ``state`` (the other is its peer)."""
-    if state is S.LISTEN:
-        link = pair(impl)
-        return link, link.b
-    if state is S.SYN_SENT:
-        link = pair(impl)
-        link.a.connect(0.0)
-        return link, link.a
-    if state is S.SYN_RECEIVED:
-        link = pair(impl)
-        link.a.connect(0.0)
-        link.deliver(link.a, link.a.segments_to_send(0.0)[0])
-        return link, link.b
-    link = established(impl)
-    client, server = link.a, link.b
-    if state is S.ESTABLISHED:
-        return link, client
-    if state in (S.FIN_WAIT_1, S.CLOSING):
-        client.close(link.now)
-        client.segments_to_send(link.now)  # the FIN is on its way (never delivered here)
-        if state is S.CLOSING:
-            server.close(link.now)
-            link.deliver(server, server.segments_to_send(link.now)[0])  # FINs cross
-        return link, client
-    client.close(link.now)
-    link.settle()
-    if state is S.FIN_WAIT_2:
-        return link, client
-    if state is S.CLOSE_WAIT:
-        return link, server
-    server.close(link.now)
-    if state is S.LAST_ACK:
-        server.segments_to_send(link.now)  # the FIN is lost
-        return link, server
-    link.settle()
-    assert state is S.TIME_WAIT
-    return link, client
+# ---------------------------------------------------------------- builders of each state (connlink.in_state)
 
 
 @pytest.mark.parametrize("state", [s for s in State if s is not S.CLOSED])
@@ -112,6 +76,19 @@ def _reset(impl, state):
                              flags=Flags.RST | Flags.ACK), link.now)
     else:
         conn.receive(reset_for(link, conn), link.now)
+    return conn
+
+
+def _send(impl, state):
+    _, conn = in_state(impl, state)
+    conn.send(b"x")
+    return conn
+
+
+def _fin_again_in_time_wait(impl, state):
+    link, conn = in_state(impl, S.TIME_WAIT)
+    conn.receive(stamped(conn, seq=seq_add(conn.rcv_nxt, -1), ack=conn.snd_nxt,
+                         flags=Flags.FIN | Flags.ACK), link.now)
     return conn
 
 
@@ -167,6 +144,7 @@ def _passive_reset(impl, state):
 
 CAUSE_RUNNERS = {
     "close": _user("close"), "abort": _user("abort"), "rcv_rst": _reset, "timeout": _timeout,
+    "send": _send,
 }
 SPECIAL = {
     (S.CLOSED, "listen"): lambda impl, s: pair(impl).b,
@@ -185,18 +163,21 @@ SPECIAL = {
     (S.CLOSING, "rcv_ack_of_fin"): _segment_flow(S.CLOSING),
     (S.LAST_ACK, "rcv_ack_of_fin"): _segment_flow(S.LAST_ACK),
     (S.TIME_WAIT, "time_wait_expired"): _segment_flow(S.TIME_WAIT),
+    (S.TIME_WAIT, "rcv_fin"): _fin_again_in_time_wait,
 }
 
 
 @pytest.fixture
 def recorded(monkeypatch):
-    """Every (state, cause) any Connection passes through during the test."""
-    seen: set[tuple[State, str]] = set()
+    """Every (state, cause) any Connection passes through during the test, with the
+    events each transition raised and the timers running after it."""
+    seen: dict[tuple[State, str], tuple[list[type], set[Timer]]] = {}
     original = Connection._transition
 
     def record(self, cause):
-        seen.add((self.state, cause))
+        key, before = (self.state, cause), len(self._events)
         original(self, cause)
+        seen[key] = ([type(event) for event in list(self._events)[before:]], set(self._timers))
 
     monkeypatch.setattr(Connection, "_transition", record)
     return seen
@@ -204,17 +185,30 @@ def recorded(monkeypatch):
 
 @pytest.mark.parametrize("key", list(TRANSITIONS), ids=[f"{s.value}-{c}" for s, c in TRANSITIONS])
 def test_every_transition_is_reached(impl, recorded, key):
+    """Each edge is taken by the cause it names, and its entry actions and events follow it."""
     state, cause = key
+    edge = TRANSITIONS[key]
     runner = SPECIAL.get(key) or CAUSE_RUNNERS[cause]
     conn = runner(impl, state)
     assert key in recorded
-    assert conn.state is TRANSITIONS[key] or TRANSITIONS[key] in conn.history
+    assert conn.state is edge.next or edge.next in conn.history
+    raised, timers = recorded[key]
+    assert raised == list(edge.events)
+    if Action.STOP_TIMERS in edge.actions:
+        assert timers == ({Timer.TIME_WAIT} if Action.START_2MSL in edge.actions else set())
 
 
 def test_table_only_legal_states():
-    for (state, cause), new in TRANSITIONS.items():
-        assert isinstance(state, State) and isinstance(new, State) and cause
-    assert {s for s, _ in TRANSITIONS} | set(TRANSITIONS.values()) == set(State)
+    for (state, cause), edge in TRANSITIONS.items():
+        assert isinstance(state, State) and isinstance(edge.next, State) and cause
+        assert all(isinstance(action, Action) for action in edge.actions)
+        assert all(issubclass(event, Event) for event in edge.events)
+    assert {s for s, _ in TRANSITIONS} | {edge.next for edge in TRANSITIONS.values()} == set(State)
+    loops = {key for key, edge in TRANSITIONS.items() if edge.next is key[0]}
+    assert {cause for _, cause in loops} == {"send", "rcv_fin"}  # only these keep the state
+    for edge in TRANSITIONS.values():  # RFC 9293 §3.10.4-3.10.7: CLOSED deletes the TCB
+        if edge.next is S.CLOSED:
+            assert edge.events[-1] is Closed and Action.STOP_TIMERS in edge.actions
 
 
 # ---------------------------------------------------------------- the handshake

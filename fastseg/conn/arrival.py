@@ -1,0 +1,338 @@
+"""Segment arrival, RFC 9293 §3.10.7: one method per state before synchronization, one per check after.
+
+CLOSED is §3.10.7.1 (``_reset_stranger``), LISTEN §3.10.7.2 (``_on_listen``),
+SYN-SENT §3.10.7.3 (``_on_syn_sent``).  In the synchronized states
+``_on_synchronized`` runs the eight checks of §3.10.7.4 in order:
+``_check_sequence``, ``_check_rst``, ``_check_security``, ``_check_syn``,
+``_check_ack``, ``_check_urg``, ``_check_text``, ``_check_fin``.  A segment
+the peer sends never raises; each drop records its reason.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from fastseg.conn.config import Endpoint
+from fastseg.conn.events import DataReceived, PeerFinished
+from fastseg.conn.machine import StateMachine
+from fastseg.conn.states import State
+from fastseg.conn.timers import Timer
+from fastseg.segment import Flags, Segment
+from fastseg.seq import seq_add, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
+
+__all__ = ["RECEIVING", "Arrival"]
+
+S = State
+#: States in which arriving data is delivered (RFC 9293 §3.10.7.4, seventh check).
+RECEIVING = (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2)
+#: What the first check lets through: (data inside the window, its offset past RCV.NXT,
+#: whether the FIN is inside the window too).
+Accepted = tuple[bytes, int, bool]
+
+
+class Arrival(StateMachine):
+    """What an arriving segment does, state by state and check by check."""
+
+    # ------------------------------------------------------------ before synchronization
+
+    def _reset_stranger(self, segment: Segment, sender: Endpoint, reason: str) -> None:
+        """RFC 9293 §3.10.7.1 (CLOSED): answer anything but a RST with an acceptable RST."""
+        if not segment.flags & Flags.RST:
+            if segment.flags & Flags.ACK:
+                reset = self._bare(Flags.RST, segment.ack, 0, segment.src_port)
+            else:
+                reset = self._bare(Flags.RST | Flags.ACK, 0, seq_add(segment.seq, segment.seg_len),
+                                   segment.src_port)
+            self._outbox.append((reset, sender))
+        self._reject(reason)
+
+    def _on_listen(self, segment: Segment, sender: Endpoint, now: float) -> None:
+        """RFC 9293 §3.10.7.2 (LISTEN): ignore a RST, reset an ACK, answer a SYN with SYN,ACK."""
+        flags = segment.flags
+        if flags & Flags.RST:
+            self._reject("RST in LISTEN")
+        elif flags & Flags.ACK:
+            self._reset_stranger(segment, sender, "ACK in LISTEN")
+        elif flags & Flags.SYN:
+            self.remote = sender
+            self._irs = segment.seq
+            self._rcv_nxt = seq_add(segment.seq, 1)
+            self._negotiate(segment)
+            self._snd_wnd = self._max_snd_wnd = segment.window  # never scaled in a SYN
+            self._snd_wl1, self._snd_wl2 = segment.seq, 0
+            self._queue_syn_text(segment)
+            self._choose_iss(now)
+            self._transition("rcv_syn")
+            self._send_syn(now, ack=True)
+        else:
+            self._reject("neither SYN, ACK nor RST in LISTEN")
+
+    def _on_syn_sent(self, segment: Segment, now: float) -> None:
+        """RFC 9293 §3.10.7.3 (SYN-SENT): check the ACK, then the RST, then take the SYN."""
+        flags, ack = segment.flags, segment.ack
+        if flags & Flags.ACK and (seq_le(ack, self._iss) or seq_gt(ack, self._snd_max)):
+            if flags & Flags.RST:
+                self._reject("RST with an unacceptable ACK in SYN-SENT")
+            else:
+                self._queue(self._bare(Flags.RST, ack, 0, segment.src_port))
+                self._reject("ACK of something never sent (old duplicate?)")
+            return
+        if flags & Flags.RST:
+            if flags & Flags.ACK:
+                self._transition("rcv_rst")
+            else:
+                self._reject("RST without ACK in SYN-SENT")
+            return
+        if not flags & Flags.SYN:
+            self._reject("neither SYN nor RST in SYN-SENT")
+            return
+        self._irs = segment.seq
+        self._rcv_nxt = seq_add(segment.seq, 1)
+        self._negotiate(segment)
+        self._snd_wnd = self._max_snd_wnd = segment.window
+        self._snd_wl1, self._snd_wl2 = segment.seq, ack
+        if flags & Flags.ACK:  # the ACK was found acceptable above, so it covers our SYN
+            self._take_ack(ack, now)
+            if self._snd_nxt != ack:
+                self._go_back()  # the peer did not take the data in our SYN: send it again
+            self._transition("rcv_syn_ack")
+            self._ack_pending = True
+            self._check_text(segment, segment.payload, 0, now)
+        else:  # simultaneous open: answer with SYN,ACK from the same ISS
+            self._queue_syn_text(segment)
+            self._transition("rcv_syn")
+            self._send_syn(now, ack=True)
+
+    def _negotiate(self, syn: Segment) -> None:
+        """Options of the peer's SYN: MSS, window scale and timestamps (RFC 7323)."""
+        self._peer_mss = syn.mss
+        peer_shift = syn.wscale
+        self._wscale_ok = peer_shift is not None
+        if peer_shift is not None:
+            self._snd_shift = min(peer_shift, 14)  # RFC 7323 §2.3: larger shifts count as 14
+            self._rcv_shift = self.config.receive_shift
+        stamps = syn.timestamps
+        self._ts_ok = self.config.timestamps and stamps is not None
+        if stamps is not None and self._ts_ok:
+            self._ts_recent = stamps[0]
+        self._cwnd = 10 * self._smss  # RFC 6928 initial window
+        self._ssthresh = 1 << 30
+
+    def _queue_syn_text(self, segment: Segment) -> None:
+        """RFC 9293 §3.10.7.2: text in a SYN waits at RCV.NXT, delivered (and ACKed) once
+        the handshake completes; it is not acknowledged in the SYN,ACK."""
+        self._reassembly.add(0, segment.payload[: self.rcv_wnd])
+
+    # ------------------------------------------------------------ synchronized states
+
+    def _on_synchronized(self, segment: Segment, now: float) -> None:
+        """RFC 9293 §3.10.7.4: the checks in order; each may end the segment's processing."""
+        flags = segment.flags
+        accepted = self._check_sequence(segment, flags, now)
+        if accepted is None:
+            return
+        if flags & Flags.RST:
+            self._check_rst(segment)
+            return
+        self._check_security(segment)
+        if flags & Flags.SYN:
+            self._check_syn()
+            return
+        if not self._check_ack(segment, flags, now):
+            return
+        self._update_timestamp(segment)
+        self._check_urg(segment)
+        data, offset, fin = accepted
+        self._check_text(segment, data, offset, now)
+        if fin:
+            self._check_fin(segment)
+
+    def _check_sequence(self, segment: Segment, flags: Flags, now: float) -> Optional[Accepted]:
+        """First check (§3.10.7.4): PAWS (RFC 7323 §5.3), then the acceptability test and the
+        trim to the window; a zero window accepts a segment at RCV.NXT for its ACK only.
+
+        An unacceptable segment is answered with an ACK unless it is a RST; a FIN again
+        in TIME-WAIT also restarts 2 MSL.  None when processing ends here."""
+        if self._state is S.SYN_RECEIVED and flags & Flags.SYN and not flags & Flags.ACK \
+                and segment.seq == self._irs:
+            self._send_syn(now, ack=True)  # our SYN,ACK was lost: its answer is the SYN,ACK again
+            self._reject("retransmitted SYN")
+            return None
+        if self._paws_rejects(segment, flags):
+            return None
+        window = self.rcv_wnd
+        length = segment.seg_len
+        start = seq_diff(segment.seq, self._rcv_nxt)
+        if length == 0:
+            acceptable = start == 0 if window == 0 else 0 <= start < window
+        elif window == 0:
+            acceptable = start == 0
+        else:
+            end = start + length - 1
+            acceptable = 0 <= start < window or 0 <= end < window
+        if not acceptable:
+            if not flags & Flags.RST:
+                self._ack_pending = True
+                if flags & Flags.FIN and self._state is S.TIME_WAIT:
+                    self._transition("rcv_fin")
+            self._reject("sequence number outside the receive window")
+            return None
+        data = segment.payload
+        first = start + (1 if flags & Flags.SYN else 0)
+        fin_at = first + len(data)  # where a FIN would sit, past RCV.NXT
+        if first < 0:
+            data = data[-first:]
+            first = 0
+        fin = bool(flags & Flags.FIN) and fin_at >= 0
+        room = window - first
+        if len(data) > room:
+            data, fin = data[: max(room, 0)], False
+        return data, first, fin
+
+    def _paws_rejects(self, segment: Segment, flags: Flags) -> bool:
+        """RFC 7323: drop a segment without timestamps once they are in use (§3.2, silently)
+        or with a TSval older than TS.Recent (§5.3, answered with an ACK)."""
+        if not self._ts_ok or flags & Flags.RST:
+            return False
+        stamps = segment.timestamps
+        if stamps is None:
+            self._reject("no timestamp option although timestamps are in use")
+            return True
+        if not seq_lt(stamps[0], self._ts_recent):
+            return False
+        self._ack_pending = True
+        self._reject("PAWS: timestamp older than TS.Recent")
+        return True
+
+    def _check_rst(self, segment: Segment) -> None:
+        """Second check (§3.10.7.4), with RFC 5961 §3.2: only a RST exactly at RCV.NXT resets;
+        one elsewhere in the window gets a challenge ACK.  A passive open goes back to LISTEN."""
+        if segment.seq != self._rcv_nxt:
+            self._ack_pending = True
+            self._reject("in-window RST not at RCV.NXT (challenge ACK)")
+        elif self._state is S.SYN_RECEIVED and self._passive:
+            self._transition("rcv_rst_passive")
+        else:
+            self._transition("rcv_rst")
+
+    def _check_security(self, segment: Segment) -> None:
+        """Third check (§3.10.7.4): a security/compartment that differs from the connection's
+        is answered with a reset.  A segment handed to ``receive`` carries none (the IP
+        option that would is deprecated), so every segment passes."""
+
+    def _check_syn(self) -> None:
+        """Fourth check (§3.10.7.4), with RFC 5961 §4.2: a SYN in a synchronized state, in
+        the window or not, gets a challenge ACK and is dropped."""
+        self._ack_pending = True
+        self._reject("SYN in a synchronized state (challenge ACK)")
+
+    def _check_ack(self, segment: Segment, flags: Flags, now: float) -> bool:
+        """Fifth check (§3.10.7.4): drop a segment without ACK; in SYN-RECEIVED the ACK must
+        cover our SYN; ACKs of unsent data (and, RFC 5961 §5.2, ones older than
+        SND.UNA - MAX.SND.WND) are answered with an ACK and dropped; a new ACK advances
+        SND.UNA, the send window follows SND.WL1/SND.WL2, and an acknowledged FIN moves
+        FIN-WAIT-1, CLOSING and LAST-ACK on.  False when processing ends here."""
+        if not flags & Flags.ACK:
+            self._reject("no ACK bit")
+            return False
+        ack = segment.ack
+        if self._state is S.SYN_RECEIVED:
+            if not (seq_lt(self._snd_una, ack) and seq_le(ack, self._snd_max)):
+                self._queue(self._bare(Flags.RST, ack, 0, segment.src_port))
+                self._reject("ACK in SYN-RECEIVED does not cover our SYN")
+                return False
+            self._snd_wnd = segment.window << self._snd_shift
+            self._snd_wl1, self._snd_wl2 = segment.seq, ack
+            self._take_ack(ack, now)
+            self._transition("rcv_ack_of_syn")
+        if seq_gt(ack, self._snd_max):
+            self._ack_pending = True
+            self._reject("ACK of data never sent")
+            return False
+        if seq_lt(ack, seq_add(self._snd_una, -self._max_snd_wnd)):
+            self._ack_pending = True
+            self._reject("ACK older than SND.UNA - MAX.SND.WND (challenge ACK)")
+            return False
+        window = segment.window << self._snd_shift
+        if seq_gt(ack, self._snd_una):
+            self._take_ack(ack, now)
+        elif ack == self._snd_una and not segment.payload and window == self._snd_wnd \
+                and not flags & Flags.FIN and self._snd_max != self._snd_una:
+            self._on_duplicate_ack()
+        if seq_lt(self._snd_wl1, segment.seq) or (
+            self._snd_wl1 == segment.seq and seq_le(self._snd_wl2, ack)
+        ):
+            self._snd_wnd, self._snd_wl1, self._snd_wl2 = window, segment.seq, ack
+            self._max_snd_wnd = max(self._max_snd_wnd, window)
+            self._arm_persist(now)
+        fin_acked = self._fin_sent and self._snd_una == self._snd_max
+        if fin_acked and self._state in (S.FIN_WAIT_1, S.CLOSING):
+            self._transition("rcv_ack_of_fin")
+        elif fin_acked and self._state is S.LAST_ACK:
+            self._transition("rcv_ack_of_fin")
+            return False  # the passive closer is done: the connection is gone
+        return True
+
+    def _update_timestamp(self, segment: Segment) -> None:
+        """RFC 7323 §4.3: remember the TSval of a segment covering the last ACK we sent."""
+        stamps = segment.timestamps
+        if self._ts_ok and stamps is not None and seq_ge(stamps[0], self._ts_recent) \
+                and seq_le(segment.seq, self._last_ack_sent):
+            self._ts_recent = stamps[0]
+
+    def _check_urg(self, segment: Segment) -> None:
+        """Sixth check (§3.10.7.4): the urgent pointer.  Urgent data is delivered inline with
+        the rest, as RFC 6093 §6 advises, and no caller is told of it: nothing to do."""
+
+    def _check_text(self, segment: Segment, data: bytes, offset: int, now: float) -> None:
+        """Seventh check (§3.10.7.4): in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2 deliver
+        in-order data, hold what arrives early (text from the peer's SYN waits at offset
+        0), and schedule the ACK (RFC 5681 §4.2); bytes already received or past the
+        window (a probe) are ACKed at once.  Other states have the peer's FIN: no text."""
+        if len(data) < len(segment.payload):
+            self._ack_pending = True
+        if self._state not in RECEIVING or (not data and not self._reassembly.ready):
+            return
+        self._reassembly.add(offset, data)
+        ready = self._reassembly.pop_ready()
+        if ready:
+            self._rcv_nxt = seq_add(self._rcv_nxt, len(ready))
+            self._deliver(ready)
+            if self._reassembly.fin_offset == 0:
+                self._take_fin()
+        if offset or len(self._reassembly) or len(ready) > len(data):
+            self._ack_pending = True  # out of order, or a gap filled: ACK at once
+        else:
+            self._unacked_segments += 1
+            if self._unacked_segments >= 2 or self.rcv_wnd < self.config.mss:
+                self._ack_pending = True
+            else:
+                self._timers.setdefault(Timer.DELAYED_ACK, now + self.config.delayed_ack)
+
+    def _deliver(self, data: bytes) -> None:
+        """Hand in-order bytes to the caller, merged with a DataReceived not yet taken."""
+        self._unread += len(data)
+        if self._events and isinstance(self._events[-1], DataReceived):
+            data = self._events.pop().data + data  # type: ignore[attr-defined]
+        self._events.append(DataReceived(data))
+
+    def _check_fin(self, segment: Segment) -> None:
+        """Eighth check (§3.10.7.4): a FIN in the window counts once everything before it has
+        arrived (held until then).  Only ESTABLISHED and the FIN-WAIT states take one; a
+        FIN again in TIME-WAIT is outside the window and handled by the first check."""
+        if self._state not in RECEIVING:
+            return
+        ahead = seq_diff(seq_add(segment.seq, segment.seg_len - 1), self._rcv_nxt)
+        if ahead > 0:
+            self._reassembly.fin_offset = ahead
+            self._ack_pending = True
+        elif ahead == 0:
+            self._take_fin()
+
+    def _take_fin(self) -> None:
+        """The peer's FIN counts: RCV.NXT passes it, ACK it, tell the caller, change state."""
+        self._reassembly.fin_offset = None
+        self._rcv_nxt = seq_add(self._rcv_nxt, 1)
+        self._ack_pending = True
+        self._events.append(PeerFinished())
+        self._transition("rcv_fin")

@@ -1,0 +1,108 @@
+"""What acknowledgments and timeouts do to the sending side.
+
+The retransmission timer and round-trip samples (RFC 6298, Karn's rule),
+slow start and congestion avoidance, fast retransmit (RFC 5681) and
+NewReno's recovery (RFC 6582).
+"""
+
+from __future__ import annotations
+
+from fastseg.conn.events import SendBufferAvailable
+from fastseg.conn.sending import Sender
+from fastseg.conn.states import State
+from fastseg.conn.timers import Timer
+from fastseg.segment import Flags
+from fastseg.seq import seq_diff, seq_ge, seq_le, seq_lt
+
+__all__ = ["Retransmission"]
+
+
+class Retransmission(Sender):
+    """SND.UNA's advance, the congestion window and the resending of lost segments."""
+
+    def _take_ack(self, ack: int, now: float) -> None:
+        """Advance SND.UNA to ``ack``: free acknowledged data, time the round trip, grow cwnd."""
+        acked = seq_diff(ack, self._snd_una)
+        freed = max(0, min(seq_diff(ack, self._data_start), len(self._send_buffer)))
+        del self._send_buffer[:freed]
+        self._snd_una = ack
+        if seq_lt(self._snd_nxt, ack):
+            self._snd_nxt = ack
+        if self._rtt_probe is not None and seq_ge(ack, self._rtt_probe[0]):
+            self._rto.sample(now - self._rtt_probe[1])
+            self._rtt_probe = None
+        self._rto.reset_backoff()
+        self._retries = 0
+        if self._snd_una == self._snd_max:  # RFC 6298 §5.2, §5.3
+            self._timers.pop(Timer.RETRANSMIT, None)
+        else:
+            self._timers[Timer.RETRANSMIT] = now + self._rto.rto
+        self._grow_cwnd(acked)
+        if self._send_refused and freed:
+            self._send_refused = False
+            self._events.append(SendBufferAvailable(self.send_capacity))
+
+    def _grow_cwnd(self, acked: int) -> None:
+        """RFC 5681 slow start and congestion avoidance; NewReno's exit from recovery (RFC 6582)."""
+        if self._recover is not None:
+            if seq_ge(self._snd_una, self._recover):
+                self._cwnd, self._recover = self._ssthresh, None
+            else:  # partial ACK: the next hole is lost too
+                self._retransmit_head()
+            self._dupacks = 0
+            return
+        self._dupacks = 0
+        if self._cwnd < self._ssthresh:
+            self._cwnd += min(acked, self._smss)
+        else:
+            self._cwnd += max(1, self._smss * self._smss // max(self._cwnd, 1))
+
+    def _on_duplicate_ack(self) -> None:
+        """Three duplicate ACKs: fast retransmit and recovery (RFC 5681 §3.2)."""
+        self._dupacks += 1
+        if self._dupacks == 3 and self._recover is None:
+            flight = seq_diff(self._snd_max, self._snd_una)
+            self._ssthresh = max(flight // 2, 2 * self._smss)
+            self._cwnd = self._ssthresh + 3 * self._smss
+            self._recover = self._snd_max
+            self._retransmit_head()
+        elif self._dupacks > 3:
+            self._cwnd += self._smss
+
+    def _retransmit_head(self) -> None:
+        """Resend the oldest unacknowledged segment now (fast retransmit, partial ACK)."""
+        size = min(self._smss, len(self._send_buffer))
+        if size:
+            flags = Flags.ACK | (Flags.PSH if size == len(self._send_buffer) else 0)
+            self._queue(self._segment(flags, self._snd_una, payload=bytes(self._send_buffer[:size])))
+        elif self._fin_sent:
+            self._queue(self._segment(Flags.FIN | Flags.ACK, self._snd_una))
+        self._rtt_probe = None
+
+    def _go_back(self) -> None:
+        """After a timeout, send again from SND.UNA (RFC 5681 §3.1; RFC 9293 §3.8.1)."""
+        self._snd_nxt = self._snd_una
+        self._fin_sent = False  # something is unacknowledged, so the FIN (last of all) is too
+
+    def _count_retry(self) -> bool:
+        """Count a retransmission timeout; False once the limit for what is unacknowledged
+        (our SYN: ``syn_retries``; data: ``retries``) is passed (RFC 9293 §3.8.3, R2)."""
+        limit = self.config.syn_retries if seq_le(self._snd_una, self._iss) else self.config.retries
+        self._retries += 1
+        return self._retries <= limit
+
+    def _retransmit(self, now: float) -> None:
+        """The retransmission timer fired: back off, collapse cwnd, send again from SND.UNA."""
+        self._rto.back_off()  # RFC 6298 §5.5
+        self._rtt_probe = None  # Karn: no samples from retransmitted data
+        if seq_le(self._snd_una, self._iss):  # SYN-SENT, SYN-RECEIVED, or FIN-WAIT-1 entered from it
+            self._fin_sent = False  # a FIN sent after the SYN goes again once the SYN is through
+            self._send_syn(now, ack=self._state is not State.SYN_SENT)
+            return
+        flight = seq_diff(self._snd_max, self._snd_una)
+        self._ssthresh = max(flight // 2, 2 * self._smss)  # RFC 5681 §3.1, eqn. 4
+        self._cwnd = self._smss
+        self._recover = None
+        self._dupacks = 0
+        self._go_back()
+        self._timers[Timer.RETRANSMIT] = now + self._rto.rto

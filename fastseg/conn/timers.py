@@ -1,0 +1,20 @@
+"""The timers of one connection, by name; their deadlines live in the TCB."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["Timer"]
+
+
+class Timer(str, enum.Enum):
+    """A connection timer.  Timers due at the same moment run in the order of their values."""
+
+    #: Send the ACK held back for a second segment (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2).
+    DELAYED_ACK = "delayed_ack"
+    #: Probe a zero window (RFC 9293 §3.8.6.1).
+    PERSIST = "persist"
+    #: Retransmit the oldest unacknowledged segment (RFC 6298).
+    RETRANSMIT = "retransmit"
+    #: Leave TIME-WAIT after 2 MSL (RFC 9293 §3.4.2, §3.10.7.4 eighth check).
+    TIME_WAIT = "time_wait"
