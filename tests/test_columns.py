@@ -648,6 +648,8 @@ def test_threads_are_joined(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("impl", ["python", "cython"])
 def test_threads_argument(tmp_path: Path, impl: str) -> None:
+    if impl == "cython":
+        compiled_twin("columns")
     path = write(tmp_path / "t.pcap", [frame(seg(1))])
     bad: Any
     for bad in (0, -1, "2", 1.5, True):

@@ -1,0 +1,274 @@
+"""The mutant gate of fastseg.conn: every deliberate defect below must fail the connection tests.
+
+Each mutant names one defect in ``fastseg/conn/``: a file, an exact snippet
+of its source and the replacement.  The gate copies the repository (sources
+and tests only) into a temporary directory per worker, checks that the copy
+is what gets imported (pure Python: ``FASTSEG_NO_EXTENSIONS=1``, the copy
+first on ``PYTHONPATH``, no bytecode written so no stale ``.pyc`` survives a
+swap) and that the tests pass on it unmutated, then applies one mutant at a
+time and runs ``TESTS`` against it, ``--jobs`` at once, each within
+``--timeout`` seconds (running out of time counts as killed: a hang is
+caught too).  It exits 1 naming every mutant that survived, and 2 when a
+snippet no longer occurs exactly once in its file, so the list cannot rot
+unnoticed (``tests/test_conn_mutants.py`` checks that much in the suite).
+
+    python tools/conn_mutants.py            # every mutant
+    python tools/conn_mutants.py paws_off   # only these
+
+Here (2 cores) the whole gate takes about 50 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import pathlib
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import NamedTuple
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+#: The tests each mutant is run against: the connection's own, fast in pure Python.
+TESTS = (
+    "tests/test_conn_states.py",
+    "tests/test_conn_rfc.py",
+    "tests/test_conn_syn_data.py",
+    "tests/test_conn_replay.py",
+    "tests/test_conn_stateful.py",
+    "tests/test_conn_hostile.py",
+)
+STATES = "fastseg/conn/states.py"
+MACHINE = "fastseg/conn/machine.py"
+ARRIVAL = "fastseg/conn/arrival.py"
+RETRANSMISSION = "fastseg/conn/retransmission.py"
+SENDING = "fastseg/conn/sending.py"
+
+
+class Mutant(NamedTuple):
+    """One deliberate defect: ``before`` (exactly once in ``path``) becomes ``after``."""
+
+    name: str
+    path: str
+    before: str
+    after: str
+
+
+MUTANTS = (
+    # ---------------------------------------------------------------- entry actions
+    Mutant("time_wait_without_2msl", STATES,
+           "_TIME_WAIT = Edge(S.TIME_WAIT, (A.STOP_TIMERS, A.START_2MSL))",
+           "_TIME_WAIT = Edge(S.TIME_WAIT, (A.STOP_TIMERS,))"),
+    Mutant("fin_again_keeps_2msl", STATES,
+           '(S.TIME_WAIT, "rcv_fin"): _TIME_WAIT,',
+           '(S.TIME_WAIT, "rcv_fin"): Edge(S.TIME_WAIT),'),
+    Mutant("fin_again_ignored", ARRIVAL,
+           '                if flags & Flags.FIN and self._state is S.TIME_WAIT:\n'
+           '                    self._transition("rcv_fin")\n',
+           ""),
+    Mutant("reset_not_reported", STATES,
+           '(S.ESTABLISHED, "rcv_rst"): _closed(ConnectionReset),',
+           '(S.ESTABLISHED, "rcv_rst"): _closed(),'),
+    Mutant("refusal_not_reported", STATES,
+           '(S.SYN_SENT, "rcv_rst"): _closed(ConnectionRefused),',
+           '(S.SYN_SENT, "rcv_rst"): _closed(),'),
+    Mutant("timeout_not_reported", STATES,
+           '(S.ESTABLISHED, "timeout"): _closed(ConnectionTimedOut),',
+           '(S.ESTABLISHED, "timeout"): _closed(),'),
+    Mutant("closed_keeps_timers", STATES,
+           "(*actions, A.STOP_TIMERS, A.DISCARD)", "(*actions, A.DISCARD)"),
+    Mutant("timers_not_cancelled", MACHINE,
+           "self._timers.clear()", "pass"),
+    Mutant("closed_keeps_output", MACHINE,
+           "self._outbox = [(s, d) for s, d in self._outbox if s.flags & Flags.RST]",
+           "self._outbox = list(self._outbox)"),
+    Mutant("abort_sends_no_reset", STATES,
+           "actions = (A.SEND_RST,) if reset else ()", "actions = ()"),
+    Mutant("loops_recorded_in_history", MACHINE,
+           "if edge.next is not self._state:", "if True:"),
+    # ---------------------------------------------------------------- the checks of §3.10.7.4
+    Mutant("acceptability_off_by_one", ARRIVAL,
+           "acceptable = 0 <= start < window or 0 <= end < window",
+           "acceptable = 0 <= start <= window or 0 <= end < window"),
+    Mutant("empty_segment_window_off_by_one", ARRIVAL,
+           "acceptable = start == 0 if window == 0 else 0 <= start < window",
+           "acceptable = start == 0 if window == 0 else 0 <= start <= window"),
+    Mutant("rst_anywhere_in_window", ARRIVAL,
+           "        if segment.seq != self._rcv_nxt:\n            self._ack_pending = True\n"
+           '            self._reject("in-window RST not at RCV.NXT (challenge ACK)")\n        elif',
+           "        if"),
+    Mutant("passive_open_not_back_to_listen", ARRIVAL,
+           "elif self._state is S.SYN_RECEIVED and self._passive:",
+           "elif False:"),
+    Mutant("syn_not_challenged", ARRIVAL,
+           '        self._ack_pending = True\n        self._reject("SYN in a synchronized state',
+           '        self._reject("SYN in a synchronized state'),
+    Mutant("segment_without_ack_taken", ARRIVAL,
+           '        if not flags & Flags.ACK:\n            self._reject("no ACK bit")',
+           '        if False:\n            self._reject("no ACK bit")'),
+    Mutant("ack_of_unsent_data_taken", ARRIVAL,
+           "        if seq_gt(ack, self._snd_max):\n            self._ack_pending = True",
+           "        if False:\n            self._ack_pending = True"),
+    Mutant("ancient_ack_taken", ARRIVAL,
+           "if seq_lt(ack, seq_add(self._snd_una, -self._max_snd_wnd)):", "if False:"),
+    Mutant("fin_takes_no_sequence_number", ARRIVAL,
+           "        self._rcv_nxt = seq_add(self._rcv_nxt, 1)\n        self._ack_pending = True\n"
+           "        self._events.append(PeerFinished())",
+           "        self._ack_pending = True\n        self._events.append(PeerFinished())"),
+    Mutant("text_past_the_window", ARRIVAL,
+           "data, fin = data[: max(room, 0)], False", "fin = False"),
+    Mutant("paws_off", ARRIVAL,
+           "if not seq_lt(stamps[0], self._ts_recent):", "if True:"),
+    Mutant("unstamped_segment_taken", ARRIVAL,
+           '            self._reject("no timestamp option although timestamps are in use")\n'
+           "            return True\n",
+           "            return False\n"),
+    # ---------------------------------------------------------------- legality of user calls
+    Mutant("send_after_close_allowed", STATES,
+           '    (S.FIN_WAIT_1, "rcv_ack_of_fin"): Edge(S.FIN_WAIT_2),',
+           '    (S.FIN_WAIT_1, "send"): Edge(S.FIN_WAIT_1),\n'
+           '    (S.FIN_WAIT_1, "rcv_ack_of_fin"): Edge(S.FIN_WAIT_2),'),
+    Mutant("close_twice_allowed", STATES,
+           '    (S.FIN_WAIT_1, "rcv_ack_of_fin"): Edge(S.FIN_WAIT_2),',
+           '    (S.FIN_WAIT_1, "close"): Edge(S.FIN_WAIT_1),\n'
+           '    (S.FIN_WAIT_1, "rcv_ack_of_fin"): Edge(S.FIN_WAIT_2),'),
+    Mutant("legality_not_checked", MACHINE,
+           "        if (self._state, call) not in TRANSITIONS:\n",
+           "        if False:\n"),
+    # ---------------------------------------------------------------- retransmission
+    Mutant("rto_not_backed_off", RETRANSMISSION,
+           "self._rto.back_off()  # RFC 6298 §5.5", "pass"),
+    Mutant("karn_rule_removed", RETRANSMISSION,
+           "self._rtt_probe = None  # Karn: no samples from retransmitted data", "pass"),
+    Mutant("fast_retransmit_removed", RETRANSMISSION,
+           "if self._dupacks == 3 and self._recover is None:", "if False:"),
+    Mutant("cwnd_not_collapsed_on_timeout", RETRANSMISSION,
+           "        self._cwnd = self._smss\n", ""),
+    Mutant("cwnd_limit_removed", SENDING,
+           "usable = min(self._snd_wnd, self._cwnd)", "usable = self._snd_wnd"),
+    Mutant("retries_unbounded", RETRANSMISSION,
+           "return self._retries <= limit", "return True"),
+)
+
+
+def check(mutants: tuple[Mutant, ...]) -> list[str]:
+    """Problems with the list itself: a snippet that is not in its file exactly once."""
+    problems = []
+    for mutant in mutants:
+        found = (ROOT / mutant.path).read_text(encoding="utf-8").count(mutant.before)
+        if found != 1:
+            problems.append(f"{mutant.name}: its snippet occurs {found} times in {mutant.path}")
+    names = [mutant.name for mutant in mutants]
+    problems += [f"{name}: named twice" for name in set(names) if names.count(name) > 1]
+    return problems
+
+
+def copy_tree(into: pathlib.Path) -> pathlib.Path:
+    """The sources and tests, without compiled modules, caches or build products."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.so", "*.c", "*.html", ".hypothesis")
+    for name in ("fastseg", "tests"):
+        shutil.copytree(ROOT / name, into / name, ignore=ignore)
+    shutil.copy2(ROOT / "pyproject.toml", into / "pyproject.toml")
+    return into
+
+
+def environment(copy: pathlib.Path) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(copy), FASTSEG_NO_EXTENSIONS="1",
+               PYTHONDONTWRITEBYTECODE="1", CI="1")
+    env.pop("FASTSEG_REQUIRE_EXTENSIONS", None)
+    return env
+
+
+def verify_import(copy: pathlib.Path) -> None:
+    """Fail unless the copy's pure-Python fastseg is the one its test runs import."""
+    probe = "import fastseg, fastseg.conn.arrival as a; print(fastseg.IMPLEMENTATION, a.__file__)"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=copy, env=environment(copy),
+                         capture_output=True, text=True, check=True).stdout.split()
+    if out[0] != "python" or not pathlib.Path(out[1]).resolve().is_relative_to(copy.resolve()):
+        raise SystemExit(f"the copy is not what gets imported: {out}")
+
+
+class Outcome(NamedTuple):
+    """How a test run ended: 'passed', 'failed' or 'timeout'; the first failing test."""
+
+    verdict: str
+    seconds: float
+    failed: str = ""
+
+
+def run_tests(copy: pathlib.Path, timeout: float) -> Outcome:
+    start = time.monotonic()
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rf", *TESTS]
+    try:
+        done = subprocess.run(command, cwd=copy, env=environment(copy), capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return Outcome("timeout", time.monotonic() - start)
+    seconds = time.monotonic() - start
+    if done.returncode == 0:
+        return Outcome("passed", seconds)
+    failed = [line.split()[1] for line in done.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    return Outcome("failed", seconds, failed[0] if failed else f"pytest exited {done.returncode}")
+
+
+def run_mutant(mutant: Mutant, copies: queue.Queue[pathlib.Path], timeout: float) -> Outcome:
+    copy = copies.get()
+    target = copy / mutant.path
+    original = target.read_text(encoding="utf-8")
+    try:
+        target.write_text(original.replace(mutant.before, mutant.after), encoding="utf-8")
+        return run_tests(copy, timeout)
+    finally:
+        target.write_text(original, encoding="utf-8")
+        copies.put(copy)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="run only these mutants")
+    parser.add_argument("-j", "--jobs", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per mutant")
+    args = parser.parse_args()
+    unknown = set(args.names) - {mutant.name for mutant in MUTANTS}
+    if unknown:
+        parser.error(f"no such mutants: {', '.join(sorted(unknown))}")
+    mutants = tuple(m for m in MUTANTS if not args.names or m.name in args.names)
+    problems = check(MUTANTS)
+    if problems:
+        print("the mutant list no longer matches the source:", *problems, sep="\n  ")
+        return 2
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="conn-mutants-") as tmp:
+        trees = [copy_tree(pathlib.Path(tmp) / f"copy{index}") for index in range(args.jobs)]
+        for tree in trees:
+            verify_import(tree)
+        baseline = run_tests(trees[0], args.timeout)
+        if baseline.verdict != "passed":
+            print(f"the tests do not pass without a mutant: {baseline.verdict} {baseline.failed}")
+            return 2
+        print(f"unmutated: passed in {baseline.seconds:.1f} s")
+        copies: queue.Queue[pathlib.Path] = queue.Queue()
+        for tree in trees:
+            copies.put(tree)
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+            results = list(pool.map(lambda m: run_mutant(m, copies, args.timeout), mutants))
+    survivors = []
+    for mutant, outcome in zip(mutants, results):
+        verdict = {"failed": "killed", "timeout": "killed (timeout)", "passed": "SURVIVED"}[outcome.verdict]
+        print(f"{mutant.name:33} {verdict:16} {outcome.seconds:5.1f} s  {outcome.failed}")
+        if outcome.verdict == "passed":
+            survivors.append(mutant.name)
+    print(f"{len(mutants) - len(survivors)} of {len(mutants)} killed in "
+          f"{time.monotonic() - started:.0f} s")
+    if survivors:
+        print("survivors:", ", ".join(survivors))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
