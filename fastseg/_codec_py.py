@@ -13,9 +13,9 @@ from typing import Any, Optional
 from fastseg import _addr, _wire, errors
 from fastseg._addr import Address
 from fastseg._checksum_py import _sum16, as_bytes
-from fastseg._options_py import bytes_field, pack_options, uint_field
+from fastseg._options_py import bytes_field, pack_options, uint_field, unpack_options
 from fastseg.errors import Anomaly, EncodeError
-from fastseg.segment import KIND_OBJECTS, Flags, Option, Segment
+from fastseg.segment import Flags, Segment
 
 __all__ = ["pack", "pack_into", "unpack"]
 
@@ -52,65 +52,13 @@ def unpack(data: object, *, strict: bool = True) -> Segment:
     elif header_len > len(raw):
         problem(errors.header_past_buffer(header_len, len(raw)))
     options_end = min(max(header_len, _wire.HEADER_LEN), len(raw))
-    options = _unpack_options(raw, options_end, problem)
+    options = unpack_options(raw, options_end, problem)
     return Segment(
         src_port, dst_port, seq, ack, header_len,
         Flags(offset_flags & _wire.FLAG_BITS),
         (offset_flags >> _wire.RESERVED_SHIFT) & _wire.RESERVED_BITS,
         window, checksum, urgent, options, raw[options_end:], anomalies,
     )
-
-
-def _unpack_options(raw: bytes, end: int, problem: Any) -> tuple[Option, ...]:
-    """Walk the options in ``raw[20:end]``: every length is checked before it is used."""
-    options: list[Option] = []
-    i = _wire.HEADER_LEN
-    while i < end:
-        kind = raw[i]
-        if kind == _wire.EOL:
-            options.append((KIND_OBJECTS[kind], raw[i + 1 : end]))
-            break
-        if kind == _wire.NOP:
-            options.append((KIND_OBJECTS[kind], None))
-            i += 1
-            continue
-        if i + 1 >= end:
-            problem(errors.missing_option_length(i, kind))
-        elif raw[i + 1] < 2:
-            problem(errors.small_option_length(i, kind, raw[i + 1]))
-        elif i + raw[i + 1] > end:
-            problem(errors.option_past_header(i, kind, raw[i + 1], end - i))
-        else:
-            length = raw[i + 1]
-            options.append((KIND_OBJECTS[kind], _option_value(raw, i, length, problem)))
-            i += length
-            continue
-        options.append((None, raw[i:end]))
-        break
-    return tuple(options)
-
-
-def _option_value(raw: bytes, i: int, length: int, problem: Any) -> Any:
-    """The value of the well-delimited option at ``raw[i : i + length]``."""
-    kind = raw[i]
-    body = raw[i + 2 : i + length]
-    if kind == _wire.SACK:
-        if length >= 2 + _wire.SACK_BLOCK_LEN and (length - 2) % _wire.SACK_BLOCK_LEN == 0:
-            edges = struct.unpack(f"!{(length - 2) // 4}I", body)
-            return tuple(zip(edges[::2], edges[1::2]))
-    elif kind in _wire.FIXED_LENGTHS:
-        if length == _wire.FIXED_LENGTHS[kind]:
-            if kind == _wire.MSS:
-                return int.from_bytes(body, "big")
-            if kind == _wire.WSCALE:
-                return body[0]
-            if kind == _wire.TIMESTAMPS:
-                return struct.unpack("!II", body)
-            return None  # SACK-permitted carries no data
-    else:
-        return body
-    problem(errors.wrong_option_length(i, kind, length))
-    return body
 
 
 def _pack(segment: Segment, src: Optional[Address], dst: Optional[Address]) -> bytes:

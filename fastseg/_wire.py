@@ -9,6 +9,9 @@ from typing import Optional
 HEADER_LEN = 20
 MAX_HEADER_LEN = 60
 MAX_OPTIONS_LEN = MAX_HEADER_LEN - HEADER_LEN
+#: The data offset counts 32-bit words: header_len = data offset * OFFSET_UNIT.
+OFFSET_UNIT = 4
+MIN_DATA_OFFSET = HEADER_LEN // OFFSET_UNIT
 
 #: Byte offsets of the fixed fields.
 SRC_PORT = 0
@@ -35,11 +38,24 @@ SACK_PERMITTED = 4
 SACK = 5
 TIMESTAMPS = 8
 
+#: An option other than EOL and NOP starts with its kind and its total length, one byte each.
+OPTION_HEAD_LEN = 2
+MAX_OPTION_LEN = 0xFF
+MAX_OPTION_DATA = MAX_OPTION_LEN - OPTION_HEAD_LEN
+
 #: Known kinds with a fixed total length (kind and length bytes included).
-FIXED_LENGTHS = {MSS: 4, WSCALE: 3, SACK_PERMITTED: 2, TIMESTAMPS: 10}
+MSS_LEN = 4
+WSCALE_LEN = 3
+SACK_PERMITTED_LEN = 2
+TIMESTAMPS_LEN = 10
+FIXED_LENGTHS = {MSS: MSS_LEN, WSCALE: WSCALE_LEN, SACK_PERMITTED: SACK_PERMITTED_LEN,
+                 TIMESTAMPS: TIMESTAMPS_LEN}
 #: A SACK option is 2 bytes plus 8 per block, with at least one block (RFC 2018 §3).
 SACK_BLOCK_LEN = 8
+MIN_SACK_LEN = OPTION_HEAD_LEN + SACK_BLOCK_LEN
+MAX_SACK_BLOCKS = (MAX_OPTION_LEN - OPTION_HEAD_LEN) // SACK_BLOCK_LEN  # 31
 
+U8 = 0xFF
 U16 = 0xFFFF
 U32 = 0xFFFFFFFF
 

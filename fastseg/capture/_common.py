@@ -40,17 +40,27 @@ LINKTYPE_NAMES = {
 }
 SUPPORTED_LINKTYPES = frozenset(LINKTYPE_NAMES)
 
+# Link headers: their lengths, and the offset of the ethertype in them.
+ETHERNET_HEADER_LEN, ETHERNET_TYPE = 14, 12
+SLL_HEADER_LEN, SLL_TYPE = 16, 14
+SLL2_HEADER_LEN, SLL2_TYPE = 20, 0
+LOOPBACK_HEADER_LEN = 4     # the address family
+VLAN_TAG_LEN, VLAN_TYPE = 4, 2
+
 # BSD address families meaning IPv4 and IPv6 in NULL / LOOP headers.
 AF_INET = 2
-AF_INET6 = (24, 28, 30)  # NetBSD/OpenBSD, FreeBSD, Darwin
+AF_INET6_BSD, AF_INET6_FREEBSD, AF_INET6_DARWIN = 24, 28, 30  # NetBSD/OpenBSD, FreeBSD, Darwin
+AF_INET6 = (AF_INET6_BSD, AF_INET6_FREEBSD, AF_INET6_DARWIN)
 
 # Ethernet types: IPv4, IPv6 and the VLAN tags walked over (802.1Q, 802.1ad, old QinQ).
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_IPV6 = 0x86DD
-ETHERTYPE_VLANS = (0x8100, 0x88A8, 0x9100)
+ETHERTYPE_8021Q, ETHERTYPE_8021AD, ETHERTYPE_QINQ = 0x8100, 0x88A8, 0x9100
+ETHERTYPE_VLANS = (ETHERTYPE_8021Q, ETHERTYPE_8021AD, ETHERTYPE_QINQ)
 
-#: An IPv4 header without options (RFC 791 §3.1).
+#: An IPv4 header without options (RFC 791 §3.1), and the fixed IPv6 header (RFC 8200 §3).
 IPV4_HEADER_LEN = 20
+IPV6_HEADER_LEN = 40
 
 # IP protocol numbers.
 IPPROTO_HOPOPTS = 0
@@ -63,8 +73,12 @@ IPPROTO_DSTOPTS = 60
 # beyond the first 8) that lead on to an upper layer: hop-by-hop, routing, destination
 # options.  Mobility (135) and HIP (139) carry their own payload and end the walk, as in
 # Wireshark.
-IPV6_EXTENSIONS = (0, 43, 60)
+IPV6_EXTENSIONS = (IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS)
 
+# Classic pcap: the global header, then records each behind a header of ts_sec, ts_frac,
+# incl_len, orig_len.
+PCAP_FILE_HEADER = 24
+PCAP_RECORD_HEADER = 16
 # Classic pcap and pcapng magic numbers (read little-endian).
 PCAP_MAGIC_USEC = 0xA1B2C3D4
 PCAP_MAGIC_NSEC = 0xA1B23C4D

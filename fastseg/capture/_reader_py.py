@@ -29,8 +29,8 @@ __all__ = ["Reader"]
 # TCP pseudo-header carries (an IPv6 routing header's final destination, RFC 8200 §8.1).
 Verdict = Tuple[Any, ...]
 
-_RECORD_HEADER = 16          # classic pcap: ts_sec, ts_frac, incl_len, orig_len
-_FILE_HEADER = 24            # classic pcap global header
+_RECORD_HEADER = c.PCAP_RECORD_HEADER
+_FILE_HEADER = c.PCAP_FILE_HEADER
 
 
 class _Interface:
