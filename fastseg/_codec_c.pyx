@@ -30,9 +30,8 @@ from libc.string cimport memcpy, memset
 from fastseg._buffer cimport Bytes, acquire, release
 from fastseg._checksum_c cimport addresses, fold, pseudo_header, sum_native
 from fastseg._endian cimport be16, be32, put16, put32
-from fastseg._segment_c cimport (
-    SegmentCore, make, options_clean, options_of, payload_of, problem, unpack_options,
-)
+from fastseg._options_c cimport options_clean, problem, put_option, unpack_options
+from fastseg._segment_c cimport SegmentCore, make, options_of, payload_of
 from fastseg._uint cimport fastseg_u32_long, fastseg_uint
 
 from fastseg import _codec_py, _segment_c, errors  # _codec_py first: it defines and adopts Segment
@@ -195,10 +194,6 @@ cdef extern from "Python.h":
     # not even to their reference counts.
     PyObject* _item "PyTuple_GET_ITEM"(PyObject* p, Py_ssize_t i) noexcept nogil
     Py_ssize_t _tuple_size "PyTuple_GET_SIZE"(PyObject* p) noexcept nogil
-    bint _is_tuple "PyTuple_CheckExact"(PyObject* p) noexcept nogil
-    bint _is_bytes "PyBytes_CheckExact"(PyObject* p) noexcept nogil
-    Py_ssize_t _bytes_size "PyBytes_GET_SIZE"(PyObject* p) noexcept nogil
-    const char* _bytes_data "PyBytes_AS_STRING"(PyObject* p) noexcept nogil
 
 
 cdef inline bint _uint(PyObject* value, long long limit, long long* out) noexcept:
@@ -207,94 +202,6 @@ cdef inline bint _uint(PyObject* value, long long limit, long long* out) noexcep
     if not fastseg_uint(value, <unsigned long long>limit, &number):
         return False
     out[0] = <long long>number
-    return True
-
-
-cdef inline bint _put_pair(uint8_t* at, PyObject* pair) noexcept:
-    """Write a (a, b) 2-tuple of 32-bit ints as 8 bytes (room checked by the caller)."""
-    cdef long long a, b
-    if not _is_tuple(pair) or _tuple_size(pair) != 2:
-        return False
-    if not _uint(_item(pair, 0), 0xFFFFFFFF, &a) or not _uint(_item(pair, 1), 0xFFFFFFFF, &b):
-        return False
-    put32(at, a)
-    put32(at + 4, b)
-    return True
-
-
-cdef inline bint _put_bytes(uint8_t* at, PyObject* value, Py_ssize_t room) noexcept:
-    """Copy a bytes ``value`` of at most ``room`` bytes to ``at``."""
-    if not _is_bytes(value) or _bytes_size(value) > room:
-        return False
-    memcpy(at, _bytes_data(value), _bytes_size(value))
-    return True
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef bint _put_option(uint8_t* h, Py_ssize_t* pos, PyObject* option) noexcept:
-    """Append one (kind, value) option at ``h[pos]`` (pos <= 60); False when the reference
-    must decide."""
-    cdef long long k, number
-    cdef Py_ssize_t n, i, start = pos[0]
-    cdef PyObject* kind
-    cdef PyObject* value
-    if not _is_tuple(option) or _tuple_size(option) != 2:
-        return False
-    kind, value = _item(option, 0), _item(option, 1)
-    if kind == <PyObject*>None:
-        if not _put_bytes(h + start, value, 60 - start):
-            return False
-        pos[0] = start + _bytes_size(value)
-        return True
-    if not _uint(kind, 0xFF, &k):
-        return False
-    if k == 0 or k == 1:
-        n = 0
-        if value != <PyObject*>None:
-            if k == 1 or not _put_bytes(h + start + 1, value, 59 - start):
-                return False
-            n = _bytes_size(value)
-        elif start + 1 > 60:
-            return False
-        h[start] = <uint8_t>k
-        pos[0] = start + 1 + n
-        return True
-    if _is_bytes(value):
-        n = _bytes_size(value)
-        if n > 253 or not _put_bytes(h + start + 2, value, 58 - start):
-            return False
-    elif k == 2:
-        n = 2
-        if start + 4 > 60 or not _uint(value, 0xFFFF, &number):
-            return False
-        put16(h + start + 2, number)
-    elif k == 3:
-        n = 1
-        if start + 3 > 60 or not _uint(value, 0xFF, &number):
-            return False
-        h[start + 2] = <uint8_t>number
-    elif k == 4 and value == <PyObject*>None:
-        n = 0
-        if start + 2 > 60:
-            return False
-    elif k == 8:
-        n = 8
-        if start + 10 > 60 or not _put_pair(h + start + 2, value):
-            return False
-    elif k == 5:
-        if not _is_tuple(value) or _tuple_size(value) == 0:
-            return False
-        n = 0
-        for i in range(_tuple_size(value)):
-            if start + 10 + n > 60 or not _put_pair(h + start + 2 + n, _item(value, i)):
-                return False
-            n += 8
-    else:
-        return False
-    h[start] = <uint8_t>k
-    h[start + 1] = <uint8_t>(n + 2)
-    pos[0] = start + 2 + n
     return True
 
 
@@ -315,7 +222,7 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
     if type(options) is not tuple:
         return False
     for i in range(_tuple_size(<PyObject*>options)):
-        if not _put_option(enc.header, &pos, _item(<PyObject*>options, i)):
+        if not put_option(enc.header, &pos, _item(<PyObject*>options, i)):
             return False
     if not (_uint(<PyObject*>fields.src_port, 0xFFFF, &src_port)
             and _uint(<PyObject*>fields.dst_port, 0xFFFF, &dst_port)

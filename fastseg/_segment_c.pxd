@@ -18,6 +18,3 @@ cdef SegmentCore make(type cls, object src_port, object dst_port, object seq, ob
                       object payload, bytes raw)
 cdef object options_of(SegmentCore self)
 cdef object payload_of(SegmentCore self)
-cdef tuple unpack_options(const uint8_t* p, Py_ssize_t end, list problems)
-cdef bint options_clean(const uint8_t* p, Py_ssize_t end) noexcept nogil
-cdef int problem(list problems, object anomaly) except -1

@@ -9,9 +9,7 @@ and payload when they are first read; it does so only for segments whose
 options it has already walked and found well-formed (:func:`options_clean`),
 so the later decoding cannot fail.
 
-The option walker lives here too, because the lazy getters need it; its safety
-contract is the codec's: every read of ``p`` is at an index that a comparison
-against ``end`` on the lines above has shown to be in range.
+The options are decoded by ``_options_c``, the one compiled option walk.
 """
 
 cimport cython
@@ -21,11 +19,9 @@ from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport uint8_t, uint16_t
 
-from fastseg._endian cimport be16, be32
-from fastseg._uint cimport fastseg_u32_long
-
-from fastseg import errors
-from fastseg._enums import KIND_OBJECTS
+from fastseg._endian cimport be16
+from fastseg._options_c cimport unpack_options
+from fastseg._wire_c cimport DATA_OFFSET, DATA_OFFSET_SHIFT, OFFSET_UNIT
 
 __all__ = ["SegmentCore", "adopt", "adopted", "new"]
 
@@ -90,29 +86,9 @@ cdef extern from *:
         return self;
     }
 
-    /* A tuple made of the first n owned references in items (they are moved in). */
-    static PyObject* fastseg_move_tuple(PyObject** items, Py_ssize_t n) {
-        Py_ssize_t i;
-        PyObject* result = PyTuple_New(n);
-        if (result == NULL) {
-            for (i = 0; i < n; i++) Py_DECREF(items[i]);
-            return NULL;
-        }
-        for (i = 0; i < n; i++) PyTuple_SET_ITEM(result, i, items[i]);
-        return result;
-    }
     """
-    tuple fastseg_move_tuple(PyObject** items, Py_ssize_t n)
     object fastseg_filled(PyTypeObject* cls, bint bare, Py_ssize_t first, PyObject** values)
 
-cdef tuple _KINDS = KIND_OBJECTS
-cdef tuple _NOP = (KIND_OBJECTS[1], None)
-cdef tuple _SACK_PERMITTED = (KIND_OBJECTS[4], None)
-# The window-scale options, and the MSS options made on first use and kept (at most 65536,
-# about 4 MiB): SYNs repeat a few values of each, and a kept tuple costs less than a new
-# tuple and int.
-cdef tuple _WINDOW_SCALES = tuple([(KIND_OBJECTS[3], shift) for shift in range(256)])
-cdef PyObject* _MSS_OPTIONS[65536]
 cdef type _ADOPTED = None
 
 # adopt() and make() rely on it: the object is its header, then the 14 fields.
@@ -146,7 +122,7 @@ cdef object options_of(SegmentCore self):
     cdef const uint8_t* p       # code (a GC callback, a __del__) that reads and drops _raw
     if self._options is None and raw is not None:
         p = <const uint8_t*>PyBytes_AS_STRING(raw)
-        options = unpack_options(p, (p[12] >> 4) * 4, None)  # checked clean by unpack
+        options = unpack_options(p, _header_len(p), None)  # checked clean by unpack
         if self._options is None:
             self._options = options
         _drop_raw(self)
@@ -160,12 +136,17 @@ cdef object payload_of(SegmentCore self):
     cdef Py_ssize_t start
     if self._payload is None and raw is not None:
         p = <const uint8_t*>PyBytes_AS_STRING(raw)
-        start = (p[12] >> 4) * 4  # at most the size: unpack checked it
+        start = _header_len(p)  # at most the size: unpack checked it
         payload = PyBytes_FromStringAndSize(<const char*>p + start, PyBytes_GET_SIZE(raw) - start)
         if self._payload is None:
             self._payload = payload
         _drop_raw(self)
     return self._payload
+
+
+cdef inline Py_ssize_t _header_len(const uint8_t* p) noexcept:
+    """The header length the data offset of the segment at ``p`` gives."""
+    return (be16(p + DATA_OFFSET) >> DATA_OFFSET_SHIFT) * OFFSET_UNIT
 
 
 cdef inline void _drop_raw(SegmentCore self):
@@ -213,154 +194,3 @@ def new(cls, src_port, dst_port, seq, ack, header_len, flags, reserved, window, 
         return SegmentCore.__new__(cls)  # which raises object.__new__'s error, naming the methods
     return make(cls, src_port, dst_port, seq, ack, header_len, flags, reserved, window, checksum,
                 urgent, anomalies, options, payload, None)
-
-
-cdef int problem(list problems, object anomaly) except -1:
-    """Raise ``anomaly`` in strict mode (no list), else record it."""
-    if problems is None:
-        raise anomaly.exception()
-    problems.append(anomaly)
-    return 0
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef bint options_clean(const uint8_t* p, Py_ssize_t end) noexcept nogil:
-    """Whether the options in p[20:end] decode without a problem (``end`` at most the size)."""
-    cdef Py_ssize_t i = 20
-    cdef Py_ssize_t length
-    cdef uint8_t kind
-    while i < end:
-        kind = p[i]  # i < end
-        if kind == 0:
-            return True
-        if kind == 1:
-            i += 1
-            continue
-        if i + 1 >= end:
-            return False
-        length = p[i + 1]  # i + 1 < end
-        if length < 2 or i + length > end or _misfit(kind, length):
-            return False
-        i += length
-    return True
-
-
-cdef inline bint _misfit(uint8_t kind, Py_ssize_t length) noexcept nogil:
-    """Whether a known kind has a length its format does not allow."""
-    if kind == 2:
-        return length != 4
-    if kind == 3:
-        return length != 3
-    if kind == 4:
-        return length != 2
-    if kind == 8:
-        return length != 10
-    if kind == 5:
-        return length < 10 or (length - 2) % 8 != 0
-    return False
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef tuple unpack_options(const uint8_t* p, Py_ssize_t end, list problems):
-    """Decode the options in p[20:end]; ``end`` is at most the buffer size (and 60)."""
-    cdef PyObject* items[40]  # every option takes at least one of the 40 option bytes
-    cdef Py_ssize_t count = 0
-    if end == 32 and be32(p + 20) == 0x0101080A:  # NOP, NOP, timestamps: RFC 7323's layout
-        return (_NOP, _NOP, (_KINDS[8], _u32_pair(p + 24)))
-    try:
-        _walk_options(p, end, problems, items, &count)
-    except BaseException:
-        while count:
-            count -= 1
-            Py_DECREF(<object>items[count])
-        raise
-    return fastseg_move_tuple(items, count)
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef int _walk_options(const uint8_t* p, Py_ssize_t end, list problems, PyObject** items,
-                       Py_ssize_t* count) except -1:
-    """Store an owned reference to each option in ``items``, counting them in ``count``."""
-    cdef Py_ssize_t i = 20
-    cdef Py_ssize_t length
-    cdef uint8_t kind
-    cdef object option
-    while i < end:
-        kind = p[i]  # i < end
-        option = None
-        if kind == 0:
-            option = (_KINDS[0], PyBytes_FromStringAndSize(<const char*>p + i + 1, end - i - 1))
-            i = end
-        elif kind == 1:
-            option = _NOP
-            i += 1
-        elif i + 1 >= end:
-            problem(problems, errors.missing_option_length(i, kind))
-        else:
-            length = p[i + 1]  # i + 1 < end
-            if length < 2:
-                problem(problems, errors.small_option_length(i, kind, length))
-            elif i + length > end:
-                problem(problems, errors.option_past_header(i, kind, length, end - i))
-            else:
-                option = _option(p + i, i, length, problems)  # p[i : i + length] within p[20:end]
-                i += length
-        if option is None:  # an unwalkable tail, kept raw (lenient mode only)
-            option = (None, PyBytes_FromStringAndSize(<const char*>p + i, end - i))
-            i = end
-        Py_INCREF(option)
-        items[count[0]] = <PyObject*>option
-        count[0] += 1
-    return 0
-
-
-cdef inline object _mss_option(uint16_t mss):
-    """The (MSS, mss) option, kept in _MSS_OPTIONS."""
-    cdef PyObject* kept = _MSS_OPTIONS[mss]
-    if kept is NULL:
-        option = (_KINDS[2], mss)
-        Py_INCREF(option)  # the table's reference, never dropped
-        _MSS_OPTIONS[mss] = <PyObject*>option
-        return option
-    return <object>kept
-
-
-cdef inline tuple _u32_pair(const uint8_t* o):
-    """The two 32-bit numbers at o[0:8], a (TSval, TSecr) or a SACK block's edges."""
-    return (fastseg_u32_long(be32(o)), fastseg_u32_long(be32(o + 4)))
-
-
-cdef tuple _sack_blocks(const uint8_t* o, Py_ssize_t count):
-    """The ``count`` SACK blocks at o[0:8 * count]."""
-    cdef tuple blocks = PyTuple_New(count)  # filled in order; a failure leaves NULLs, which it frees
-    cdef Py_ssize_t k
-    for k in range(count):
-        block = _u32_pair(o + 8 * k)
-        Py_INCREF(block)
-        PyTuple_SET_ITEM(blocks, k, block)
-    return blocks
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef tuple _option(const uint8_t* o, Py_ssize_t offset, Py_ssize_t length, list problems):
-    """One option whose ``length`` (>= 2) bytes at ``o`` are all readable."""
-    cdef uint8_t kind = o[0]
-    cdef Py_ssize_t i
-    if not _misfit(kind, length):
-        if kind == 2:
-            return _mss_option(be16(o + 2))
-        if kind == 3:
-            return _WINDOW_SCALES[o[2]]
-        if kind == 4:
-            return _SACK_PERMITTED
-        if kind == 8:
-            return (_KINDS[8], _u32_pair(o + 2))
-        if kind == 5:
-            return (_KINDS[5], _sack_blocks(o + 2, (length - 2) // 8))
-    else:
-        problem(problems, errors.wrong_option_length(offset, kind, length))
-    return (_KINDS[kind], PyBytes_FromStringAndSize(<const char*>o + 2, length - 2))

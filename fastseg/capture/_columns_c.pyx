@@ -6,7 +6,7 @@
 straight into numpy arrays, with no Python object per record: record and
 block headers, link, IP and TCP headers, the options and the checksum are
 read through C pointers.  The frames are taken apart by ``_frames``, as
-``_reader_c`` takes them apart; the option walk follows
+``_reader_c`` takes them apart; the option walk is ``_options_c``'s, as in
 ``_codec_c.unpack(..., strict=False)``.
 
 The work is a two-stage pipeline.  The *walker* (the calling thread) goes
@@ -48,7 +48,13 @@ from libc.string cimport memcpy, memset
 
 from fastseg._checksum_c cimport sum_native
 from fastseg._endian cimport be16, be32
+from fastseg._options_c cimport AT_END, AT_EOL, AT_NOP, AT_OPTION, misfit, step
 from fastseg._uint cimport fastseg_uint
+from fastseg._wire_c cimport (
+    ACK, CHECKSUM, DATA_OFFSET, DATA_OFFSET_SHIFT, DST_PORT, EOL, FLAG_BITS, HEADER_LEN, MSS, NOP,
+    OFFSET_UNIT, OPTION_HEAD_LEN, RESERVED_BITS, RESERVED_SHIFT, SACK, SACK_BLOCK_LEN,
+    SACK_PERMITTED, SEQ, SRC_PORT, TIMESTAMPS, URGENT, WINDOW, WSCALE,
+)
 from fastseg.capture._frames cimport (
     K_TCP, MAX_RECORD, Found, Interface, Packet, _capture_format, _checksum_ok,
     _decode, _interface_fields, _le32, _other_frame, _packet_block, _rd32,
@@ -63,6 +69,7 @@ from fastseg.capture._columns_py import NS_MAX, NS_MIN, COLUMNS, Columns, ns_out
 __all__ = ["CHUNK", "THREAD_MIN_BYTES", "decode"]
 
 cdef enum:
+    KIND_BITS = 64             # option_kinds: bit k for kind k, the last bit for kinds 63 and up
     SAMPLE = 256 << 10         # bytes of records counted to estimate the rows of a file
     SLOTS = 8                  # chunks in flight between the walker and the filler thread
     DEFAULT_CHUNK = 4096       # rows per chunk
@@ -146,75 +153,68 @@ cdef struct Slot:
 @cython.cdivision(True)
 cdef inline void _segment(const Out* o, Py_ssize_t r, const uint8_t* s, Py_ssize_t size) noexcept nogil:
     """The TCP columns of row ``r`` from the segment ``s[0:size]`` (size >= 20), decoded leniently."""
-    cdef uint32_t offset_flags = be16(s + 12)
-    cdef Py_ssize_t header_len = (offset_flags >> 12) * 4
-    cdef Py_ssize_t end = header_len if header_len > 20 else 20
-    cdef Py_ssize_t i = 20
-    cdef Py_ssize_t length
+    cdef uint32_t offset_flags = be16(s + DATA_OFFSET)
+    cdef Py_ssize_t header_len = (offset_flags >> DATA_OFFSET_SHIFT) * OFFSET_UNIT
+    cdef Py_ssize_t end = header_len if header_len > HEADER_LEN else HEADER_LEN
+    cdef Py_ssize_t i = HEADER_LEN
+    cdef Py_ssize_t length = 0
+    cdef int found
     cdef uint32_t kind
     cdef int32_t mss = -1
     cdef int16_t wscale = -1
     cdef uint8_t sack_permitted = 0, has_timestamps = 0, sack_blocks = 0
     cdef uint32_t tsval = 0, tsecr = 0
     cdef uint64_t kinds = 0
-    cdef bint anomaly = header_len < 20 or header_len > size
+    cdef bint anomaly = header_len < HEADER_LEN or header_len > size
+    cdef const uint8_t* data
     if end > size:
         end = size
-    o.src_port[r] = be16(s)
-    o.dst_port[r] = be16(s + 2)
-    o.seq[r] = be32(s + 4)
-    o.ack[r] = be32(s + 8)
-    o.flags[r] = offset_flags & 0x1FF
-    o.reserved[r] = (offset_flags >> 9) & 0x7
-    o.window[r] = be16(s + 14)
-    o.checksum[r] = be16(s + 16)
-    o.urgent[r] = be16(s + 18)
+    o.src_port[r] = be16(s + SRC_PORT)
+    o.dst_port[r] = be16(s + DST_PORT)
+    o.seq[r] = be32(s + SEQ)
+    o.ack[r] = be32(s + ACK)
+    o.flags[r] = offset_flags & FLAG_BITS
+    o.reserved[r] = (offset_flags >> RESERVED_SHIFT) & RESERVED_BITS
+    o.window[r] = be16(s + WINDOW)
+    o.checksum[r] = be16(s + CHECKSUM)
+    o.urgent[r] = be16(s + URGENT)
     o.header_len[r] = <uint8_t>header_len
     o.payload_len[r] = <uint32_t>(size - end)
-    while i < end:
-        kind = s[i]                          # i < end <= size
-        if kind == 0:                        # EOL: the rest of the header is its value
-            kinds |= 1
+    while True:
+        found = step(s, i, end, &length)    # reads below end <= size only
+        if found == AT_END:
             break
-        if kind == 1:
-            kinds |= 2
-            i += 1
+        kind = s[i]
+        if found == AT_EOL:                 # the rest of the header is its value
+            kinds |= (<uint64_t>1) << EOL
+            break
+        if found == AT_NOP:
+            kinds |= (<uint64_t>1) << NOP
+            i += length
             continue
-        if i + 1 >= end:                     # no length byte: a raw tail, kind unknown
+        if found != AT_OPTION:              # an unwalkable tail, kind unknown
             anomaly = True
             break
-        length = s[i + 1]                    # i + 1 < end
-        if length < 2 or i + length > end:
+        kinds |= (<uint64_t>1) << (kind if kind < KIND_BITS - 1 else KIND_BITS - 1)
+        data = s + i + OPTION_HEAD_LEN      # the option's data, within s[i:i + length]
+        if misfit(kind, length):
             anomaly = True
-            break
-        kinds |= (<uint64_t>1) << (kind if kind < 63 else 63)
-        if kind == 2:
-            if length != 4:
-                anomaly = True
-            elif mss < 0:
-                mss = be16(s + i + 2)
-        elif kind == 3:
-            if length != 3:
-                anomaly = True
-            elif wscale < 0:
-                wscale = s[i + 2]
-        elif kind == 4:
-            if length != 2:
-                anomaly = True
-            else:
-                sack_permitted = 1
-        elif kind == 8:
-            if length != 10:
-                anomaly = True
-            elif not has_timestamps:
+        elif kind == MSS:
+            if mss < 0:
+                mss = be16(data)
+        elif kind == WSCALE:
+            if wscale < 0:
+                wscale = data[0]
+        elif kind == SACK_PERMITTED:
+            sack_permitted = 1
+        elif kind == TIMESTAMPS:
+            if not has_timestamps:
                 has_timestamps = 1
-                tsval = be32(s + i + 2)
-                tsecr = be32(s + i + 6)
-        elif kind == 5:
-            if length < 10 or (length - 2) % 8:
-                anomaly = True
-            elif not sack_blocks:
-                sack_blocks = <uint8_t>((length - 2) // 8)
+                tsval = be32(data)
+                tsecr = be32(data + 4)
+        elif kind == SACK:
+            if not sack_blocks:
+                sack_blocks = <uint8_t>((length - OPTION_HEAD_LEN) // SACK_BLOCK_LEN)
         i += length
     o.mss[r] = mss
     o.wscale[r] = wscale
