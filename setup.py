@@ -59,7 +59,7 @@ def extensions():
         link_args = sanitize
     modules = [
         Extension(f"fastseg.{name}", [f"fastseg/{name.replace('.', '/')}.pyx"],
-                  depends=["fastseg/_csum.h", "fastseg/_uint.h"],
+                  depends=["fastseg/_csum.h"],
                   extra_compile_args=compile_args, extra_link_args=link_args)
         for name in MODULES
     ]

@@ -24,7 +24,8 @@ from cpython.ref cimport PyObject
 from cpython.bytes cimport (
     PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE,
 )
-from libc.stdint cimport uint8_t, uint16_t, uint32_t
+from cpython.tuple cimport PyTuple_GET_ITEM
+from libc.stdint cimport UINT32_MAX, uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy, memset
 
 from fastseg._buffer cimport Bytes, acquire, release
@@ -32,7 +33,12 @@ from fastseg._checksum_c cimport addresses, fold, pseudo_header, sum_native
 from fastseg._endian cimport be16, be32, put16, put32
 from fastseg._options_c cimport options_clean, problem, put_option, unpack_options
 from fastseg._segment_c cimport SegmentCore, make, options_of, payload_of
-from fastseg._uint cimport fastseg_u32_long, fastseg_uint
+from fastseg._uint cimport fastseg_uint
+from fastseg._wire_c cimport (
+    ACK, CHECKSUM, DATA_OFFSET, DATA_OFFSET_SHIFT, DST_PORT, FLAG_BITS, HEADER_LEN, IPV4_ADDR_LEN,
+    MAX_HEADER_LEN, MIN_DATA_OFFSET, OFFSET_UNIT, PSEUDO_HEADER_MAX, RESERVED_BITS, RESERVED_SHIFT,
+    SEQ, SRC_PORT, U16, URGENT, WINDOW,
+)
 
 from fastseg import _codec_py, _segment_c, errors  # _codec_py first: it defines and adopts Segment
 from fastseg._enums import Flags
@@ -61,26 +67,6 @@ def document(function, str doc):
 
 cdef extern from *:
     """
-    /* Int objects for 16-bit header values, made on first use and kept: ports and windows
-       repeat from segment to segment, and a new reference to a kept int costs less than a
-       new int.  At most 65536 of them (about 2 MiB). */
-    static PyObject* fastseg_u16_ints[65536];
-
-    static PyObject* fastseg_u16(uint16_t value) {
-        PyObject* number = fastseg_u16_ints[value];
-        if (number == NULL) {
-            number = PyLong_FromLong(value);
-            if (number == NULL) return NULL;
-            fastseg_u16_ints[value] = number;  /* the table keeps this reference */
-        }
-        Py_INCREF(number);
-        return number;
-    }
-    """
-    object fastseg_u16(uint16_t value)
-
-cdef extern from *:
-    """
     /* Ask for the cache lines of p[0:size] before they are used: bytes read from a corpus
        that does not fit in the caches arrive while other work is done.  A hint only: it
        reads nothing, cannot fault, and changes no result. */
@@ -101,18 +87,9 @@ if _SEGMENT is None:
                       "but it was built on _segment_py")
 cdef tuple _EMPTY = ()
 cdef bytes _NO_BYTES = b""
-cdef list _FLAGS = [None] * 512
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef inline object _flags(uint32_t bits):
-    """The Flags member for ``bits`` (< 512, masked by the caller), built once."""
-    flags = _FLAGS[bits]
-    if flags is None:
-        flags = Flags(bits)
-        _FLAGS[bits] = flags
-    return flags
+# The Flags member of every combination of the flag bits, made once at import and never
+# changed: a shared table that needs no lock.
+cdef tuple _FLAGS = tuple([Flags(bits) for bits in range(FLAG_BITS + 1)])
 
 
 # ---------------------------------------------------------------- decoding
@@ -144,18 +121,19 @@ cdef SegmentCore unpack_now(const uint8_t* p, Py_ssize_t size, bint strict):
 @cython.wraparound(False)
 cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, bint strict, bytes data):
     """Decode p[0:size], the contents of ``data``, or all at once when ``data`` is None."""
-    if size < 20:
+    if size < HEADER_LEN:
         raise errors.short_buffer(size).exception()
-    # From here on p[0:20] is readable.
-    cdef uint32_t offset_flags = be16(p + 12)
-    cdef uint32_t data_offset = offset_flags >> 12
-    cdef Py_ssize_t header_len = data_offset * 4
+    # From here on p[0:HEADER_LEN] is readable.
+    cdef uint32_t offset_flags = be16(p + DATA_OFFSET)
+    cdef uint32_t data_offset = offset_flags >> DATA_OFFSET_SHIFT
+    cdef Py_ssize_t header_len = data_offset * OFFSET_UNIT
     cdef Py_ssize_t end
-    cdef bint clean = data_offset >= 5 and header_len <= size and options_clean(p, header_len)
+    cdef bint clean = (data_offset >= MIN_DATA_OFFSET and header_len <= size
+                       and options_clean(p, header_len))
     cdef bytes raw = None
     if clean and data is not None:
         # Well-formed: options and payload are decoded when first read, from these bytes.
-        options = _EMPTY if header_len == 20 else None
+        options = _EMPTY if header_len == HEADER_LEN else None
         payload = _NO_BYTES if header_len == size else None
         if options is None or payload is None:
             raw = data
@@ -164,28 +142,28 @@ cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, bint strict, bytes d
         anomalies = _EMPTY
     else:
         problems = None if strict or clean else []  # a well-formed segment needs no list
-        if data_offset < 5:
+        if data_offset < MIN_DATA_OFFSET:
             problem(problems, errors.small_data_offset(data_offset))
         elif header_len > size:
             problem(problems, errors.header_past_buffer(header_len, size))
-        end = min(max(header_len, 20), size)  # 20 <= end <= size
-        options = unpack_options(p, end, problems) if end > 20 else _EMPTY
+        end = min(max(header_len, HEADER_LEN), size)  # HEADER_LEN <= end <= size
+        options = unpack_options(p, end, problems) if end > HEADER_LEN else _EMPTY
         payload = PyBytes_FromStringAndSize(<const char*>p + end, size - end)
         anomalies = tuple(problems) if problems else _EMPTY
-    return make(_SEGMENT, fastseg_u16(be16(p)), fastseg_u16(be16(p + 2)),
-                fastseg_u32_long(be32(p + 4)), fastseg_u32_long(be32(p + 8)), header_len,
-                _flags(offset_flags & 0x1FF), (offset_flags >> 9) & 0x7, be16(p + 14),
-                be16(p + 16), be16(p + 18), anomalies, options, payload, raw)
+    return make(_SEGMENT, be16(p + SRC_PORT), be16(p + DST_PORT), be32(p + SEQ), be32(p + ACK),
+                header_len, <object>PyTuple_GET_ITEM(_FLAGS, offset_flags & FLAG_BITS),
+                (offset_flags >> RESERVED_SHIFT) & RESERVED_BITS, be16(p + WINDOW),
+                be16(p + CHECKSUM), be16(p + URGENT), anomalies, options, payload, raw)
 
 
 # ---------------------------------------------------------------- encoding
 
 cdef struct Encoded:
-    uint8_t header[60]
-    Py_ssize_t header_size      # bytes of header to write: max(header_len, 20)
+    uint8_t header[MAX_HEADER_LEN]
+    Py_ssize_t header_size      # bytes of header to write: max(header_len, HEADER_LEN)
     const uint8_t* payload      # borrowed from the segment's payload bytes
     Py_ssize_t payload_size
-    uint8_t pseudo[40]
+    uint8_t pseudo[PSEUDO_HEADER_MAX]
     Py_ssize_t pseudo_size      # 0 when the checksum is written as held
 
 
@@ -211,7 +189,7 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
     """Fill ``enc``; False when the reference twin must encode (or raise) instead."""
     cdef long long src_port, dst_port, seq, ack, flags, reserved, window, checksum, urgent
     cdef long long header_len
-    cdef Py_ssize_t pos = 20, total, i
+    cdef Py_ssize_t pos = HEADER_LEN, total, i
     if type(segment) is not _SEGMENT:
         return False
     cdef SegmentCore fields = <SegmentCore>segment
@@ -224,32 +202,34 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
     for i in range(_tuple_size(<PyObject*>options)):
         if not put_option(enc.header, &pos, _item(<PyObject*>options, i)):
             return False
-    if not (_uint(<PyObject*>fields.src_port, 0xFFFF, &src_port)
-            and _uint(<PyObject*>fields.dst_port, 0xFFFF, &dst_port)
-            and _uint(<PyObject*>fields.seq, 0xFFFFFFFF, &seq)
-            and _uint(<PyObject*>fields.ack, 0xFFFFFFFF, &ack)
-            and _uint(<PyObject*>fields.flags, 0x1FF, &flags)
-            and _uint(<PyObject*>fields.reserved, 0x7, &reserved)
-            and _uint(<PyObject*>fields.window, 0xFFFF, &window)
-            and _uint(<PyObject*>fields.checksum, 0xFFFF, &checksum)
-            and _uint(<PyObject*>fields.urgent, 0xFFFF, &urgent)):
+    if not (_uint(<PyObject*>fields.src_port, U16, &src_port)
+            and _uint(<PyObject*>fields.dst_port, U16, &dst_port)
+            and _uint(<PyObject*>fields.seq, UINT32_MAX, &seq)
+            and _uint(<PyObject*>fields.ack, UINT32_MAX, &ack)
+            and _uint(<PyObject*>fields.flags, FLAG_BITS, &flags)
+            and _uint(<PyObject*>fields.reserved, RESERVED_BITS, &reserved)
+            and _uint(<PyObject*>fields.window, U16, &window)
+            and _uint(<PyObject*>fields.checksum, U16, &checksum)
+            and _uint(<PyObject*>fields.urgent, U16, &urgent)):
         return False
-    # pos <= 60 now; header_len must hold the options (or be any multiple of 4 without them).
-    if (not _uint(<PyObject*>fields.header_len, 60, &header_len) or header_len % 4
-            or (pos > 20 and header_len < pos)):
+    # pos <= MAX_HEADER_LEN now; header_len must hold the options (or be any multiple of
+    # OFFSET_UNIT without them).
+    if (not _uint(<PyObject*>fields.header_len, MAX_HEADER_LEN, &header_len)
+            or header_len % OFFSET_UNIT or (pos > HEADER_LEN and header_len < pos)):
         return False
     if type(payload) is not bytes:
         return False
-    enc.header_size = max(<Py_ssize_t>header_len, 20)
+    enc.header_size = max(<Py_ssize_t>header_len, HEADER_LEN)
     memset(enc.header + pos, 0, enc.header_size - pos)
-    put16(enc.header, src_port)
-    put16(enc.header + 2, dst_port)
-    put32(enc.header + 4, seq)
-    put32(enc.header + 8, ack)
-    put16(enc.header + 12, (header_len // 4) << 12 | reserved << 9 | flags)
-    put16(enc.header + 14, window)
-    put16(enc.header + 16, checksum)
-    put16(enc.header + 18, urgent)
+    put16(enc.header + SRC_PORT, src_port)
+    put16(enc.header + DST_PORT, dst_port)
+    put32(enc.header + SEQ, seq)
+    put32(enc.header + ACK, ack)
+    put16(enc.header + DATA_OFFSET, (header_len // OFFSET_UNIT) << DATA_OFFSET_SHIFT
+          | reserved << RESERVED_SHIFT | flags)
+    put16(enc.header + WINDOW, window)
+    put16(enc.header + CHECKSUM, checksum)
+    put16(enc.header + URGENT, urgent)
     enc.payload = <const uint8_t*>PyBytes_AS_STRING(payload)
     enc.payload_size = len(<bytes>payload)
     enc.pseudo_size = 0
@@ -257,12 +237,12 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
         return True
     if src is None or dst is None:
         return False
-    if type(src) is bytes and type(dst) is bytes and len(<bytes>src) == len(<bytes>dst) == 4:
+    if type(src) is bytes and type(dst) is bytes and len(<bytes>src) == len(<bytes>dst) == IPV4_ADDR_LEN:
         src_raw, dst_raw = src, dst  # the common case, without the tuple addresses() returns
     else:
         src_raw, dst_raw = addresses(src, dst)
     total = enc.header_size + enc.payload_size
-    if total > (0xFFFF if len(<bytes>src_raw) == 4 else 0xFFFFFFFF):
+    if total > (U16 if len(<bytes>src_raw) == IPV4_ADDR_LEN else UINT32_MAX):
         return False
     enc.pseudo_size = pseudo_header(enc.pseudo, <bytes>src_raw, <bytes>dst_raw,
                                     len(<bytes>src_raw), total)
@@ -275,10 +255,10 @@ cdef void _write(Encoded* enc, uint8_t* out) noexcept:
     memcpy(out, enc.header, enc.header_size)
     memcpy(out + enc.header_size, enc.payload, enc.payload_size)
     if enc.pseudo_size:
-        out[16] = out[17] = 0
+        put16(out + CHECKSUM, 0)
         checksum = fold(sum_native(enc.pseudo, enc.pseudo_size)
                         + sum_native(out, enc.header_size + enc.payload_size))
-        put16(out + 16, ~checksum & 0xFFFF)
+        put16(out + CHECKSUM, ~checksum & U16)
 
 
 def pack(segment, *, src=None, dst=None):

@@ -23,7 +23,7 @@ from libc.stdint cimport UINT32_MAX, uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy
 
 from fastseg._endian cimport be16, be32, put16, put32
-from fastseg._uint cimport fastseg_u32_long, fastseg_uint
+from fastseg._uint cimport fastseg_uint
 from fastseg._wire_c cimport (
     DATA_OFFSET, EOL, HEADER_LEN, OFFSET_UNIT, MAX_HEADER_LEN, MAX_OPTION_DATA, MAX_OPTIONS_LEN, NOP, SACK, SACK_BLOCK_LEN,
     SACK_PERMITTED, TIMESTAMPS, TIMESTAMPS_LEN, U8, U16, WSCALE,
@@ -165,7 +165,7 @@ cdef inline object _mss_option(uint16_t mss):
 
 cdef inline tuple _u32_pair(const uint8_t* o):
     """The two 32-bit numbers at o[0:8], a (TSval, TSecr) or a SACK block's edges."""
-    return (fastseg_u32_long(be32(o)), fastseg_u32_long(be32(o + 4)))
+    return (be32(o), be32(o + 4))
 
 
 cdef tuple _sack_blocks(const uint8_t* o, Py_ssize_t count):

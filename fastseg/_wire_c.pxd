@@ -118,6 +118,12 @@ cdef enum:
 
     IPV4_HEADER_LEN = 20
     IPV6_HEADER_LEN = 40
+    IPV4_ADDR_LEN = 4
+    IPV6_ADDR_LEN = 16
+    # The TCP pseudo-header (RFC 9293 §3.1, RFC 8200 §8.1) for either IP version.
+    PSEUDO_HEADER_IPV4 = 12
+    PSEUDO_HEADER_IPV6 = 40
+    PSEUDO_HEADER_MAX = 40
 
 # ---------------------------------------------------------------- capture files
 
