@@ -1,8 +1,8 @@
 # The compiled codec's entry point for the other compiled modules (the capture reader).
 from libc.stdint cimport uint8_t
 
-from fastseg._segment_c cimport SegmentCore
+from fastseg._segment_c cimport SegmentBase
 
 
-cdef SegmentCore unpack_bytes(bytes data, bint strict)
-cdef SegmentCore unpack_now(const uint8_t* p, Py_ssize_t size, bint strict)
+cdef SegmentBase unpack_bytes(bytes data, bint strict)
+cdef SegmentBase unpack_now(const uint8_t* p, Py_ssize_t size, bint strict)

@@ -32,7 +32,10 @@ from fastseg._buffer cimport Bytes, acquire, release
 from fastseg._checksum_c cimport addresses, fold, pseudo_header, sum_native
 from fastseg._endian cimport be16, be32, put16, put32
 from fastseg._options_c cimport options_clean, problem, put_option, unpack_options
-from fastseg._segment_c cimport SegmentCore, make, options_of, payload_of
+from fastseg._segment_c cimport (
+    F_ACK, F_CHECKSUM, F_DST_PORT, F_FLAGS, F_HEADER_LEN, F_RESERVED, F_SEQ, F_SRC_PORT, F_URGENT,
+    F_WINDOW, SegmentBase, field, make, options_of, payload_of,
+)
 from fastseg._uint cimport fastseg_uint
 from fastseg._wire_c cimport (
     ACK, CHECKSUM, DATA_OFFSET, DATA_OFFSET_SHIFT, DST_PORT, FLAG_BITS, HEADER_LEN, IPV4_ADDR_LEN,
@@ -106,12 +109,12 @@ def unpack(data, *, strict=True):
     return unpack_bytes(data, strict)
 
 
-cdef SegmentCore unpack_bytes(bytes data, bint strict):
+cdef SegmentBase unpack_bytes(bytes data, bint strict):
     """``unpack(data, strict=strict)`` for a bytes object, callable from C."""
     return _unpack(<const uint8_t*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), strict, data)
 
 
-cdef SegmentCore unpack_now(const uint8_t* p, Py_ssize_t size, bint strict):
+cdef SegmentBase unpack_now(const uint8_t* p, Py_ssize_t size, bint strict):
     """Decode the ``size`` bytes at ``p`` completely, keeping no reference to them: for a
     caller whose buffer is reused (the capture reader), which saves copying it first."""
     return _unpack(p, size, strict, None)
@@ -119,7 +122,7 @@ cdef SegmentCore unpack_now(const uint8_t* p, Py_ssize_t size, bint strict):
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef SegmentCore _unpack(const uint8_t* p, Py_ssize_t size, bint strict, bytes data):
+cdef SegmentBase _unpack(const uint8_t* p, Py_ssize_t size, bint strict, bytes data):
     """Decode p[0:size], the contents of ``data``, or all at once when ``data`` is None."""
     if size < HEADER_LEN:
         raise errors.short_buffer(size).exception()
@@ -177,7 +180,7 @@ cdef extern from "Python.h":
 cdef inline bint _uint(PyObject* value, long long limit, long long* out) noexcept:
     """Store ``value`` when it is an int in [0, limit]; False sends the caller to the reference."""
     cdef unsigned long long number
-    if not fastseg_uint(value, <unsigned long long>limit, &number):
+    if value == NULL or not fastseg_uint(value, <unsigned long long>limit, &number):
         return False
     out[0] = <long long>number
     return True
@@ -192,7 +195,7 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
     cdef Py_ssize_t pos = HEADER_LEN, total, i
     if type(segment) is not _SEGMENT:
         return False
-    cdef SegmentCore fields = <SegmentCore>segment
+    cdef SegmentBase fields = <SegmentBase>segment
     payload = payload_of(fields)
     if type(payload) is bytes:  # its lines load while the header is built
         fastseg_prefetch(<const uint8_t*>PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
@@ -202,19 +205,19 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
     for i in range(_tuple_size(<PyObject*>options)):
         if not put_option(enc.header, &pos, _item(<PyObject*>options, i)):
             return False
-    if not (_uint(<PyObject*>fields.src_port, U16, &src_port)
-            and _uint(<PyObject*>fields.dst_port, U16, &dst_port)
-            and _uint(<PyObject*>fields.seq, UINT32_MAX, &seq)
-            and _uint(<PyObject*>fields.ack, UINT32_MAX, &ack)
-            and _uint(<PyObject*>fields.flags, FLAG_BITS, &flags)
-            and _uint(<PyObject*>fields.reserved, RESERVED_BITS, &reserved)
-            and _uint(<PyObject*>fields.window, U16, &window)
-            and _uint(<PyObject*>fields.checksum, U16, &checksum)
-            and _uint(<PyObject*>fields.urgent, U16, &urgent)):
+    if not (_uint(field(fields, F_SRC_PORT), U16, &src_port)
+            and _uint(field(fields, F_DST_PORT), U16, &dst_port)
+            and _uint(field(fields, F_SEQ), UINT32_MAX, &seq)
+            and _uint(field(fields, F_ACK), UINT32_MAX, &ack)
+            and _uint(field(fields, F_FLAGS), FLAG_BITS, &flags)
+            and _uint(field(fields, F_RESERVED), RESERVED_BITS, &reserved)
+            and _uint(field(fields, F_WINDOW), U16, &window)
+            and _uint(field(fields, F_CHECKSUM), U16, &checksum)
+            and _uint(field(fields, F_URGENT), U16, &urgent)):
         return False
     # pos <= MAX_HEADER_LEN now; header_len must hold the options (or be any multiple of
     # OFFSET_UNIT without them).
-    if (not _uint(<PyObject*>fields.header_len, MAX_HEADER_LEN, &header_len)
+    if (not _uint(field(fields, F_HEADER_LEN), MAX_HEADER_LEN, &header_len)
             or header_len % OFFSET_UNIT or (pos > HEADER_LEN and header_len < pos)):
         return False
     if type(payload) is not bytes:

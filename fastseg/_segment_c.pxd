@@ -1,20 +1,35 @@
 # The storage of a Segment in C, shared with the compiled codec (see _segment_c.pyx).
-from libc.stdint cimport uint8_t
+
+cdef enum:
+    N_EAGER = 11        # the eager fields, SegmentCore's slots: EAGER in _segment_c.pyx
+
+# The slots' order in EAGER, for field().
+cdef enum:
+    F_SRC_PORT = 0
+    F_DST_PORT = 1
+    F_SEQ = 2
+    F_ACK = 3
+    F_HEADER_LEN = 4
+    F_FLAGS = 5
+    F_RESERVED = 6
+    F_WINDOW = 7
+    F_CHECKSUM = 8
+    F_URGENT = 9
+    F_ANOMALIES = 10
 
 
-cdef public class SegmentCore [object FastsegSegmentObject, type FastsegSegmentType]:
-    # All fields in this order, one after another: adopt() and make() rely on it.
-    # The eager fields:
-    cdef object src_port, dst_port, seq, ack, header_len, flags, reserved, window, checksum, urgent
-    cdef object anomalies
+cdef class SegmentBase:
     # None until decoded from _raw, the segment's bytes (None once nothing is left to decode).
     cdef object _options, _payload
     cdef bytes _raw
 
 
-cdef SegmentCore make(type cls, object src_port, object dst_port, object seq, object ack,
+cdef SegmentBase make(type cls, object src_port, object dst_port, object seq, object ack,
                       object header_len, object flags, object reserved, object window,
                       object checksum, object urgent, object anomalies, object options,
                       object payload, bytes raw)
-cdef object options_of(SegmentCore self)
-cdef object payload_of(SegmentCore self)
+from cpython.ref cimport PyObject
+
+cdef PyObject* field(SegmentBase self, Py_ssize_t index) noexcept
+cdef object options_of(SegmentBase self)
+cdef object payload_of(SegmentBase self)

@@ -2,16 +2,35 @@ from typing import Any, NoReturn, Optional
 
 from typing_extensions import disjoint_base
 
-__all__ = ["SegmentCore", "adopt", "adopted", "new"]
+__all__ = ["EAGER", "SegmentBase", "SegmentCore", "adopt", "adopted", "new"]
+
+EAGER: tuple[str, ...]
 
 @disjoint_base
-class SegmentCore:
+class SegmentBase:
     @property
     def options(self) -> Any: ...
     @property
     def payload(self) -> Any: ...
     def __setattr__(self, name: str, value: Any, /) -> NoReturn: ...
     def __delattr__(self, name: str, /) -> NoReturn: ...
+
+class SegmentCore(SegmentBase):
+    __slots__ = (
+        "src_port", "dst_port", "seq", "ack", "header_len", "flags", "reserved", "window",
+        "checksum", "urgent", "anomalies",
+    )
+    src_port: Any
+    dst_port: Any
+    seq: Any
+    ack: Any
+    header_len: Any
+    flags: Any
+    reserved: Any
+    window: Any
+    checksum: Any
+    urgent: Any
+    anomalies: Any
 
 def adopt(cls: type) -> None: ...
 def adopted() -> Optional[type]: ...
