@@ -1,4 +1,3 @@
-from types import BuiltinFunctionType
 from typing import Any, Optional
 
 from fastseg._addr import Address
@@ -12,4 +11,3 @@ def pack_into(
     buffer: Any, offset: int, segment: Segment, *,
     src: Optional[Address] = None, dst: Optional[Address] = None,
 ) -> int: ...
-def document(function: BuiltinFunctionType, doc: str) -> None: ...

@@ -1,4 +1,4 @@
-# cython: language_level=3, binding=False, embedsignature.format=clinic
+# cython: language_level=3
 """TCP header decoding and encoding in C: the compiled twin of ``_codec_py``.
 
 The safety contract: every read of the input goes through ``p[i]`` or a
@@ -12,10 +12,8 @@ Encoding takes a fast path for the types ``unpack`` produces (exact ints,
 bytes, tuples); anything else, and every error, is handed to the reference
 twin, so both raise the same error for the same input by construction.
 
-The functions are built-in functions (``binding=False``), which CPython 3.11
-calls on a specialised path: 7 % off a decode, measured beside a Cython
-function object.  Their docstrings are the reference twin's, set by
-:func:`document`.
+The public functions carry the reference twin's docstrings (set below) and,
+being Cython function objects, their signatures for ``inspect``.
 """
 
 cimport cython
@@ -47,26 +45,6 @@ from fastseg import _codec_py, _segment_c, errors  # _codec_py first: it defines
 from fastseg._enums import Flags
 
 __all__ = ["pack", "pack_into", "unpack"]
-
-cdef extern from "Python.h":
-    ctypedef struct PyMethodDef:
-        const char* ml_doc
-    ctypedef struct PyCFunctionObject:
-        PyMethodDef* m_ml
-
-cdef list _DOCS = []  # the texts document() has given out: ml_doc points into them
-
-
-def document(function, str doc):
-    """Make ``doc`` the docstring of ``function``, a built-in function of this module, whose
-    __doc__ cannot be assigned: it is read from the method definition, as numpy's
-    ``add_docstring`` sets it.  A first line ``name(signature)`` followed by ``--`` and a
-    blank line is CPython's text signature, which ``inspect.signature`` reads."""
-    if type(function) is not type(unpack) or function.__module__ != __name__:
-        raise TypeError(f"document() takes a function of {__name__}, got {function!r}")
-    encoded = doc.encode()
-    _DOCS.append(encoded)
-    (<PyCFunctionObject*>function).m_ml.ml_doc = PyBytes_AS_STRING(encoded)
 
 cdef extern from *:
     """
@@ -292,3 +270,7 @@ def pack_into(buffer, offset, segment, *, src=None, dst=None):
         return size
     finally:
         PyBuffer_Release(&view)
+
+
+for _function in (unpack, pack, pack_into):
+    _function.__doc__ = getattr(_codec_py, _function.__name__).__doc__

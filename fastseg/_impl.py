@@ -21,7 +21,7 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import os
-from types import BuiltinFunctionType, ModuleType
+from types import ModuleType
 
 __all__ = ["IMPLEMENTATION", "ROLES", "checksum", "codec", "flag", "seq", "storage", "twin"]
 
@@ -77,17 +77,9 @@ def twin(role: str, implementation: str) -> ModuleType:
 
 
 def _document(compiled: ModuleType, python: ModuleType) -> None:
-    """Give each public function of a compiled twin its pure-Python twin's docstring (once)."""
-    from fastseg import _codec_c
-
+    """Give each public function of a compiled twin its pure-Python twin's docstring."""
     for name in python.__all__:
-        function, doc = getattr(compiled, name), getattr(python, name).__doc__
-        if isinstance(function, BuiltinFunctionType):  # the doc lives in its C definition
-            if function.__doc__ is None or not function.__doc__.endswith(doc or ""):
-                signature = function.__text_signature__  # type: ignore[attr-defined]
-                _codec_c.document(function, f"{name}{signature}\n--\n\n{doc}")
-        else:
-            function.__doc__ = doc
+        getattr(compiled, name).__doc__ = getattr(python, name).__doc__
 
 
 IMPLEMENTATION = _choose()

@@ -61,11 +61,8 @@ if len(KIND_OBJECTS) != U8 + 1:
 cdef tuple _KINDS = KIND_OBJECTS
 cdef tuple _NOP = (KIND_OBJECTS[NOP], None)
 cdef tuple _SACK_PERMITTED = (KIND_OBJECTS[SACK_PERMITTED], None)
-# The window-scale options, and the MSS options made on first use and kept (at most 65536,
-# about 4 MiB): SYNs repeat a few values of each, and a kept tuple costs less than a new
-# tuple and int.
+# The window-scale options, one for each shift, made at import and never changed.
 cdef tuple _WINDOW_SCALES = tuple([(KIND_OBJECTS[WSCALE], shift) for shift in range(U8 + 1)])
-cdef PyObject* _MSS_OPTIONS[U16 + 1]
 
 
 # ---------------------------------------------------------------- walk and validate
@@ -152,17 +149,6 @@ cdef int _walk(const uint8_t* p, Py_ssize_t end, list problems, PyObject** items
         count[0] += 1
 
 
-cdef inline object _mss_option(uint16_t mss):
-    """The (MSS, mss) option, kept in _MSS_OPTIONS."""
-    cdef PyObject* kept = _MSS_OPTIONS[mss]
-    if kept is NULL:
-        option = (_KINDS[MSS], mss)
-        Py_INCREF(option)  # the table's reference, never dropped
-        _MSS_OPTIONS[mss] = <PyObject*>option
-        return option
-    return <object>kept
-
-
 cdef inline tuple _u32_pair(const uint8_t* o):
     """The two 32-bit numbers at o[0:8], a (TSval, TSecr) or a SACK block's edges."""
     return (be32(o), be32(o + 4))
@@ -188,7 +174,7 @@ cdef tuple _option(const uint8_t* o, Py_ssize_t offset, Py_ssize_t length, list 
     cdef const uint8_t* data = o + OPTION_HEAD_LEN
     if not misfit(kind, length):
         if kind == MSS:
-            return _mss_option(be16(data))
+            return (_KINDS[MSS], be16(data))
         if kind == WSCALE:
             return _WINDOW_SCALES[data[0]]
         if kind == SACK_PERMITTED:

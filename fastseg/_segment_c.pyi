@@ -17,8 +17,17 @@ class SegmentBase:
 
 class SegmentCore(SegmentBase):
     __slots__ = (
-        "src_port", "dst_port", "seq", "ack", "header_len", "flags", "reserved", "window",
-        "checksum", "urgent", "anomalies",
+        "ack",
+        "anomalies",
+        "checksum",
+        "dst_port",
+        "flags",
+        "header_len",
+        "reserved",
+        "seq",
+        "src_port",
+        "urgent",
+        "window",
     )
     src_port: Any
     dst_port: Any
