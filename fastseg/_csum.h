@@ -40,9 +40,9 @@ static uint64_t fastseg_sum_baseline(const unsigned char *data, size_t size) FAS
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define FASTSEG_SUM_X86 1
-__attribute__((target("avx2")))
+__attribute__((__target__("avx2")))
 static uint64_t fastseg_sum_avx2(const unsigned char *data, size_t size) FASTSEG_SUM_BODY
-__attribute__((target("avx512f,avx512bw")))
+__attribute__((__target__("avx512f,avx512bw")))
 static uint64_t fastseg_sum_avx512(const unsigned char *data, size_t size) FASTSEG_SUM_BODY
 #endif
 

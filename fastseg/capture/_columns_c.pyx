@@ -531,7 +531,7 @@ cdef class _Decoder:
             raise MemoryError()
         PyThread_acquire_lock(self._started, WAIT_LOCK)
         PyThread_acquire_lock(self._free[0], WAIT_LOCK)          # slot 0 is the walker's
-        thread = threading.Thread(target=self._filler, name="fastseg-columns", daemon=True)
+        thread = threading.Thread(None, self._filler, name="fastseg-columns", daemon=True)
         try:
             thread.start()
         except RuntimeError:                # no thread to be had: the walker fills
