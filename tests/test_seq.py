@@ -60,7 +60,7 @@ class _Int(int):
 
 
 # Values around the edges of CPython's 30-bit int digits, where the compiled
-# twin's inline int reader (fastseg/_uint.h) changes path.
+# twin's int reader (fastseg/_uint.pxd, Cython's conversion) changes path.
 IN_RANGE = [0, 1, 2**30 - 1, 2**30, 2**30 + 1, 2**31, TOP]
 OUT_OF_RANGE = [2**32, 2**32 + 1, 2**60 - 1, 2**60, 2**63, 2**64, -1, -(2**30), -(2**32), -(2**64)]
 
