@@ -26,6 +26,8 @@ from fastseg.conn import (
 from fastseg.errors import FastsegError
 from fastseg.seq import seq_add
 
+pytestmark = pytest.mark.usefixtures("arrival_path")  # both arrival paths
+
 S = State
 
 USER_CALLS = {

@@ -41,6 +41,7 @@ TESTS = (
     "tests/test_conn_replay.py",
     "tests/test_conn_stateful.py",
     "tests/test_conn_hostile.py",
+    "tests/test_conn_prediction.py",
 )
 STATES = "fastseg/conn/states.py"
 MACHINE = "fastseg/conn/machine.py"
@@ -138,6 +139,30 @@ MUTANTS = (
            "        if events and type(events[-1]) is list:\n            events[-1].append(data)\n"
            "        else:\n            events.append([data])",
            "        events.append([data])"),
+    # ---------------------------------------------------------------- header prediction
+    Mutant("prediction_out_of_order", ARRIVAL,
+           "int(segment.flags) & ~PSH != ACK or seq != self._rcv_nxt or",
+           "int(segment.flags) & ~PSH != ACK or"),
+    Mutant("prediction_past_the_window", ARRIVAL,
+           " or len(data) > self.rcv_wnd \\\n", " \\\n"),
+    Mutant("prediction_takes_other_flags", ARRIVAL,
+           "int(segment.flags) & ~PSH != ACK", "not int(segment.flags) & ACK"),
+    Mutant("prediction_without_paws", ARRIVAL,
+           "if stamps is None or seq_lt(stamps[0], self._ts_recent):", "if stamps is None:"),
+    Mutant("prediction_ignores_the_window_update", ARRIVAL,
+           "        self._update_send_window(seq, ack, window, now)\n        if stamps",
+           "        if stamps"),
+    Mutant("prediction_keeps_no_timestamp", ARRIVAL,
+           "            self._ts_recent = stamps[0]  # RFC 7323 §4.3", "            pass"),
+    Mutant("prediction_never_acks", ARRIVAL,
+           "            self._deliver(data)\n            self._count_for_ack(now)",
+           "            self._deliver(data)"),
+    Mutant("prediction_counts_no_duplicate_ack", ARRIVAL,
+           "        elif not data and window == self._snd_wnd and self._snd_max != self._snd_una:\n"
+           "            self._on_duplicate_ack()\n",
+           ""),
+    Mutant("prediction_ignores_held_data", ARRIVAL,
+           "or not self._reassembly.empty ", ""),
     # ---------------------------------------------------------------- legality of user calls
     Mutant("send_after_close_allowed", STATES,
            '    (S.FIN_WAIT_1, "rcv_ack_of_fin"): Edge(S.FIN_WAIT_2),',

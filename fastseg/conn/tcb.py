@@ -33,6 +33,11 @@ TIMESTAMP_OPTION_LEN = 12
 class Tcb:
     """One connection's variables; the names follow RFC 9293 §3.3.1 where it has one."""
 
+    #: Take the common segment of a data transfer by header prediction (``Arrival._predicted``),
+    #: to the same effect as the step-by-step checks.  False (on the class or one connection)
+    #: sends every segment through the checks: the tests run both ways.
+    header_prediction: bool = True
+
     # Kept across incarnations: set by the constructor and the user calls.
     config: Config
     local: Endpoint
