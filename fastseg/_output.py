@@ -21,6 +21,7 @@ so they all behave alike:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
@@ -136,10 +137,8 @@ class Output:
                 st = os.stat(target)
                 os.fchmod(fd, stat.S_IMODE(st.st_mode))
                 if os.geteuid() == 0:
-                    try:
+                    with contextlib.suppress(OSError):
                         os.fchown(fd, st.st_uid, st.st_gid)
-                    except OSError:
-                        pass
             else:
                 os.fchmod(fd, 0o666 & ~_umask())
             self.file = os.fdopen(fd, self._mode, **self._open_kwargs())
@@ -168,15 +167,11 @@ class Output:
     def discard(self) -> None:
         """Close the file and remove the temporary one: the old file stays as it was."""
         if self.file is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.file.close()
-            except OSError:
-                pass
         if self._temp is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self._temp)
-            except OSError:
-                pass
             self._temp = None
 
     def __enter__(self) -> Any:

@@ -203,7 +203,7 @@ def iter_columns(source: Source, *, implementation: Optional[str] = None,
             try:
                 if module is _columns_py:
                     buffer = io.BytesIO(piece.data)
-                    buffer.name = name  # type: ignore[misc]
+                    buffer.name = name
                     cols = _columns_py.decode(buffer)
                 else:
                     cols = cast(Columns, module.decode(piece.data, name, threads))
@@ -325,7 +325,7 @@ def compression_for(fmt: str, compression: Optional[str]) -> str:
     return codec
 
 
-def export(sources: Sequence[Source], dest: Union[str, "os.PathLike[str]", BinaryIO], *,
+def export(sources: Sequence[Source], dest: Union[str, os.PathLike[str], BinaryIO], *,
            format: Optional[str] = None, implementation: Optional[str] = None,
            compression: Optional[str] = None, file_column: Optional[bool] = None) -> int:
     """Write the columns of one or more captures to ``dest``; return the rows written.
@@ -348,7 +348,7 @@ def export(sources: Sequence[Source], dest: Union[str, "os.PathLike[str]", Binar
     """
     from fastseg._output import Output
 
-    dest_name = _source_name(cast(Source, dest))
+    dest_name = _source_name(dest)
     fmt = format or _format_for(dest_name)
     if compression is None and fmt == "csv" and dest_name.lower().endswith(".gz"):
         compression = "gzip"
@@ -382,23 +382,23 @@ def _export(sources: Sequence[Source], names: List[str], out: BinaryIO, fmt: str
         if sink is not out:
             sink.close()
         return rows
-    writer = None
+    table_writer: Any = None
     try:
         for name, source in zip(names, sources):
             for cols in iter_columns(source, implementation=implementation):
                 table = to_arrow(cols, file=name if with_file else None, files=dictionary)
                 del cols
-                if writer is None:
-                    writer = _arrow_writer(pa, fmt, out, table.schema, codec)
-                writer.write_table(table)
+                if table_writer is None:
+                    table_writer = _arrow_writer(pa, fmt, out, table.schema, codec)
+                table_writer.write_table(table)
                 rows += table.num_rows
-        if writer is None:  # no sources: an empty file with the schema
+        if table_writer is None:  # no sources: an empty file with the schema
             table = to_arrow(_empty(), file="" if with_file else None)
-            writer = _arrow_writer(pa, fmt, out, table.schema, codec)
-            writer.write_table(table)
+            table_writer = _arrow_writer(pa, fmt, out, table.schema, codec)
+            table_writer.write_table(table)
     finally:
-        if writer is not None:
-            writer.close()
+        if table_writer is not None:
+            table_writer.close()
     return rows
 
 
