@@ -26,7 +26,7 @@ from fastseg.capture import _common as c
 __all__ = ["PIECE", "Piece", "pieces", "relocate"]
 
 #: Bytes of records per piece (a record larger than this makes a larger piece).
-PIECE = 16 << 20
+PIECE = 8 << 20
 
 _PCAP_MAGICS = (c.PCAP_MAGIC_USEC, c.PCAP_MAGIC_NSEC)
 
@@ -50,9 +50,13 @@ class _Stream:
         self.eof = False
 
     def fill(self, end: int, chunk: int) -> bool:
-        """Make ``buf`` hold at least ``end`` bytes if the file has them; whether it does."""
+        """Make ``buf`` hold at least ``end`` bytes if the file has them; whether it does.
+
+        Reads at most a chunk (1 MiB) beyond what is needed, so the buffer stays near
+        the piece's size."""
+        del chunk
         while len(self.buf) < end and not self.eof:
-            data = self.file.read(max(chunk, end - len(self.buf)))
+            data = self.file.read(min(max(c.DEFAULT_CHUNK, end - len(self.buf)), 1 << 30))
             if not data:
                 self.eof = True
                 if self.expected is not None and self.read_total < self.expected:
@@ -63,9 +67,11 @@ class _Stream:
             self.buf += data
         return len(self.buf) >= end
 
-    def take(self, end: int) -> bytearray:
-        """Remove and return ``buf[:end]``."""
-        out = self.buf[:end]
+    def take(self, end: int, prefix: bytes = b"") -> bytearray:
+        """Remove ``buf[:end]`` and return it after ``prefix`` (one copy)."""
+        out = bytearray(prefix)
+        with memoryview(self.buf) as view:
+            out += view[:end]
         del self.buf[:end]
         self.base += end
         return out
@@ -106,21 +112,28 @@ def _pcap(stream: _Stream, size: int, order: str) -> Iterator[Piece]:
         stream.fill(pos + size, size)
         buf = stream.buf
         limit, stuck = pos + size, False
-        while pos < limit and stream.fill(pos + 16, size):
+        have = len(buf)
+        while pos < limit:
+            if pos + 16 > have:
+                if not stream.fill(pos + 16, size):
+                    break
+                have = len(buf)
             incl = length.unpack_from(buf, pos + 8)[0]
             if incl > c.MAX_RECORD:  # corrupt: the decoder reports it, where it is
                 stuck = True
                 break
-            if not stream.fill(pos + 16 + incl, size):
-                break
-            pos += 16 + incl
+            after = pos + 16 + incl
+            if after > have:
+                if not stream.fill(after, size):
+                    break
+                have = len(buf)
+            pos = after
         # At the end, or stuck: the rest (a part record, a corrupt one) is the decoder's to report.
         end = len(buf) if stuck or stream.eof else pos
-        data = stream.take(end)
-        if first:
-            yield Piece(data, stream.base - end, True)
-        else:
-            yield Piece(bytearray(header) + data, stream.base - end - 24, False)
+        prefix = b"" if first else header
+        data = stream.take(end, prefix)
+        yield Piece(data, stream.base - end - len(prefix), first)
+        del data
         first, pos = False, 0
         if stuck or (stream.eof and not stream.buf):
             return
@@ -155,7 +168,12 @@ def _pcapng(stream: _Stream, size: int) -> Iterator[Piece]:
         stream.fill(pos + size, size)
         buf = stream.buf
         limit, stuck = pos + size, False
-        while pos < limit and stream.fill(pos + 12, size):
+        have = len(buf)
+        while pos < limit:
+            if pos + 12 > have:
+                if not stream.fill(pos + 12, size):
+                    break
+                have = len(buf)
             order = section.order if section is not None else "<"
             block_type = struct.unpack_from(order + "I", buf, pos)[0]
             if block_type == c.PCAPNG_SHB:
@@ -170,8 +188,10 @@ def _pcapng(stream: _Stream, size: int) -> Iterator[Piece]:
             if length < 12 or length % 4 or length > c.MAX_RECORD:
                 stuck = True
                 break
-            if not stream.fill(pos + length, size):
-                break
+            if pos + length > have:
+                if not stream.fill(pos + length, size):
+                    break
+                have = len(buf)
             if struct.unpack_from(order + "I", buf, pos + length - 4)[0] != length:
                 stuck = True
                 break
@@ -181,10 +201,11 @@ def _pcapng(stream: _Stream, size: int) -> Iterator[Piece]:
                 section.interfaces.append(bytes(buf[pos:pos + length]))
             pos += length
         end = len(buf) if stuck or stream.eof else pos
-        data = stream.take(end)
-        yield Piece(prefix + data if prefix else data, stream.base - end - len(prefix), first)
+        data = stream.take(end, prefix)
+        yield Piece(data, stream.base - end - len(prefix), first)
+        del data
         first, pos = False, 0
-        if stuck or (stream.eof and not stream.buf) or not data:
+        if stuck or (stream.eof and not stream.buf) or not end:
             return
         # The next piece goes on with the section: it needs the section's header and
         # interfaces, unless it starts with a section header of its own.

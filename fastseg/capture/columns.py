@@ -339,7 +339,7 @@ def export(sources: Sequence[Source], dest: Union[str, os.PathLike[str], BinaryI
     Arrow, none for CSV (gzip when ``dest`` ends in ``.gz``).  Parquet and
     Arrow need pyarrow.
 
-    The captures are read and written a piece at a time (16 MiB of capture,
+    The captures are read and written a piece at a time (8 MiB of capture,
     a Parquet row group or an Arrow record batch each), so memory does not
     grow with their size; pipes are read as streams.  ``dest`` is a path or
     a binary file object (left open); a path is written to a temporary file
