@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import struct
-from typing import BinaryIO, Iterator, List, NamedTuple, Optional
+from typing import BinaryIO, Iterator, List, NamedTuple, Optional, Union
 
 from fastseg.capture import _common as c
 
@@ -67,7 +67,7 @@ class _Stream:
             self.buf += data
         return len(self.buf) >= end
 
-    def take(self, end: int, prefix: bytes = b"") -> bytearray:
+    def take(self, end: int, prefix: Union[bytes, bytearray] = b"") -> bytearray:
         """Remove ``buf[:end]`` and return it after ``prefix`` (one copy)."""
         out = bytearray(prefix)
         with memoryview(self.buf) as view:
