@@ -176,11 +176,12 @@ def columns(source: Source, *, implementation: Optional[str] = None,
 
 
 def iter_columns(source: Source, *, implementation: Optional[str] = None,
-                 threads: Optional[int] = None, piece_size: int = PIECE) -> Iterator[Columns]:
+                 threads: Optional[int] = None, piece_size: Optional[int] = None) -> Iterator[Columns]:
     """The columns of a capture a piece at a time: memory bounded by ``piece_size``, not the file.
 
     Yields :class:`Columns` for about ``piece_size`` bytes of the capture
-    each (at least one, perhaps with no rows); concatenated, they are what
+    each (default 8 MiB, 1 MiB for the pure-Python twin; at least one piece,
+    perhaps with no rows); concatenated, they are what
     :func:`columns` returns (frame numbers count from the file's start, and
     ``frames`` and ``cut_short`` of the last piece describe the whole file).
     ``source`` is a path or a binary file object; a pipe is read as a
@@ -188,6 +189,8 @@ def iter_columns(source: Source, *, implementation: Optional[str] = None,
     offsets and frame numbers.
     """
     module = _twin if implementation is None else _impl.twin("columns", implementation)
+    if piece_size is None:  # the pure-Python twin holds a tuple per row until the piece is done
+        piece_size = PIECE if module is not _columns_py else PIECE // 8
     if piece_size < 1:
         raise ValueError(f"piece_size must be positive, got {piece_size}")
     if hasattr(source, "read"):
