@@ -31,6 +31,7 @@ captured, keep-alives, zero windows and segments beyond the advertised window.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from collections import deque
 from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple
@@ -103,6 +104,11 @@ _IN_FLIGHT_LIMIT = 4096
 _HOLE_LIMIT = 256
 _RECENT = 32
 _FRAMES_KEPT = 20
+#: The largest gap in a side's data that its replica is given as zeros (bigger ones are
+#: reported and skipped), and the most zeros given per connection: time and memory stay in
+#: proportion to the capture, not to the sequence numbers it holds.
+_GAP_FILLED = 1 << 20
+_FILL_BUDGET = 16 << 20
 
 
 def _offloaded(rec: Any) -> bool:
@@ -171,6 +177,7 @@ class TrackedConnection:
         self.anomalies: Dict[str, Dict[str, Any]] = {}
         self.rejections: Dict[str, int] = {}
         self.closings = 0
+        self._filled = 0                            # zeros given to the replicas for gaps
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -369,14 +376,24 @@ class TrackedConnection:
         data_seq = seq_add(segment.seq, 1) if flags & Flags.SYN else segment.seq
         data_end = seq_add(data_seq, len(payload))
         fin_data = sender.fin_seq is not None and payload and seq_gt(data_end, sender.fin_seq)
-        if payload and sender.sent_end is not None and seq_gt(data_end, sender.sent_end) \
-                and not fin_data:
-            try:
-                replica.send(bytes(seq_diff(data_end, sender.sent_end)))
-                sender.sent_end = data_end
-            except StateError:
-                pass
+        ahead = seq_diff(data_end, sender.sent_end) if sender.sent_end is not None else 0
+        if payload and ahead > 0 and not fin_data:
+            gap = ahead - len(payload)  # bytes before this payload that were never captured
+            if gap <= _GAP_FILLED and self._filled + max(gap, 0) <= _FILL_BUDGET:
+                # Small gaps are filled with zeros, so the replica stays in step with the wire.
+                self._filled += max(gap, 0)
+                with contextlib.suppress(StateError):
+                    replica.send(bytes(ahead))
+            else:
+                # A jump too big to replay: reported, and the replica is not given it (it would
+                # cost time and memory in proportion to the jump, up to 2 GiB).
+                self.note("not_captured", sender, frame,
+                          f"{gap} bytes not captured before this segment: not replayed")
+            sender.sent_end = data_end
             self._flush(sender, now)
+        elif payload and ahead == -(1 << 31) and not fin_data:
+            # Exactly 2**31 ahead: after and before at once (an antipode), so it cannot be ordered.
+            self.note("not_captured", sender, frame, "2**31 bytes away from the data sent: not replayed")
         if flags & Flags.FIN and not sender.closed_replica and not fin_data:
             try:
                 replica.close(now)
