@@ -1,7 +1,7 @@
 """Speed of ``fastseg.capture.columns``: a capture file to numpy columns, in segments per second.
 
-The issue's target is 20 million segments a second from a file in the page
-cache.  The capture is the corpus of ``fastseg.bench`` (the speed issue's mix
+The bar is 20 million segments a second from a file in the page
+cache.  The capture is the corpus of ``harness.corpus`` (the mix
 of ACKs, SYNs, data and SACKs, Ethernet/IPv4, checksums right) written ten
 times over: a million segments, about 520 MB (five times over, 50 000
 segments, in the short mode).  It is read once before the timing so that
@@ -36,7 +36,7 @@ from fastseg.capture import columns  # noqa: E402 - after the skips
 #: How many times the corpus is written into the capture: full mode, short mode.
 REPEAT = 10
 SHORT_REPEAT = 5
-TARGET = 20e6  # segments per second, from the issue
+TARGET = 20e6  # segments per second
 
 _figures: list[tuple[str, int, float, float]] = []  # case, segments, mean, best
 

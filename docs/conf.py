@@ -34,7 +34,7 @@ def _write_transitions() -> None:
     """docs/_generated/transitions.rst: the transition table as an RST list table."""
     rows = [line.strip("|").split("|") for line in transition_table().splitlines()]
     header, body = rows[0], rows[2:]  # rows[1] is the Markdown rule
-    lines = [".. list-table::", "   :header-rows: 1", "   :widths: 15 85", ""]
+    lines = [".. list-table::", "   :header-rows: 1", "   :widths: auto", ""]
     for cells in [header, *body]:
         first, *rest = (cell.strip() for cell in cells)
         lines.append(f"   * - {first}")

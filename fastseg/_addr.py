@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import Union
 
 from fastseg.errors import EncodeError
 
+#: How many text addresses ``packed`` keeps parsed.
+PARSED_KEPT = 1024
+
 Address = Union[bytes, bytearray, memoryview, str, ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+
+@functools.lru_cache(maxsize=PARSED_KEPT)
+def _parse(text: str) -> bytes:
+    """The packed form of a text address (ValueError as ``ipaddress`` raises it).
+
+    Programs pass the same few addresses on every ``pack`` (a connection its two
+    ends), and ``ipaddress`` takes microseconds to parse one: the most recently
+    used are kept.  ``lru_cache`` locks its own table, so threads may share it.
+    """
+    return ipaddress.ip_address(text).packed
 
 
 def packed(address: Address, field: str) -> bytes:
@@ -20,7 +35,8 @@ def packed(address: Address, field: str) -> bytes:
         raise EncodeError(field, f"an address is 4 or 16 bytes, got {len(raw)}")
     if isinstance(address, str):
         try:
-            return ipaddress.ip_address(address).packed
+            # A str subclass may redefine hashing or equality: only exact str is looked up.
+            return _parse(address) if type(address) is str else _parse.__wrapped__(address)
         except ValueError:
             raise EncodeError(field, f"not an IPv4 or IPv6 address: {address!r}") from None
     if isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address)):

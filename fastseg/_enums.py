@@ -11,7 +11,7 @@ from typing import Any, Optional, Tuple
 
 from fastseg import _wire
 
-__all__ = ["FIELDS", "KIND_OBJECTS", "Flags", "Option", "OptionKind"]
+__all__ = ["FIELDS", "FLAG_MEMBERS", "KIND_OBJECTS", "Flags", "Option", "OptionKind"]
 
 #: The fields of a Segment, in wire order.
 FIELDS = ("src_port", "dst_port", "seq", "ack", "header_len", "flags", "reserved", "window",
@@ -40,6 +40,8 @@ class Flags(enum.IntFlag):
 
 
 _FLAG_ORDER = tuple(Flags)
+#: ``Flags(bits)`` for every combination of the nine bits, by value (built once, never changed).
+FLAG_MEMBERS = tuple(Flags(bits) for bits in range(_wire.FLAG_BITS + 1))
 
 
 class OptionKind(enum.IntEnum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from fastseg import _impl, _segment_py, _wire
-from fastseg._enums import FIELDS, KIND_OBJECTS, Flags, Option, OptionKind
+from fastseg._enums import FIELDS, FLAG_MEMBERS, KIND_OBJECTS, Flags, Option, OptionKind
 from fastseg._options_py import pack_options
 from fastseg.errors import Anomaly
 
@@ -18,6 +18,7 @@ __all__ = ["FIELDS", "KIND_OBJECTS", "Flags", "Option", "OptionKind", "Segment"]
 
 
 _core = _impl.storage
+_SYN, _FIN = int(Flags.SYN), int(Flags.FIN)
 
 if TYPE_CHECKING:
     _Base = _segment_py.SegmentCore
@@ -69,7 +70,9 @@ class Segment(_Base):
         options = tuple(_normalize(option) for option in options)
         if header_len is None:
             header_len = _wire.HEADER_LEN + (len(pack_options(options)) + 3) // 4 * 4
-        if not isinstance(flags, Flags):
+        if type(flags) is int and 0 <= flags <= _wire.FLAG_BITS:
+            flags = FLAG_MEMBERS[flags]  # what Flags(flags) returns, without enum's lookup
+        elif not isinstance(flags, Flags):
             flags = Flags(flags)
         return _core.new(  # type: ignore[no-any-return]
             cls, src_port, dst_port, seq, ack, header_len, flags, reserved, window,
@@ -141,7 +144,8 @@ class Segment(_Base):
     @property
     def seg_len(self) -> int:
         """Sequence space taken: payload bytes plus one each for SYN and FIN."""
-        return len(self.payload) + bool(self.flags & Flags.SYN) + bool(self.flags & Flags.FIN)
+        flags = int(self.flags)  # int operations: an IntFlag's & runs enum code
+        return len(self.payload) + (1 if flags & _SYN else 0) + (1 if flags & _FIN else 0)
 
     def __repr__(self) -> str:
         parts = [

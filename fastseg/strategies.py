@@ -623,7 +623,9 @@ def _window_segment(draw: st.DrawFn, conn: Connection, categories: Tuple[str, ..
         if category == "data_in_window":
             low = max(low, 1)
         size = min(draw(st.integers(low, max(low, high))), rcv_wnd)
-        fields["seq"] = seq_add(rcv_nxt, offset(0, rcv_wnd - size))
+        # In the window: the last byte of data, or an empty segment's SEQ itself, below
+        # RCV.NXT + RCV.WND (RFC 9293 §3.10.7.4).
+        fields["seq"] = seq_add(rcv_nxt, offset(0, rcv_wnd - max(size, 1)))
         fields["flags"] = Flags.ACK | (Flags.PSH if size and draw(st.booleans()) else 0)
     fields["window"] = draw(st.one_of(st.just(U16), _u16))
 

@@ -143,20 +143,39 @@ def read_inputs(dirs: Iterable[str], limit: int = 3000) -> List[bytes]:
     return inputs
 
 
-def leak_check(test_one_input: Callable[[bytes], None], dirs: List[str]) -> int:
+#: The most corpus inputs the leak check replays (spread over the corpus by size), and
+#: the seconds its measured rounds may take: its cost is bounded whatever the corpus grew to.
+LEAK_SAMPLE = 64
+LEAK_BUDGET = 60.0
+
+
+def sample(inputs: List[bytes], count: int) -> List[bytes]:
+    """At most ``count`` of ``inputs`` (sorted by size), evenly spread: small to large."""
+    if len(inputs) <= count:
+        return list(inputs)
+    step = len(inputs) / count
+    return [inputs[int(i * step)] for i in range(count)]
+
+
+def leak_check(test_one_input: Callable[[bytes], None], dirs: List[str], *,
+               budget: float = LEAK_BUDGET, limit: int = LEAK_SAMPLE) -> int:
     """Replay a corpus again and again; memory that keeps growing is a leak.
 
     Traced by ``tracemalloc`` (every Python-level allocation, whatever the
     allocator), after warm-up passes that fill the codec's caches.  A leak of
-    one small object per call shows as tens of kilobytes per pass set.
+    one small object per call shows as tens of kilobytes per pass set.  At
+    most ``limit`` inputs are replayed, and as many passes as fit ``budget``
+    seconds (at least 2 per round, by the warm-up's pace), so the check takes
+    about the same time for a corpus of 50 inputs or of 5,000.
     """
+    import time
     import tracemalloc
 
-    inputs = read_inputs(dirs)
+    corpus = read_inputs(dirs)
+    inputs = sample(corpus, limit)
     if not inputs:
         print("leak check: no inputs", flush=True)
         return 0
-    passes = max(2, 4000 // len(inputs))
 
     def run(times: int) -> int:
         for _ in range(times):
@@ -166,14 +185,17 @@ def leak_check(test_one_input: Callable[[bytes], None], dirs: List[str]) -> int:
         return int(tracemalloc.get_traced_memory()[0])
 
     tracemalloc.start()
+    started = time.perf_counter()
     run(2)
+    per_pass = max((time.perf_counter() - started) / 2, 1e-6)
+    passes = max(2, min(4000 // len(inputs), int(budget / per_pass) // 2))
     base = run(1)
     first = run(passes)
     second = run(passes)
     tracemalloc.stop()
     calls = passes * len(inputs)
     growth = (first - base, second - first)
-    print(f"leak check: {len(inputs)} inputs x {passes} passes twice, "
+    print(f"leak check: {len(inputs)} of {len(corpus)} inputs x {passes} passes twice, "
           f"traced memory grew {growth[0]:+d} then {growth[1]:+d} bytes", flush=True)
     # A leak grows in both rounds; noise (free lists, one-off caches) does not repeat.
     threshold = max(16384, calls // 4)

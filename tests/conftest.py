@@ -83,3 +83,13 @@ def impl(request: pytest.FixtureRequest) -> types.SimpleNamespace:
 def twins() -> tuple[types.SimpleNamespace, types.SimpleNamespace]:
     """(compiled, reference), for differential tests."""
     return _cython_or_skip(), PYTHON
+
+
+@pytest.fixture(params=["predicted", "step-by-step"])
+def arrival_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a connection test with header prediction on, then with every segment taken through
+    the step-by-step checks of RFC 9293 §3.10.7.4 (``Connection.header_prediction``)."""
+    from fastseg.conn import Connection
+
+    monkeypatch.setattr(Connection, "header_prediction", request.param == "predicted")
+    return str(request.param)

@@ -393,7 +393,7 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
 def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], make: Any,
                              message: str) -> None:
     path = make(tmp_path)
-    assert main([str(path)]) == 2
+    assert main([str(path)]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.splitlines()
@@ -402,7 +402,7 @@ def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 
 
 def test_error_does_not_hide_other_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["-j", "1", str(tmp_path / "nope.pcap"), str(CAPTURES / "rst.pcap")]) == 2
+    assert main(["-j", "1", str(tmp_path / "nope.pcap"), str(CAPTURES / "rst.pcap")]) == 1
     captured = capsys.readouterr()
     assert "3 connections" in captured.out and "nope.pcap: no such file" in captured.err
 
@@ -415,7 +415,7 @@ def test_command_line_runs_without_traceback(tmp_path: Path) -> None:
     bad.write_bytes(b"\xd4\xc3\xb2\xa1" + b"\0" * 10)
     proc = subprocess.run([sys.executable, "-c", code, str(bad)], capture_output=True, text=True,
                           timeout=60, cwd=tmp_path)  # away from the source tree
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert len(proc.stderr.splitlines()) == 1
 
 

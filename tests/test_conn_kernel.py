@@ -27,7 +27,7 @@ from fastseg.conn import (
     State,
 )
 
-pytestmark = requires_kernel_peer
+pytestmark = [requires_kernel_peer, pytest.mark.usefixtures("arrival_path")]
 USER_PORT = 40123
 MB = 1 << 20
 CONFIG = Config(msl=0.5, rto_initial=0.5, rto_min=0.2, delayed_ack=0.02)

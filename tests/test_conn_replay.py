@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from connlink import CLIENT, CLIENT_ISS, CONFIG, SERVER, SERVER_ISS, Link, drain
 
 from fastseg import Flags
 from fastseg.conn import Connection, SegmentRejected, State
 from fastseg.seq import seq_add, seq_diff
+
+pytestmark = pytest.mark.usefixtures("arrival_path")  # both arrival paths
 
 BULK = 200_000
 

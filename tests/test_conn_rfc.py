@@ -18,12 +18,15 @@ from fastseg.conn import (
     Closed,
     Connection,
     ConnectionTimedOut,
+    DataReceived,
     SegmentRejected,
     State,
     StateError,
 )
 from fastseg.errors import FastsegError
 from fastseg.seq import seq_add
+
+pytestmark = pytest.mark.usefixtures("arrival_path")  # both arrival paths
 
 S = State
 
@@ -142,6 +145,33 @@ def test_segment_without_ack_bit_is_dropped(impl):
     before = server.rcv_nxt
     server.receive(from_peer(server, seq=before, flags=Flags.PSH, payload=b"no ack"), link.now)
     assert rejections(server) == ["no ACK bit"] and server.rcv_nxt == before
+
+
+def test_fin_ahead_of_a_gap_counts_once_the_gap_fills(impl):
+    """§3.10.7.4, eighth check: a FIN past RCV.NXT waits for the text before it; when an
+    in-order segment fills the gap exactly, the FIN counts at once (CLOSE-WAIT)."""
+    link = established(impl)
+    server = link.b
+    start = server.rcv_nxt
+    server.receive(from_peer(server, seq=seq_add(start, 5), flags=Flags.FIN | Flags.ACK), link.now,
+                   remote_ip=CLIENT[0])
+    assert server.state is State.ESTABLISHED
+    server.receive(from_peer(server, seq=start, payload=b"hello"), link.now, remote_ip=CLIENT[0])
+    events = drain(server)
+    assert [type(e).__name__ for e in events if not isinstance(e, SegmentRejected)] == [
+        "DataReceived", "PeerFinished"]
+    assert server.state is State.CLOSE_WAIT and server.rcv_nxt == seq_add(start, 6)
+
+
+def test_data_arriving_in_a_row_is_one_event(impl):
+    """Consecutive in-order arrivals not yet taken by the caller make one DataReceived."""
+    link = established(impl)
+    server = link.b
+    start = server.rcv_nxt
+    for offset, piece in ((0, b"one "), (4, b"two "), (8, b"three")):
+        server.receive(from_peer(server, seq=seq_add(start, offset), payload=piece), link.now,
+                       remote_ip=CLIENT[0])
+    assert drain(server) == [DataReceived(b"one two three")]
 
 
 def test_ack_older_than_max_window_is_challenged(impl):

@@ -22,10 +22,11 @@ A, B = ("10.1.0.1", 1111), ("10.1.0.2", 2222)
 
 class TwoConnections(RuleBasedStateMachine):
     @initialize(iss_a=st.integers(2**32 - 3000, 2**32 - 1), iss_b=st.integers(0, 2**32 - 1),
-                simultaneous=st.booleans())
-    def start(self, iss_a: int, iss_b: int, simultaneous: bool) -> None:
+                simultaneous=st.booleans(), prediction=st.booleans())
+    def start(self, iss_a: int, iss_b: int, simultaneous: bool, prediction: bool) -> None:
         self.a = Connection(A, B, config=CONFIG, iss=iss_a)
         self.b = Connection(B, A if simultaneous else None, config=CONFIG, iss=iss_b)
+        self.a.header_prediction = self.b.header_prediction = prediction  # both arrival paths
         self.now = 0.0
         self.flight: list[tuple[Connection, bytes]] = []  # (receiver, wire bytes)
         self.sent = {id(self.a): bytearray(), id(self.b): bytearray()}

@@ -42,6 +42,8 @@ from fastseg.conn.states import Action
 from fastseg.conn.timers import Timer
 from fastseg.seq import seq_add
 
+pytestmark = pytest.mark.usefixtures("arrival_path")  # both arrival paths
+
 S = State
 
 

@@ -10,6 +10,8 @@ from fastseg import Flags, Segment
 from fastseg.conn import Connected, Connection, DataReceived, State
 from fastseg.seq import seq_add
 
+pytestmark = pytest.mark.usefixtures("arrival_path")  # both arrival paths
+
 S = State
 
 

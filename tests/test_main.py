@@ -17,7 +17,7 @@ def test_builtin_example(capsys):
 
 
 def test_bad_hex_is_one_line_and_exit_1(capsys):
-    assert main(["0011", "d516b799"]) == 1
+    assert main(["decode", "0011", "d516b799"]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err == ["1: cannot decode: fewer than 20 bytes (2) (at byte 2)",
                    "2: cannot decode: fewer than 20 bytes (4) (at byte 4)"]

@@ -251,3 +251,11 @@ def test_adopt_checks_the_real_type_and_takes_one_class():
             _segment_c.adopt(cls)
         assert "anomalies" not in vars(cls)
     assert _segment_c.adopted() is Segment
+
+
+def test_int_flags_become_the_members_flags_would_give():
+    """Segment takes a plain int's flags from a table of members: the very objects Flags() returns."""
+    for bits in range(0x200):
+        assert Segment(flags=bits).flags is Flags(bits)
+    assert Segment(flags=True).flags is Flags.FIN
+    assert int(Segment(flags=0x3FF).flags) == 0x3FF

@@ -16,7 +16,7 @@ import pytest
 from connlink import Link, drain, established
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
+from hypothesis.errors import InvalidArgument, NoSuchExample
 from segment_gen import examples
 
 from fastseg import DecodeError, Flags, OptionKind, Segment, TruncatedSegment
@@ -386,3 +386,21 @@ def test_window_segments_arguments(impl: Any) -> None:
     # Without ts_recent, any category but the stale timestamp one.
     find(fs.window_segments(link.b), lambda s: s.seq == (link.b.rcv_nxt + 2**31) % 2**32,
          settings=FIND)
+
+
+@pytest.mark.parametrize("category", ["ack_unsent", "ack_too_old", "stale_timestamp", "antipodal"])
+def test_an_empty_segment_meant_for_the_window_is_inside_it(impl: Any, category: str) -> None:
+    """An empty segment is in the window only when RCV.NXT <= SEG.SEQ < RCV.NXT + RCV.WND: the
+    categories that rely on the sequence check passing never put SEG.SEQ at the right edge."""
+    link = established(impl)
+    victim = link.b
+    last = [segment for ip, segment in link.log if ip == link.a.local[0]][-1]
+    ts_recent = last.timestamps[0] if last.timestamps is not None else None
+    edge = victim.rcv_nxt + victim.rcv_wnd
+
+    def at_the_edge(segment: Segment) -> bool:
+        return segment.seq == edge % 2**32 and not segment.payload
+
+    with pytest.raises(NoSuchExample):
+        find(fs.window_segments(victim, category, payload_size=(0, 0), ts_recent=ts_recent),
+             at_the_edge, settings=settings(FIND, max_examples=200))

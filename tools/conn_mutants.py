@@ -41,12 +41,14 @@ TESTS = (
     "tests/test_conn_replay.py",
     "tests/test_conn_stateful.py",
     "tests/test_conn_hostile.py",
+    "tests/test_conn_prediction.py",
 )
 STATES = "fastseg/conn/states.py"
 MACHINE = "fastseg/conn/machine.py"
 ARRIVAL = "fastseg/conn/arrival.py"
 RETRANSMISSION = "fastseg/conn/retransmission.py"
 SENDING = "fastseg/conn/sending.py"
+BUFFERS = "fastseg/conn/buffers.py"
 
 
 class Mutant(NamedTuple):
@@ -67,7 +69,7 @@ MUTANTS = (
            '(S.TIME_WAIT, "rcv_fin"): _TIME_WAIT,',
            '(S.TIME_WAIT, "rcv_fin"): Edge(S.TIME_WAIT),'),
     Mutant("fin_again_ignored", ARRIVAL,
-           '                if flags & Flags.FIN and self._state is S.TIME_WAIT:\n'
+           '                if flags & FIN and self._state is S.TIME_WAIT:\n'
            '                    self._transition("rcv_fin")\n',
            ""),
     Mutant("reset_not_reported", STATES,
@@ -84,7 +86,7 @@ MUTANTS = (
     Mutant("timers_not_cancelled", MACHINE,
            "self._timers.clear()", "pass"),
     Mutant("closed_keeps_output", MACHINE,
-           "self._outbox = [(s, d) for s, d in self._outbox if s.flags & Flags.RST]",
+           "self._outbox = [(s, d) for s, d in self._outbox if int(s.flags) & RST]",
            "self._outbox = list(self._outbox)"),
     Mutant("abort_sends_no_reset", STATES,
            "actions = (A.SEND_RST,) if reset else ()", "actions = ()"),
@@ -108,7 +110,7 @@ MUTANTS = (
            '        self._ack_pending = True\n        self._reject("SYN in a synchronized state',
            '        self._reject("SYN in a synchronized state'),
     Mutant("segment_without_ack_taken", ARRIVAL,
-           '        if not flags & Flags.ACK:\n            self._reject("no ACK bit")',
+           '        if not flags & ACK:\n            self._reject("no ACK bit")',
            '        if False:\n            self._reject("no ACK bit")'),
     Mutant("ack_of_unsent_data_taken", ARRIVAL,
            "        if seq_gt(ack, self._snd_max):\n            self._ack_pending = True",
@@ -127,6 +129,40 @@ MUTANTS = (
            '            self._reject("no timestamp option although timestamps are in use")\n'
            "            return True\n",
            "            return False\n"),
+    Mutant("early_data_taken_as_in_order", ARRIVAL,
+           "if offset == 0 and held.empty:", "if held.empty:"),
+    Mutant("waiting_fin_forgotten_by_fast_path", BUFFERS,
+           "return not self._pieces and self.fin_offset is None", "return not self._pieces"),
+    Mutant("fin_takes_no_sequence_number_when_sent", SENDING,
+           "len(payload) + (1 if flags & FIN else 0))", "len(payload))"),
+    Mutant("data_events_not_merged", ARRIVAL,
+           "        if events and type(events[-1]) is list:\n            events[-1].append(data)\n"
+           "        else:\n            events.append([data])",
+           "        events.append([data])"),
+    # ---------------------------------------------------------------- header prediction
+    Mutant("prediction_out_of_order", ARRIVAL,
+           "int(segment.flags) & ~PSH != ACK or seq != self._rcv_nxt or",
+           "int(segment.flags) & ~PSH != ACK or"),
+    Mutant("prediction_past_the_window", ARRIVAL,
+           " or len(data) > self.rcv_wnd \\\n", " \\\n"),
+    Mutant("prediction_takes_other_flags", ARRIVAL,
+           "int(segment.flags) & ~PSH != ACK", "not int(segment.flags) & ACK"),
+    Mutant("prediction_without_paws", ARRIVAL,
+           "if stamps is None or seq_lt(stamps[0], self._ts_recent):", "if stamps is None:"),
+    Mutant("prediction_ignores_the_window_update", ARRIVAL,
+           "        self._update_send_window(seq, ack, window, now)\n        if stamps",
+           "        if stamps"),
+    Mutant("prediction_keeps_no_timestamp", ARRIVAL,
+           "            self._ts_recent = stamps[0]  # RFC 7323 §4.3", "            pass"),
+    Mutant("prediction_never_acks", ARRIVAL,
+           "            self._deliver(data)\n            self._count_for_ack(now)",
+           "            self._deliver(data)"),
+    Mutant("prediction_counts_no_duplicate_ack", ARRIVAL,
+           "        elif not data and window == self._snd_wnd and self._snd_max != self._snd_una:\n"
+           "            self._on_duplicate_ack()\n",
+           ""),
+    Mutant("prediction_ignores_held_data", ARRIVAL,
+           "or not self._reassembly.empty ", ""),
     # ---------------------------------------------------------------- legality of user calls
     Mutant("send_after_close_allowed", STATES,
            '    (S.FIN_WAIT_1, "rcv_ack_of_fin"): Edge(S.FIN_WAIT_2),',

@@ -411,6 +411,86 @@ def cli_mptcp(addr: str, port: int) -> None:
     _talk_basic(_client(addr, proto=IPPROTO_MPTCP), addr, port)
 
 
+# --- analysis cases: a socket connected to itself, echo for a snap length, port reuse --------
+
+
+def srv_none(addr: str, port: int) -> None:
+    """No server: the client talks to itself."""
+    _ready()
+
+
+def cli_self(addr: str, port: int) -> None:
+    """Bind and connect to the same address and port: a simultaneous open with itself."""
+    s = _client(addr)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port))
+    s.connect((addr, port))
+    s.sendall(b"hello, myself\n")
+    assert _recv_line(s) == b"hello, myself\n"
+    s.shutdown(socket.SHUT_WR)
+    assert _recv_until_eof(s) == b""
+    s.close()
+
+
+ECHO_CONNECTIONS = 3
+ECHO_SIZE = 200_000
+ECHO = bytes((i * 13 + 5) & 0xFF for i in range(ECHO_SIZE))
+
+
+def srv_echo(addr: str, port: int) -> None:
+    """Echo every byte back, for ECHO_CONNECTIONS connections one after another."""
+    lst = _listener(addr, port)
+    _ready()
+    for _ in range(ECHO_CONNECTIONS):
+        conn = _accept(lst)
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            conn.sendall(chunk)
+        conn.close()
+    lst.close()
+
+
+def cli_echo(addr: str, port: int) -> None:
+    for _ in range(ECHO_CONNECTIONS):
+        s = _client(addr)
+        s.connect((addr, port))
+        got = bytearray()
+        for at in range(0, ECHO_SIZE, 16384):
+            s.sendall(ECHO[at:at + 16384])
+            while len(got) < min(at + 16384, ECHO_SIZE) - 8192:  # keep both directions busy
+                got += s.recv(65536)
+        s.shutdown(socket.SHUT_WR)
+        got += _recv_until_eof(s)
+        assert bytes(got) == ECHO, len(got)
+        s.close()
+
+
+REUSED_PORT = 47199
+SYN_GIVE_UP = 0.5  # seconds the first connect waits for an answer that never comes
+
+
+def cli_reuse(addr: str, port: int) -> None:
+    """Connect from one port twice: the first SYN is dropped (nftables in the server) and the
+    socket given up on; the second connect, with a new ISN, is answered and completes."""
+    first = _client(addr)
+    first.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    first.bind(("", REUSED_PORT))
+    first.settimeout(SYN_GIVE_UP)
+    try:
+        first.connect((addr, port))
+    except socket.timeout:
+        pass
+    else:
+        raise AssertionError("the first SYN was answered")
+    first.close()  # a socket in SYN-SENT closes without a word
+    second = _client(addr)
+    second.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    second.bind(("", REUSED_PORT))
+    _talk_basic(second, addr, port)
+
+
 ROLES: Dict[str, Tuple[Callable[[str, int], None], Callable[[str, int], None]]] = {
     "basic": (srv_basic, cli_basic),
     "exthdr": (srv_exthdr, cli_exthdr),
@@ -421,6 +501,9 @@ ROLES: Dict[str, Tuple[Callable[[str, int], None], Callable[[str, int], None]]] 
     "fastopen": (srv_fastopen, cli_fastopen),
     "urgent": (srv_urgent, cli_urgent),
     "mptcp": (srv_mptcp, cli_mptcp),
+    "self": (srv_none, cli_self),
+    "echo": (srv_echo, cli_echo),
+    "reuse": (srv_basic, cli_reuse),
 }
 
 
@@ -509,6 +592,8 @@ class Scenario:
     nft_srv: str = ""  # ruleset loaded into the server namespace
     nft_cli: str = ""  # ruleset loaded into the client namespace
     nano: bool = False  # nanosecond pcap timestamps
+    snaplen: int = 0  # tcpdump -s: bytes kept of each frame (0: all)
+    loopback: bool = False  # both roles and tcpdump on the client namespace's lo
 
 
 def _drop_rules(port: int, picks: str) -> str:
@@ -519,6 +604,18 @@ def _drop_rules(port: int, picks: str) -> str:
         "    type filter hook input priority 0; policy accept;\n"
         f"    tcp dport {port} meta length > 600 numgen inc mod 1000000 {{ {picks} }} "
         "counter drop\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+def _first_syn_dropped(port: int) -> str:
+    """nftables ruleset dropping the first SYN that arrives for ``port``."""
+    return (
+        "table inet fastseg_cap {\n"
+        "  chain input {\n"
+        "    type filter hook input priority 0; policy accept;\n"
+        f"    tcp dport {port} tcp flags syn numgen inc mod 1000000 0 counter drop\n"
         "  }\n"
         "}\n"
     )
@@ -592,6 +689,28 @@ SCENARIOS: List[Scenario] = [
              sysctls=["net.mptcp.enabled=1"]),
 ]
 
+#: Captures for ``fastseg analyze`` (``tests/test_analyze_captures.py``): what real users
+#: hand it, so checksums may be partial and frames cut by the snap length.
+ANALYSIS_SCENARIOS: List[Scenario] = [
+    Scenario("self_connect", "self", "127.0.0.1", 47014,
+             "A socket bound to 127.0.0.1:47014 connects to that same address and port "
+             "(simultaneous open with itself), sends a line to itself, closes. On the "
+             "loopback device: checksums left partial, as in loopback_offload.", loopback=True),
+    Scenario("loopback_offload", "basic", "127.0.0.1", 47015,
+             "The HELLO exchange on the loopback device, which never completes a "
+             "checksum: every checksum field holds the pseudo-header sum (checksum offload).",
+             loopback=True),
+    Scenario("snaplen_echo", "echo", V4_SRV, 47016,
+             f"{ECHO_CONNECTIONS} connections one after another, each echoing "
+             f"{ECHO_SIZE} bytes both ways, captured with tcpdump -s 96: headers only.",
+             snaplen=96),
+    Scenario("port_reuse", "reuse", V4_SRV, 47017,
+             f"From port {REUSED_PORT} a SYN dropped by nftables in the server (the socket "
+             f"gives up after {SYN_GIVE_UP} s), then a new connection from the same port "
+             "with a new ISN, answered: the HELLO exchange.",
+             nft_srv=_first_syn_dropped(47017)),
+]
+
 
 def run_scenario(sc: Scenario, outdir: str) -> str:
     """Record one scenario into ``outdir/NAME.pcap``; return the path."""
@@ -604,8 +723,11 @@ def run_scenario(sc: Scenario, outdir: str) -> str:
             sh("nft", "-f", "-", ns=NS_SRV, stdin=sc.nft_srv)
         if sc.nft_cli:
             sh("nft", "-f", "-", ns=NS_CLI, stdin=sc.nft_cli)
-        dump_cmd = ["ip", "netns", "exec", NS_SRV, "tcpdump", "-i", VETH_SRV, "-n",
-                    "-s", "0", "-U", "--immediate-mode", "-Z", "root", "-w", tmp]
+        capture_ns, device, server_ns = NS_SRV, VETH_SRV, NS_SRV
+        if sc.loopback:
+            capture_ns, device, server_ns = NS_CLI, "lo", NS_CLI
+        dump_cmd = ["ip", "netns", "exec", capture_ns, "tcpdump", "-i", device, "-n",
+                    "-s", str(sc.snaplen), "-U", "--immediate-mode", "-Z", "root", "-w", tmp]
         if sc.nano:
             dump_cmd[-2:-2] = ["--time-stamp-precision", "nano"]
         dump = subprocess.Popen(dump_cmd, stdout=subprocess.DEVNULL,
@@ -616,7 +738,7 @@ def run_scenario(sc: Scenario, outdir: str) -> str:
         while "listening on" not in line:  # tcpdump may warn first
             line = _read_line(dump, dump.stderr, max(0.1, deadline - time.monotonic()))
 
-        server = subprocess.Popen(role_cmd(NS_SRV, sc.kind, "server", sc.addr, sc.port),
+        server = subprocess.Popen(role_cmd(server_ns, sc.kind, "server", sc.addr, sc.port),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         procs.append(server)
         line = _read_line(server, server.stdout, READY_TIMEOUT)
@@ -652,8 +774,10 @@ def run_scenario(sc: Scenario, outdir: str) -> str:
             if len(words) >= 3 and words[1] == "packets" and words[0].isdigit():
                 nums[" ".join(words[2:])] = int(words[0])
         written = _count(tmp)
+        # On lo the filter sees each packet twice (sent and received); libpcap keeps one.
+        seen = written * (2 if sc.loopback else 1)
         if not written or nums.get("captured") != written or \
-                nums.get("received by filter") != written:
+                nums.get("received by filter") != seen:
             raise RuntimeError(f"tcpdump lost packets ({written} in file): {report}")
         os.replace(tmp, path)
         return path
@@ -690,15 +814,24 @@ def _first_line(*cmd: str) -> str:
     return lines[0].strip().rstrip(".") if lines else ""
 
 
-def write_readme(outdir: str, made: List[Tuple[Scenario, str]], argv: Sequence[str]) -> None:
+def write_readme(outdir: str, made: List[Tuple[Scenario, str]], argv: Sequence[str],
+                 which: str) -> None:
     """Describe how the files were made, next to them."""
     tcpdump = _first_line("tcpdump", "--version") or "tcpdump"
     tshark = _first_line("tshark", "--version")
+    purpose = [
+        "Known-answer data for `tests/test_known_answers.py`: every TCP segment in",
+        "these files is decoded by fastseg and compared field by field with tshark.",
+    ] if which == "known-answers" else [
+        "Captures for `tests/test_analyze_captures.py`: `fastseg analyze` must tell",
+        "their story as tshark does (connections, segments, announced bytes), as",
+        "real users' captures are: taken on loopback, cut by a snap length, with",
+        "ports reused.",
+    ]
     lines = [
         "# Real Linux TCP captures",
         "",
-        "Known-answer data for `tests/test_known_answers.py`: every TCP segment in",
-        "these files is decoded by fastseg and compared field by field with tshark.",
+        *purpose,
         "",
         "Made by `tools/make_captures.py`, run as root from the repository root:",
         "",
@@ -716,6 +849,8 @@ def write_readme(outdir: str, made: List[Tuple[Scenario, str]], argv: Sequence[s
         "- Offloads off on both ends",
         "  (`ethtool -K DEV tx off rx off tso off gso off gro off`), so the kernel",
         "  computed every checksum in software and every frame is one real segment.",
+        "  The files captured on the client namespace's loopback device say so (their",
+        "  checksums are left partial); one file keeps only 96 bytes a frame.",
         "- The traffic is Linux's own TCP, driven by Python sockets in the namespaces;",
         "  loss and CE marks come from nftables rules in the receiving namespace.",
         "- Frames other than TCP (ARP, ICMPv6 neighbour discovery, MLD reports) are",
@@ -748,12 +883,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("outdir", help="directory for the .pcap files and README.md")
     ap.add_argument("--only", nargs="+", metavar="NAME",
                     help="record only these scenarios (README is then not rewritten)")
+    ap.add_argument("--set", choices=("known-answers", "analysis"), default="known-answers",
+                    help="the known-answer captures (offloads off, whole frames) or the "
+                         "analysis ones (loopback, snap length, port reuse)")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("must run as root (network namespaces, tcpdump)")
     ensure_tools()
     os.makedirs(args.outdir, exist_ok=True)
-    chosen = [sc for sc in SCENARIOS if not args.only or sc.name in args.only]
+    scenarios = SCENARIOS if args.set == "known-answers" else ANALYSIS_SCENARIOS
+    chosen = [sc for sc in scenarios if not args.only or sc.name in args.only]
     if args.only and len(chosen) != len(args.only):
         raise SystemExit(f"unknown scenario in {args.only}")
     made = []
@@ -763,7 +902,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"  {path}: {_count(path)} frames, {os.path.getsize(path)} bytes", flush=True)
         made.append((sc, path))
     if not args.only:
-        write_readme(args.outdir, made, argv)
+        write_readme(args.outdir, made, argv, args.set)
     return 0
 
 

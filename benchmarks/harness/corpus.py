@@ -1,4 +1,4 @@
-"""The benchmark corpus: TCP segments in the speed issue's traffic mix, and a pcap file of them.
+"""The benchmark corpus: TCP segments in a mix of ACKs, handshakes, data and SACKs, and a pcap file of them.
 
 The generator writes every segment from its own record of the fields (with an
 independent checksum), so each implementation's results can be checked
@@ -103,7 +103,7 @@ class _Flow:
 
 
 def build_corpus(count: int = COUNT, seed: int = SEED) -> Corpus:
-    """``count`` segments in the issue's mix, shuffled, the same for the same seed.
+    """``count`` segments in the mix, shuffled, the same for the same seed.
 
     40 % pure ACKs (NOP, NOP, timestamps); 10 % SYN or SYN-ACK with Linux's
     MSS, SACK-permitted, timestamps, NOP, window scale; 40 % data segments with

@@ -16,7 +16,9 @@ Output: a table (``--verbose`` adds per-connection details) or ``--json``::
            "opened_by": "client"|null,            # null: no SYN seen (roles guessed)
            "first_frame": int, "last_frame": int, "start": float, "duration": float,
            "handshake": "complete"|"incomplete"|"refused"|"unanswered"|"simultaneous-open"
-                        |"syn-not-captured"|"mid-stream",
+                        |"syn-not-captured"|"mid-stream"
+                        |"self-connect",            # one socket connected to itself:
+                                                    # everything counts as the client's
            "options": {"client": OPTS|null, "server": OPTS|null},
                # OPTS = {"mss": int|null, "wscale": int|null, "sack_permitted": bool,
                #         "timestamps": bool}, from each side's SYN

@@ -14,7 +14,8 @@ SCHEMA = "fastseg-analyze/1"
 
 _STATES = {"complete": "3-way", "refused": "refused", "unanswered": "no answer",
            "mid-stream": "mid-stream", "syn-not-captured": "no SYN",
-           "simultaneous-open": "simult. open", "incomplete": "incomplete"}
+           "simultaneous-open": "simult. open", "incomplete": "incomplete",
+           "self-connect": "to itself"}
 _ENDS = {"closed": "FIN ({by} first)", "simultaneous-close": "FIN (simultaneous)",
          "reset": "RST by {by}", "refused": "refused", "half-closed": "half-closed by {by}",
          "open": "still open", "unanswered": "no answer"}

@@ -31,10 +31,13 @@ captured, keep-alives, zero windows and segments beyond the advertised window.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from collections import deque
 from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple
 
+from fastseg import internet_checksum
+from fastseg._addr import pseudo_header
 from fastseg.conn import (
     Config,
     Connected,
@@ -55,6 +58,8 @@ Endpoint = Tuple[str, int]
 #: Every anomaly kind the report may hold, with its one-line meaning (the JSON vocabulary).
 ANOMALY_KINDS: Dict[str, str] = {
     "bad_checksum": "TCP checksum does not verify",
+    "checksum_offloaded": "checksum field holds the pseudo-header sum a NIC completes (captured "
+                          "before checksum offload): not verifiable, not bad",
     "truncated": "fewer bytes captured than the IP header announces (checksum unknown)",
     "malformed_options": "options the lenient decoder had to step over",
     "retransmission": "sequence space sent before, sent again",
@@ -99,6 +104,24 @@ _IN_FLIGHT_LIMIT = 4096
 _HOLE_LIMIT = 256
 _RECENT = 32
 _FRAMES_KEPT = 20
+#: The largest gap in a side's data that its replica is given as zeros (bigger ones are
+#: reported and skipped), and the most zeros given per connection: time and memory stay in
+#: proportion to the capture, not to the sequence numbers it holds.
+_GAP_FILLED = 1 << 20
+_FILL_BUDGET = 16 << 20
+
+
+def _offloaded(rec: Any) -> bool:
+    """Whether a segment whose checksum fails holds, instead, the partial sum Linux leaves
+    for a NIC with checksum offload: the folded one's-complement sum of the pseudo-header
+    (RFC 9293 §3.1, RFC 8200 §8.1), not complemented.  Captures taken on the sending
+    host (loopback, offloading NICs) show it on every outgoing segment."""
+    segment: Segment = rec.segment
+    length = segment.header_len + len(segment.payload)
+    if rec.version == 4 and length > 0xFFFF:
+        return False
+    partial = ~internet_checksum(pseudo_header(rec.src, rec.dst, length)) & 0xFFFF
+    return bool(segment.checksum == partial)
 
 
 def _no_isn(now: float, local: Endpoint, remote: Endpoint) -> int:
@@ -142,6 +165,8 @@ class TrackedConnection:
     def __init__(self, index: int, first: Endpoint, second: Endpoint, frame: int,
                  timestamp: float) -> None:
         self.index = index
+        # A socket connected to itself (same address and port at both ends, RFC 9293
+        # §3.5 simultaneous open with itself) is one side, its own peer.
         self.sides: Dict[Endpoint, Side] = {first: Side(first), second: Side(second)}
         self.first_sender = first
         self.opener: Optional[Endpoint] = None      # sender of the first SYN without ACK
@@ -152,14 +177,21 @@ class TrackedConnection:
         self.anomalies: Dict[str, Dict[str, Any]] = {}
         self.rejections: Dict[str, int] = {}
         self.closings = 0
+        self._filled = 0                            # zeros given to the replicas for gaps
 
     # ------------------------------------------------------------ bookkeeping
 
+    @property
+    def self_connected(self) -> bool:
+        """Whether both ends are one socket (it sends every segment to itself)."""
+        return len(self.sides) == 1
+
     def other(self, endpoint: Endpoint) -> Side:
+        """The peer of ``endpoint``'s side: the side itself on a self-connected socket."""
         for ep, side in self.sides.items():
             if ep != endpoint:
                 return side
-        raise AssertionError("a connection has two sides")
+        return self.sides[endpoint]
 
     def note(self, kind: str, sender: Side, frame: int, detail: Optional[str] = None) -> None:
         entry = self.anomalies.setdefault(kind, {"count": 0, "by": {}, "frames": [],
@@ -181,6 +213,14 @@ class TrackedConnection:
             return True
         return any(s.replica is not None and s.replica.state is State.CLOSED
                    and len(s.replica.history) > 1 for s in sides)
+
+    def abandoned_by(self, endpoint: Endpoint) -> bool:
+        """Whether a SYN from ``endpoint`` with a new ISN starts a new incarnation although this
+        one did not finish: ``endpoint`` opened it with a SYN and nothing came back from the
+        peer.  A retransmitted SYN carries the same ISN; a new one means the opener gave up
+        and connected again from the same port (RFC 9293 §3.4.1), as tshark also reads it."""
+        opener = self.sides[endpoint]
+        return opener.syn is not None and not opener.syn_ack and not self.other(endpoint).segments
 
     # ------------------------------------------------------------ replicas
 
@@ -273,7 +313,7 @@ class TrackedConnection:
         flags = segment.flags
 
         if rec.checksum_ok is False:
-            self.note("bad_checksum", sender, frame)
+            self.note("checksum_offloaded" if _offloaded(rec) else "bad_checksum", sender, frame)
         elif rec.checksum_ok is None:
             self.note("truncated", sender, frame)
         if segment.anomalies:
@@ -292,7 +332,9 @@ class TrackedConnection:
 
     def finish(self) -> None:
         """End of capture: everything still in flight arrives, in capture order."""
-        a, b = self.sides.values()
+        a = b = next(iter(self.sides.values()))
+        if not self.self_connected:
+            a, b = self.sides.values()
         while a.in_flight or b.in_flight:
             if b.in_flight and (not a.in_flight or b.in_flight[0][0] < a.in_flight[0][0]):
                 a, b = b, a
@@ -334,14 +376,24 @@ class TrackedConnection:
         data_seq = seq_add(segment.seq, 1) if flags & Flags.SYN else segment.seq
         data_end = seq_add(data_seq, len(payload))
         fin_data = sender.fin_seq is not None and payload and seq_gt(data_end, sender.fin_seq)
-        if payload and sender.sent_end is not None and seq_gt(data_end, sender.sent_end) \
-                and not fin_data:
-            try:
-                replica.send(bytes(seq_diff(data_end, sender.sent_end)))
-                sender.sent_end = data_end
-            except StateError:
-                pass
+        ahead = seq_diff(data_end, sender.sent_end) if sender.sent_end is not None else 0
+        if payload and ahead > 0 and not fin_data:
+            gap = ahead - len(payload)  # bytes before this payload that were never captured
+            if gap <= _GAP_FILLED and self._filled + max(gap, 0) <= _FILL_BUDGET:
+                # Small gaps are filled with zeros, so the replica stays in step with the wire.
+                self._filled += max(gap, 0)
+                with contextlib.suppress(StateError):
+                    replica.send(bytes(ahead))
+            else:
+                # A jump too big to replay: reported, and the replica is not given it (it would
+                # cost time and memory in proportion to the jump, up to 2 GiB).
+                self.note("not_captured", sender, frame,
+                          f"{gap} bytes not captured before this segment: not replayed")
+            sender.sent_end = data_end
             self._flush(sender, now)
+        elif payload and ahead == -(1 << 31) and not fin_data:
+            # Exactly 2**31 ahead: after and before at once (an antipode), so it cannot be ordered.
+            self.note("not_captured", sender, frame, "2**31 bytes away from the data sent: not replayed")
         if flags & Flags.FIN and not sender.closed_replica and not fin_data:
             try:
                 replica.close(now)
@@ -474,7 +526,8 @@ class ConnectionTracker:
         key = (src, dst) if src <= dst else (dst, src)
         conn = self._current.get(key)
         flags = segment.flags
-        if conn is not None and flags & Flags.SYN and not flags & Flags.ACK and conn.finished:
+        if conn is not None and flags & Flags.SYN and not flags & Flags.ACK and (
+                conn.finished or conn.abandoned_by(src)):
             syn = conn.sides[src].syn
             if syn is None or syn.seq != segment.seq:  # not a retransmission of the old SYN
                 conn.finish()
@@ -518,7 +571,11 @@ def summarize(conn: TrackedConnection) -> Dict[str, Any]:
     else:
         client_ep = max(eps, key=lambda ep: (ep[1], ep))
     client, server = conn.sides[client_ep], conn.other(client_ep)
-    role = {client.endpoint: "client", server.endpoint: "server"}
+    if conn.self_connected:
+        # One socket: it is the client (it sent the SYN); nothing came from a server,
+        # as tshark counts such a conversation in one direction.
+        server = Side(client.endpoint)
+    role = {server.endpoint: "server", client.endpoint: "client"}
 
     def by_role(fn: Any) -> Dict[str, Any]:
         return {"client": fn(client), "server": fn(server)}
@@ -531,7 +588,7 @@ def summarize(conn: TrackedConnection) -> Dict[str, Any]:
             anomalies[kind] = {
                 "count": entry["count"],
                 "client": entry["by"].get(client.endpoint, 0),
-                "server": entry["by"].get(server.endpoint, 0),
+                "server": 0 if conn.self_connected else entry["by"].get(server.endpoint, 0),
                 "frames": list(entry["frames"]),
                 "details": list(entry["details"]),
             }
@@ -567,6 +624,8 @@ def summarize(conn: TrackedConnection) -> Dict[str, Any]:
 
 
 def _handshake(conn: TrackedConnection, client: Side, server: Side) -> str:
+    if conn.self_connected:
+        return "self-connect"
     if client.syn is None and server.syn is None:
         return "mid-stream"
     if client.syn is None:
@@ -590,6 +649,9 @@ def _ending(conn: TrackedConnection, client: Side, server: Side,
     fins = sorted((s for s in (client, server) if s.fin_frame is not None),
                   key=lambda s: s.fin_frame or 0)
     first_fin = role[fins[0].endpoint] if fins else None
+    if conn.self_connected and fins:
+        return {"kind": "closed", "by": "client", "first_fin": "client",
+                "detail": "the socket connected to itself sent FIN, to itself"}
     if client.events.get(ConnectionRefused.__name__) or (
             server.rst_frame is not None and server.syn is None and client.syn is not None):
         return {"kind": "refused", "by": "server", "first_fin": None,

@@ -10,7 +10,8 @@
 
     columns.export(["a.pcap", "b.pcapng"], "trace.parquet")   # needs pyarrow
 
-The compiled twin maps the file into memory and builds every array in C
+The compiled twin reads the file into memory (it never maps it, so a file
+truncated under it gives an error, not a crash) and builds every array in C
 without a Python object per segment, on two threads where the process may
 use two CPUs (one walks the records and verifies the checksums, the other
 fills in the address and TCP columns behind it): tens of millions of
@@ -82,56 +83,64 @@ Spark take over; ``examples/columns_duckdb.py`` is a runnable walk-through::
 from __future__ import annotations
 
 import csv
+import gzip
 import importlib
+import io
 import ipaddress
-import mmap
 import os
-import sys
-from typing import Any, BinaryIO, Iterable, List, Optional, Sequence, Union, cast
+import stat
+from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence, Tuple, Union, cast
 
 from fastseg import _impl
 from fastseg.capture import _columns_py
 from fastseg.capture._columns_py import COLUMNS, IPV4_MAPPED_PREFIX, Columns
 from fastseg.capture._common import CaptureError, CaptureNotFound
+from fastseg.capture._pieces import PIECE, pieces, relocate
 
-__all__ = ["COLUMNS", "FORMATS", "IMPLEMENTATION", "Columns", "address", "columns", "export",
-           "to_arrow"]
+__all__ = ["COLUMNS", "COMPRESSIONS", "FORMATS", "IMPLEMENTATION", "Columns", "address", "columns",
+           "export", "iter_columns", "to_arrow"]
 
 Source = Union[str, "os.PathLike[str]", BinaryIO]
 
 #: Export formats: Parquet and Arrow IPC (need pyarrow) and CSV.
 FORMATS = ("parquet", "arrow", "csv")
 
-# Linux: fault the whole mapping in with one call instead of a page fault per 4 KiB.
-_MAP_POPULATE = getattr(mmap, "MAP_POPULATE", 0x8000 if sys.platform.startswith("linux") else 0)
-# Files up to this size are mapped with MAP_POPULATE; bigger ones are faulted in as read.
-_POPULATE_LIMIT = 1 << 30
-
+#: The compression codecs each format takes ("none": uncompressed); the first is the default.
+COMPRESSIONS: Dict[str, Tuple[str, ...]] = {
+    "parquet": ("zstd", "none", "snappy", "gzip", "brotli", "lz4"),
+    "arrow": ("zstd", "none", "lz4"),
+    "csv": ("none", "gzip"),
+}
 
 #: Which twin :func:`columns` uses by default: "cython" or "python" (as :mod:`fastseg._impl` chose).
 IMPLEMENTATION = _impl.IMPLEMENTATION
 _twin = _impl.twin("columns", IMPLEMENTATION)
 
 
-def _map(name: str) -> Any:
-    """The file's bytes: a read-only memory map, or bytes for an empty or unmappable file."""
+def _open(name: str) -> Tuple[BinaryIO, Optional[int]]:
+    """The file opened for reading, and its size when it is a regular file (None for a pipe)."""
     try:
-        file = open(name, "rb")  # noqa: SIM115 - closed below; the map outlives it
+        file = open(name, "rb")  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
         raise CaptureNotFound(f"{name}: no such file") from None
     except OSError as exc:
         raise CaptureError(f"{name}: cannot open: {exc.strerror or exc}") from None
-    with file:
-        try:
-            size = os.fstat(file.fileno()).st_size
-            if size == 0:
-                return b""
-            if _MAP_POPULATE and hasattr(mmap, "MAP_SHARED") and size <= _POPULATE_LIMIT:
-                return mmap.mmap(file.fileno(), 0, flags=mmap.MAP_SHARED | _MAP_POPULATE,
-                                 prot=mmap.PROT_READ)
-            return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError, OverflowError):  # a pipe, a device, a special file
-            return file.read()
+    try:
+        st = os.fstat(file.fileno())
+    except OSError:
+        return file, None
+    return file, st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def _read_all(file: BinaryIO, name: str, expected: Optional[int]) -> bytes:
+    try:
+        data = file.read()
+    except OSError as exc:
+        raise CaptureError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    if expected is not None and len(data) < expected:
+        raise CaptureError(f"{name}: the file shrank while being read ({len(data)} of "
+                           f"{expected} bytes)")
+    return data
 
 
 def columns(source: Source, *, implementation: Optional[str] = None,
@@ -160,12 +169,64 @@ def columns(source: Source, *, implementation: Optional[str] = None,
         return cast(Columns, module.decode(file.read(), str(getattr(file, "name", "<capture>")),
                                            threads))
     name = os.fsdecode(cast("os.PathLike[str]", source))
-    data = _map(name)
+    file, expected = _open(name)
+    with file:
+        data = _read_all(file, name, expected)
+    return cast(Columns, module.decode(data, name, threads))
+
+
+def iter_columns(source: Source, *, implementation: Optional[str] = None,
+                 threads: Optional[int] = None, piece_size: Optional[int] = None) -> Iterator[Columns]:
+    """The columns of a capture a piece at a time: memory bounded by ``piece_size``, not the file.
+
+    Yields :class:`Columns` for about ``piece_size`` bytes of the capture
+    each (default 8 MiB, 1 MiB for the pure-Python twin; at least one piece,
+    perhaps with no rows); concatenated, they are what
+    :func:`columns` returns (frame numbers count from the file's start, and
+    ``frames`` and ``cut_short`` of the last piece describe the whole file).
+    ``source`` is a path or a binary file object; a pipe is read as a
+    stream.  Raises what :func:`columns` raises, with the whole file's byte
+    offsets and frame numbers.
+    """
+    module = _twin if implementation is None else _impl.twin("columns", implementation)
+    if piece_size is None:  # the pure-Python twin holds a tuple per row until the piece is done
+        piece_size = PIECE if module is not _columns_py else PIECE // 8
+    if piece_size < 1:
+        raise ValueError(f"piece_size must be positive, got {piece_size}")
+    if hasattr(source, "read"):
+        file, expected, owned = cast(BinaryIO, source), None, False
+        name = str(getattr(file, "name", "<capture>"))
+    else:
+        name = os.fsdecode(cast("os.PathLike[str]", source))
+        (file, expected), owned = _open(name), True
+    frames = 0
+    linktypes: List[int] = []
     try:
-        return cast(Columns, module.decode(data, name, threads))
+        for piece in pieces(file, name, size=piece_size, expected=expected):
+            try:
+                if module is _columns_py:
+                    buffer = io.BytesIO(piece.data)
+                    buffer.name = name
+                    cols = _columns_py.decode(buffer)
+                else:
+                    cols = cast(Columns, module.decode(piece.data, name, threads))
+            except CaptureError as exc:
+                raise relocate(exc, piece.shift if not piece.first else 0, frames) from None
+            del piece
+            if frames:
+                cols["frame"] += frames
+            frames += cols.frames
+            cols.frames = frames
+            for linktype in cols.linktypes:
+                if linktype not in linktypes:
+                    linktypes.append(linktype)
+            cols.linktypes = list(linktypes)
+            yield cols
+    except OSError as exc:
+        raise CaptureError(f"{name}: cannot read: {exc.strerror or exc}") from None
     finally:
-        if isinstance(data, mmap.mmap):
-            data.close()
+        if owned:
+            file.close()
 
 
 def address(value: bytes, version: int = 0) -> Union[ipaddress.IPv4Address, ipaddress.IPv6Address]:
@@ -192,10 +253,14 @@ def _pyarrow() -> Any:
     return pyarrow
 
 
-def to_arrow(cols: Columns, *, file: Optional[str] = None) -> Any:
+def to_arrow(cols: Columns, *, file: Optional[str] = None,
+             files: Optional[Sequence[str]] = None) -> Any:
     """The columns as a ``pyarrow.Table``; with ``file``, a ``file`` column of that name first.
 
-    The arrays are shared with numpy, not copied, except the addresses
+    The ``file`` column is dictionary-encoded; its dictionary is ``files``
+    (default: ``[file]``), so tables of several files given the same
+    ``files`` share one dictionary and can go into one Arrow IPC file.  The
+    arrays are shared with numpy, not copied, except the addresses
     (``fixed_size_binary(16)``) and the booleans (bit-packed).
     """
     pa = _pyarrow()
@@ -206,8 +271,12 @@ def to_arrow(cols: Columns, *, file: Optional[str] = None) -> Any:
     rows = cols.rows
     if file is not None:
         names.append("file")
-        arrays.append(pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, dtype=np.int32)),
-                                                     pa.array([file])))
+        dictionary = list(files) if files is not None else [file]
+        if file not in dictionary:
+            raise ValueError(f"file {file!r} is not in files")
+        index = np.full(rows, dictionary.index(file), dtype=np.int32)
+        arrays.append(pa.DictionaryArray.from_arrays(pa.array(index),
+                                                     pa.array(dictionary, type=pa.string())))
     for name, dtype, _ in COLUMNS:
         array = cols[name]
         names.append(name)
@@ -220,89 +289,119 @@ def to_arrow(cols: Columns, *, file: Optional[str] = None) -> Any:
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.ljust(16, b"\0").hex()
-    return value
+#: Rows turned into CSV text at a time (bounded memory whatever the piece holds).
+_CSV_ROWS = 8192
 
 
-def _write_csv(path: str, tables: Iterable[tuple[str, Columns]], with_file: bool) -> int:
-    """Write CSV (addresses in hex, booleans as True/False); return the rows written."""
+def _csv_rows(writer: Any, cols: Columns, prefix: List[str]) -> None:
+    """Write the rows of ``cols`` as CSV (addresses in hex, booleans as True/False)."""
     import numpy as np
 
-    rows = 0
-    names = [name for name, _, _ in COLUMNS]
-    with open(path, "w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow((["file"] if with_file else []) + names)
-        for file, cols in tables:
-            text = []
-            for name, dtype, _ in COLUMNS:
-                array = cols[name]
-                if dtype == "S16":
-                    raw = np.ascontiguousarray(array).view(np.uint8).reshape(-1, 16)
-                    text.append([bytes(row).hex() for row in raw])
-                elif dtype == "float64":
-                    text.append([repr(float(v)) for v in array])
-                else:
-                    text.append(array.tolist())
-            prefix = [file] if with_file else []
-            for row in zip(*text):
-                writer.writerow(prefix + list(row))
-            rows += cols.rows
-    return rows
+    for start in range(0, cols.rows, _CSV_ROWS):
+        stop = min(start + _CSV_ROWS, cols.rows)
+        text = []
+        for name, dtype, _ in COLUMNS:
+            array = cols[name][start:stop]
+            if dtype == "S16":
+                raw = np.ascontiguousarray(array).view(np.uint8).reshape(-1, 16)
+                text.append([bytes(row).hex() for row in raw])
+            elif dtype == "float64":
+                text.append([repr(float(v)) for v in array])
+            else:
+                text.append(array.tolist())
+        writer.writerows(prefix + list(row) for row in zip(*text))
 
 
-def export(sources: Sequence[Source], dest: Union[str, os.PathLike[str]], *,
+def compression_for(fmt: str, compression: Optional[str]) -> str:
+    """The codec ``fmt`` is written with: ``compression`` checked, or the format's default.
+
+    ValueError names the codecs the format takes.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format is one of {', '.join(FORMATS)}, not {fmt!r}")
+    if compression is None:
+        return COMPRESSIONS[fmt][0]
+    codec = compression.lower()
+    if codec not in COMPRESSIONS[fmt]:
+        raise ValueError(f"{fmt} takes compression {', '.join(COMPRESSIONS[fmt])}, "
+                         f"not {compression!r}")
+    return codec
+
+
+def export(sources: Sequence[Source], dest: Union[str, os.PathLike[str], BinaryIO], *,
            format: Optional[str] = None, implementation: Optional[str] = None,
-           compression: Optional[str] = "zstd", file_column: Optional[bool] = None) -> int:
+           compression: Optional[str] = None, file_column: Optional[bool] = None) -> int:
     """Write the columns of one or more captures to ``dest``; return the rows written.
 
     ``format`` is "parquet", "arrow" (Arrow IPC file, aka Feather v2) or
     "csv"; by default it follows ``dest``'s suffix (.parquet/.pq, .arrow/
-    .feather/.ipc, .csv), else Parquet.  ``file_column`` adds a ``file``
-    column with each row's source path (default: when there are several
-    sources).  ``compression`` applies to Parquet and Arrow (None: none).
-    Parquet and Arrow need pyarrow.  The file is written to a temporary
-    name and moved into place, so a failed export leaves no partial file.
+    .feather/.ipc, .csv, .csv.gz), else Parquet.  ``file_column`` adds a
+    ``file`` column with each row's source path (default: when there are
+    several sources).  ``compression`` is one of :data:`COMPRESSIONS` for the
+    format, "none" for none; None (the default) is zstd for Parquet and
+    Arrow, none for CSV (gzip when ``dest`` ends in ``.gz``).  Parquet and
+    Arrow need pyarrow.
+
+    The captures are read and written a piece at a time (8 MiB of capture,
+    a Parquet row group or an Arrow record batch each), so memory does not
+    grow with their size; pipes are read as streams.  ``dest`` is a path or
+    a binary file object (left open); a path is written to a temporary file
+    beside it and moved into place, so a failed export leaves the old file
+    as it was and no partial file (a device or FIFO is written through).
     """
-    dest_name = os.fsdecode(dest)
+    from fastseg._output import Output
+
+    dest_name = _source_name(dest)
     fmt = format or _format_for(dest_name)
-    if fmt not in FORMATS:
-        raise ValueError(f"format is one of {', '.join(FORMATS)}, not {fmt!r}")
-    if fmt != "csv":
-        pa = _pyarrow()
+    if compression is None and fmt == "csv" and dest_name.lower().endswith(".gz"):
+        compression = "gzip"
+    codec = compression_for(fmt, compression)
+    pa = _pyarrow() if fmt != "csv" else None
     with_file = len(sources) > 1 if file_column is None else file_column
     names = [_source_name(source) for source in sources]
-    partial = f"{dest_name}.{os.getpid()}.part"
+    if hasattr(dest, "write"):
+        return _export(sources, names, cast(BinaryIO, dest), fmt, codec, with_file, pa,
+                       implementation)
+    with Output(cast("os.PathLike[str]", dest), "wb") as out:
+        return _export(sources, names, out, fmt, codec, with_file, pa, implementation)
+
+
+def _export(sources: Sequence[Source], names: List[str], out: BinaryIO, fmt: str, codec: str,
+            with_file: bool, pa: Any, implementation: Optional[str]) -> int:
+    rows = 0
+    dictionary = list(dict.fromkeys(names))
+    if fmt == "csv":
+        sink: Any = gzip.GzipFile(fileobj=out, mode="wb", mtime=0) if codec == "gzip" else out
+        text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=False)
+        try:
+            writer = csv.writer(text)
+            writer.writerow((["file"] if with_file else []) + [name for name, _, _ in COLUMNS])
+            for name, source in zip(names, sources):
+                for cols in iter_columns(source, implementation=implementation):
+                    _csv_rows(writer, cols, [name] if with_file else [])
+                    rows += cols.rows
+        finally:
+            text.detach()  # flushes; the output itself stays open, for its owner to commit
+        if sink is not out:
+            sink.close()
+        return rows
+    table_writer: Any = None
     try:
-        if fmt == "csv":
-            tables = ((name, columns(source, implementation=implementation))
-                      for name, source in zip(names, sources))
-            rows = _write_csv(partial, tables, with_file)
-        else:
-            rows = 0
-            writer: Any = None
-            try:
-                for name, source in zip(names, sources):
-                    table = to_arrow(columns(source, implementation=implementation),
-                                     file=name if with_file else None)
-                    if writer is None:
-                        writer = _arrow_writer(pa, fmt, partial, table.schema, compression)
-                    writer.write_table(table)
-                    rows += table.num_rows
-                if writer is None:  # no sources: an empty file with the schema
-                    table = to_arrow(_empty(), file="" if with_file else None)
-                    writer = _arrow_writer(pa, fmt, partial, table.schema, compression)
-                    writer.write_table(table)
-            finally:
-                if writer is not None:
-                    writer.close()
-        os.replace(partial, dest_name)
-    except BaseException:
-        if os.path.exists(partial):
-            os.unlink(partial)
-        raise
+        for name, source in zip(names, sources):
+            for cols in iter_columns(source, implementation=implementation):
+                table = to_arrow(cols, file=name if with_file else None, files=dictionary)
+                del cols
+                if table_writer is None:
+                    table_writer = _arrow_writer(pa, fmt, out, table.schema, codec)
+                table_writer.write_table(table)
+                rows += table.num_rows
+        if table_writer is None:  # no sources: an empty file with the schema
+            table = to_arrow(_empty(), file="" if with_file else None)
+            table_writer = _arrow_writer(pa, fmt, out, table.schema, codec)
+            table_writer.write_table(table)
+    finally:
+        if table_writer is not None:
+            table_writer.close()
     return rows
 
 
@@ -312,24 +411,24 @@ def _empty() -> Columns:
     return cols
 
 
-def _arrow_writer(pa: Any, fmt: str, path: str, schema: Any, compression: Optional[str]) -> Any:
+def _arrow_writer(pa: Any, fmt: str, sink: BinaryIO, schema: Any, codec: str) -> Any:
     if fmt == "parquet":
         pq = importlib.import_module("pyarrow.parquet")
-        return pq.ParquetWriter(path, schema, compression=compression or "none")
-    options = pa.ipc.IpcWriteOptions(compression=compression) if compression else None
-    return pa.ipc.new_file(path, schema, options=options)
+        return pq.ParquetWriter(sink, schema, compression=codec)
+    options = pa.ipc.IpcWriteOptions(compression=None if codec == "none" else codec)
+    return pa.ipc.new_file(sink, schema, options=options)
 
 
 def _format_for(name: str) -> str:
     lower = name.lower()
     if lower.endswith((".arrow", ".feather", ".ipc")):
         return "arrow"
-    if lower.endswith(".csv"):
+    if lower.endswith((".csv", ".csv.gz")):
         return "csv"
     return "parquet"
 
 
 def _source_name(source: Source) -> str:
-    if hasattr(source, "read"):
+    if hasattr(source, "read") or hasattr(source, "write"):
         return str(getattr(source, "name", "<capture>"))
     return os.fsdecode(cast("os.PathLike[str]", source))

@@ -6,33 +6,66 @@ simultaneous close, an abortive close (RST) and two refused connects.  The
 analysis and the JSON schema are :mod:`fastseg.analyze`'s.
 
 Files are analysed in parallel, one per worker process (``--jobs``, default
-the number of CPUs); the result does not depend on it.  A file that cannot be
-read gives one error line on stderr and exit status 2; the others are still
-reported.
+the number of CPUs); the result does not depend on it.  Workers ignore
+Ctrl-C (the parent stops them and exits 130) and, on Linux, die with their
+parent.  A file that cannot be read gives one error line on stderr and exit
+status 1; the others are still reported.  Files and pipes (``/dev/stdin``,
+FIFOs) are read as streams.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from fastseg.analyze import SAMPLE, SCHEMA, Progress, analyze_file, render_json, render_text
+from fastseg.cli import Parser, guard
 from fastseg.errors import FastsegError
 
-__all__ = ["PROGRESS_MIN", "main", "run"]
+__all__ = ["MAX_JOBS", "PROGRESS_MIN", "main", "run"]
 
 #: Files smaller than this get no progress bar.
 PROGRESS_MIN = 4 << 20
+#: The most worker processes ``--jobs`` starts.
+MAX_JOBS = 64
 
 
-def _safe_analyze(path: str) -> Dict[str, Any]:
-    """Worker entry: errors the user can cause become an ``error`` entry, never a traceback."""
+def _safe_analyze(path: str, show: Optional[Progress] = None) -> Dict[str, Any]:
+    """One file's report; what goes wrong with it becomes an ``error`` entry, never a traceback,
+    so one file cannot stop the others."""
     try:
-        return analyze_file(path)
+        return analyze_file(path, show)
     except (FastsegError, OSError) as exc:
-        return {"file": path, "error": str(exc)}
+        message = str(exc)
+        if isinstance(exc, OSError) and not isinstance(exc, FastsegError):
+            message = f"{path}: {exc.strerror or exc}"
+        return {"file": path, "error": message}
+    except MemoryError:
+        return {"file": path, "error": f"{path}: out of memory"}
+    except Exception as exc:  # a bug: said, in one line, and the other files go on
+        return {"file": path, "error": f"{path}: internal error (please report it): "
+                                       f"{type(exc).__name__}: {exc}"}
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _worker_init() -> None:
+    """In each worker: Ctrl-C is the parent's to handle, and the worker dies with its parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
 
 
 def _bar(name: str) -> Progress:
@@ -54,16 +87,15 @@ def run(paths: Sequence[str], jobs: int, *, progress: bool) -> List[Dict[str, An
             if progress and os.path.isfile(path) and os.path.getsize(path) >= PROGRESS_MIN:
                 show = _bar(path)
             try:
-                results.append(analyze_file(path, show))
-            except (FastsegError, OSError) as exc:
-                results.append({"file": path, "error": str(exc)})
+                results.append(_safe_analyze(path, show))
             finally:
                 if show is not None:
                     sys.stderr.write("\r\033[K")
         return results
     import multiprocessing
 
-    with multiprocessing.get_context("spawn").Pool(min(jobs, len(paths))) as pool:
+    with multiprocessing.get_context("spawn").Pool(min(jobs, len(paths)),
+                                                   initializer=_worker_init) as pool:
         results = []
         for i, result in enumerate(pool.imap(_safe_analyze, paths), 1):
             results.append(result)
@@ -75,8 +107,8 @@ def run(paths: Sequence[str], jobs: int, *, progress: bool) -> List[Dict[str, An
     return results
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser() -> Parser:
+    parser = Parser(
         prog="fastseg analyze",
         description="Follow every TCP connection in pcap/pcapng captures: endpoints, handshake "
                     "options, bytes each way, how it ended, the state path of each side (from "
@@ -87,18 +119,31 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"print one JSON document (schema {SCHEMA!r}, see the module docs)")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="details per connection: options, state paths, anomaly frames")
-    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                        help="files analysed in parallel (default: the number of CPUs)")
+    parser.add_argument("-j", "--jobs", type=_jobs, default=min(os.cpu_count() or 1, MAX_JOBS),
+                        metavar="N", help=f"files analysed in parallel, 1 to {MAX_JOBS} "
+                                          "(default: the number of CPUs)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress indicator (shown only when stderr is a terminal)")
     return parser
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 1 <= value <= MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_JOBS}, not {value}")
+    return value
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    if args.jobs < 1:
-        print("fastseg analyze: error: --jobs must be at least 1", file=sys.stderr)
-        return 2
+    """Analyse and report; 0 on success, 1 when a file could not be analysed, 2 on a usage error."""
+    return guard("fastseg analyze", lambda: _run(list(sys.argv[1:] if argv is None else argv)))
+
+
+def _run(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(argv)
     paths = list(args.files) or [SAMPLE]
     progress = not args.no_progress and sys.stderr.isatty()
     results = run(paths, args.jobs, progress=progress)
@@ -106,7 +151,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for result in results:
         if "error" in result:
             print(f"fastseg analyze: error: {result['error']}", file=sys.stderr)
-            status = 2
+            status = 1
     if args.json:
         sys.stdout.write(render_json(results) + "\n")
     elif any("error" not in r for r in results):

@@ -8,6 +8,14 @@ CSV needs nothing.  Then, for example::
 
     fastseg export trace.pcap -o trace.parquet
     duckdb -c "SELECT dst_port, count(*) FROM 'trace.parquet' GROUP BY ALL"
+
+Captures are read a piece at a time (files, or pipes such as /dev/stdin), so
+memory does not grow with their size.  The output is written to a temporary
+file and moved into place (a device or FIFO is written through); an output
+that is one of the inputs is refused.
+
+Compression: Parquet takes zstd (default), snappy, gzip, brotli, lz4 or none;
+Arrow zstd (default), lz4 or none; CSV none (default) or gzip.
 """
 
 from __future__ import annotations
@@ -16,35 +24,52 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+from fastseg._output import check_distinct
 from fastseg.capture import columns
-from fastseg.capture._common import CaptureError
+from fastseg.cli import Parser, UsageError, guard
 
 __all__ = ["main"]
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Export the captures; 0 on success, 2 when the output cannot be written."""
-    parser = argparse.ArgumentParser(prog="fastseg export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="+", metavar="FILE", help="pcap or pcapng captures")
+def _parser() -> Parser:
+    parser = Parser(prog="fastseg export", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="+", metavar="FILE", help="pcap or pcapng captures (or pipes)")
     parser.add_argument("-o", "--output", required=True, help="the file to write")
     parser.add_argument("--format", choices=columns.FORMATS,
                         help="output format (default: from the output's suffix, else parquet)")
-    parser.add_argument("--compression", default="zstd",
-                        help="Parquet/Arrow compression codec, or 'none' (default: zstd)")
+    parser.add_argument("--compression",
+                        help="codec, or 'none' (default: zstd for Parquet and Arrow, none for CSV, "
+                             "gzip for .csv.gz)")
     parser.add_argument("--file-column", action=argparse.BooleanOptionalAction, default=None,
                         help="add a 'file' column with each row's capture (default: with several files)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    args = parser.parse_args(argv)
-    compression = None if args.compression.lower() == "none" else args.compression
+    return parser
+
+
+def _run(argv: Optional[Sequence[str]]) -> int:
+    args = _parser().parse_args(argv)
+    fmt = args.format or columns._format_for(args.output)
+    compression = args.compression
+    if compression is None and fmt == "csv" and args.output.lower().endswith(".gz"):
+        compression = "gzip"
     try:
-        rows = columns.export(args.files, args.output, format=args.format, compression=compression,
-                              file_column=args.file_column)
-    except (CaptureError, OSError, ImportError, ValueError, NotImplementedError) as exc:
-        # a missing or broken capture, an unwritable output, no pyarrow, an unknown codec
-        print(f"fastseg export: error: {exc}", file=sys.stderr)
-        return 2
+        columns.compression_for(fmt, compression)
+    except ValueError as exc:
+        raise UsageError(f"argument --compression: {exc}") from None
+    try:
+        check_distinct([("-o", args.output)], args.files)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    rows = columns.export(args.files, args.output, format=fmt, compression=compression,
+                          file_column=args.file_column)
     if not args.quiet:
         print(f"{rows} segments from {len(args.files)} file{'s' * (len(args.files) != 1)} "
               f"-> {args.output}")
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Export the captures; 0 on success, 1 on a file error, 2 on a usage error."""
+    return guard("fastseg export", lambda: _run(list(sys.argv[1:] if argv is None else argv)))
+

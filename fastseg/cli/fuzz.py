@@ -21,28 +21,39 @@ mutation), ``fix`` recomputes it, ``break`` makes it wrong on purpose.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from typing import List, NoReturn, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 from fastseg import capture, mutate, samples
+from fastseg._output import Output, check_distinct
 from fastseg.capture._common import LINKTYPE_ETHERNET, LINKTYPE_RAW, CaptureError
+from fastseg.cli import Parser, UsageError, guard
 from fastseg.codec import pack
 
-__all__ = ["capture_inputs", "main"]
+__all__ = ["MAX_INPUTS", "MAX_INPUT_BYTES", "MAX_STACK", "capture_inputs", "main"]
 
 LINKS = {"ethernet": LINKTYPE_ETHERNET, "raw": LINKTYPE_RAW}
 
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+#: The most operators one mutation may stack (``--stack``).
+MAX_STACK = 16
+#: The inputs taken from a capture: its first MAX_INPUTS TCP segments, up to MAX_INPUT_BYTES.
+MAX_INPUTS = 65536
+MAX_INPUT_BYTES = 32 << 20
 
 
 def capture_inputs(path: str) -> List[Tuple[bytes, bytes, bytes]]:
-    """The TCP segments of a capture, as they were on the wire (lenient decoding is lossless)."""
-    inputs = [(rec.src, rec.dst, pack(rec.segment)) for rec in capture.segments(path)]
+    """The first TCP segments of a capture (at most :data:`MAX_INPUTS` of them and
+    :data:`MAX_INPUT_BYTES` in all), as they were on the wire (lenient decoding is lossless)."""
+    inputs: List[Tuple[bytes, bytes, bytes]] = []
+    size = 0
+    with capture.open_capture(path) as reader:
+        for rec in reader:
+            data = pack(rec.segment)
+            size += len(data)
+            if len(inputs) >= MAX_INPUTS or size > MAX_INPUT_BYTES:
+                break
+            inputs.append((rec.src, rec.dst, data))
     if not inputs:
         raise CaptureError(f"{path}: no TCP segments to mutate")
     return inputs
@@ -55,42 +66,87 @@ def _seed(text: str) -> Union[int, str]:
         return text
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Write the fuzzed pcap; 0 on success, 2 on a usage or input error (one line on stderr)."""
-    parser = _Parser(prog="fastseg fuzz", description=__doc__,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def _count(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _stack(text: str) -> int:
+    value = _count(text)
+    if value > MAX_STACK:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_STACK}, not {value}")
+    return value
+
+
+def _operators(text: str) -> List[str]:
+    names = [name for name in text.split(",") if name]
+    if not names:
+        raise argparse.ArgumentTypeError("no operator named")
+    for name in names:
+        if name not in mutate.OPERATORS:
+            raise argparse.ArgumentTypeError(
+                f"unknown operator {name!r} (choose from {', '.join(mutate.OPERATORS)})")
+    return names
+
+
+def _parser() -> Parser:
+    parser = Parser(prog="fastseg fuzz", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("capture", nargs="?", help="pcap or pcapng whose TCP segments are mutated "
-                        "(default: a built-in set of IPv4 and IPv6 segments)")
+                        f"(its first {MAX_INPUTS}; default: a built-in set of IPv4 and IPv6 segments)")
     parser.add_argument("-o", "--output", required=True, help="the pcap file to write")
-    parser.add_argument("-n", "--count", type=int, default=100, help="frames to write (default 100)")
+    parser.add_argument("-n", "--count", type=_count, default=100,
+                        help="frames to write, at least 1 (default 100)")
     parser.add_argument("-s", "--seed", type=_seed, default=0,
                         help="int or string; the same seed and input give the same file (default 0)")
     parser.add_argument("--checksum", choices=mutate.CHECKSUM_MODES, default="keep",
                         help="keep the input's checksum field, fix it or break it (default keep)")
-    parser.add_argument("--operators", type=lambda text: [n for n in text.split(",") if n],
+    parser.add_argument("--operators", type=_operators,
                         help="comma-separated operator names (default: all): "
                         + ", ".join(mutate.OPERATORS))
-    parser.add_argument("--stack", type=int, default=1,
-                        help="apply 1 to STACK operators per mutation (default 1)")
+    parser.add_argument("--stack", type=_stack, default=1,
+                        help=f"apply 1 to STACK operators per mutation, STACK from 1 to {MAX_STACK} "
+                             "(default 1)")
     parser.add_argument("--link", choices=sorted(LINKS), default="ethernet",
                         help="link type of the output (default ethernet)")
     parser.add_argument("--log", metavar="FILE",
                         help="write one line per frame: number, input number, what was done")
-    args = parser.parse_args(argv)
-    if args.count < 0:
-        parser.error(f"--count must be >= 0, got {args.count}")
+    return parser
+
+
+def _run(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(argv)
+    outputs = [("-o", args.output)] + ([("--log", args.log)] if args.log else [])
     try:
-        inputs = capture_inputs(args.capture) if args.capture else samples.segments()
-        frames = list(mutate.frames(inputs, args.count, seed=args.seed, checksum=args.checksum,
-                                    operators=args.operators, stack=args.stack, linktype=LINKS[args.link]))
-        capture.write_pcap(args.output, [frame for frame, _ in frames], linktype=LINKS[args.link])
-        if args.log:
-            with open(args.log, "w") as log:
-                for index, (_, mutation) in enumerate(frames):
+        check_distinct(outputs, [args.capture] if args.capture else [])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    inputs = capture_inputs(args.capture) if args.capture else samples.segments()
+    linktype = LINKS[args.link]
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(Output(args.output, "wb"))
+        log: Any = stack.enter_context(Output(args.log, "w")) if args.log else None
+
+        def frames() -> Iterator[capture.Frame]:
+            # One frame at a time, from the mutator to the file: memory does not grow with --count.
+            for index, (frame, mutation) in enumerate(mutate.frames(
+                    inputs, args.count, seed=args.seed, checksum=args.checksum,
+                    operators=args.operators, stack=args.stack, linktype=linktype)):
+                if log is not None:
                     log.write(f"{index + 1}\t{index % len(inputs) + 1}\t{mutation.description}\n")
-    except (CaptureError, OSError, ValueError, TypeError) as exc:
-        print(f"fastseg fuzz: error: {exc}", file=sys.stderr)
-        return 2
+                yield frame
+
+        capture.write_pcap(out, frames(), linktype=linktype)
     print(f"{args.count} frames from {len(inputs)} input segment{'s' * (len(inputs) != 1)} "
           f"(seed {args.seed!r}, checksum {args.checksum}) -> {args.output}")
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Write the fuzzed pcap; 0 on success, 1 on an input or file error, 2 on a usage error."""
+    return guard("fastseg fuzz", lambda: _run(list(sys.argv[1:] if argv is None else argv)))

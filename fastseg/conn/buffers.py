@@ -20,6 +20,11 @@ class Reassembly:
         return sum(len(piece) for piece in self._pieces.values())
 
     @property
+    def empty(self) -> bool:
+        """Whether nothing is held: no bytes and no FIN waiting for a gap to fill."""
+        return not self._pieces and self.fin_offset is None
+
+    @property
     def ready(self) -> bool:
         """Whether bytes wait at RCV.NXT itself (text queued from a SYN)."""
         return 0 in self._pieces

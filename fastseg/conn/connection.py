@@ -19,11 +19,12 @@ from collections import deque
 from typing import Optional, Union, overload
 
 from fastseg.conn.arrival import RECEIVING, Arrival
+from fastseg.conn.bits import ACK
 from fastseg.conn.config import Config, Endpoint
 from fastseg.conn.events import DataReceived, Event
 from fastseg.conn.states import State, StateError
 from fastseg.conn.timers import Timer
-from fastseg.segment import Flags, Segment
+from fastseg.segment import Segment
 
 __all__ = ["Connection"]
 
@@ -168,13 +169,16 @@ class Connection(Arrival):
         if not self._events:
             return None
         event = self._events.popleft()
-        if isinstance(event, DataReceived):
-            before = self.rcv_wnd
-            self._unread -= len(event.data)
-            threshold = min(self.config.mss, self.config.receive_buffer // 2)
-            if self._state in RECEIVING and before < threshold <= self.rcv_wnd:
-                self._ack_pending = True  # window update (RFC 9293 §3.8.6.2.2)
-        return event
+        if not isinstance(event, list):
+            return event
+        # pieces of data delivered in a row (see Arrival._deliver)
+        data = DataReceived(event[0] if len(event) == 1 else b"".join(event))
+        before = self.rcv_wnd
+        self._unread -= len(data.data)
+        threshold = min(self.config.mss, self.config.receive_buffer // 2)
+        if self._state in RECEIVING and before < threshold <= self.rcv_wnd:
+            self._ack_pending = True  # window update (RFC 9293 §3.8.6.2.2)
+        return data
 
     def next_deadline(self) -> Optional[float]:
         """When ``handle_timeout`` next has work, or None.  Never raises StateError."""
@@ -195,7 +199,7 @@ class Connection(Arrival):
         if self._state in _SENDING:
             out.extend((segment, self._peer) for segment in self._transmit(now))
         if self._ack_pending and self._state.synchronized:
-            out.append((self._segment(Flags.ACK, self._snd_nxt), self._peer))
+            out.append((self._segment(ACK, self._snd_nxt), self._peer))
             self._ack_sent()
         return out if addressed else [segment for segment, _ in out]
 

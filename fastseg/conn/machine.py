@@ -5,10 +5,10 @@ Both read :data:`fastseg.conn.states.TRANSITIONS`; nothing else writes the state
 
 from __future__ import annotations
 
+from fastseg.conn.bits import RST
 from fastseg.conn.retransmission import Retransmission
 from fastseg.conn.states import TRANSITIONS, Action, StateError
 from fastseg.conn.timers import Timer
-from fastseg.segment import Flags
 
 __all__ = ["StateMachine"]
 
@@ -41,11 +41,11 @@ class StateMachine(Retransmission):
             elif action is Action.QUEUE_FIN:
                 self._fin_queued = True
             elif action is Action.SEND_RST:
-                self._queue(self._segment(Flags.RST, self._snd_nxt, ack=False))
+                self._queue(self._segment(RST, self._snd_nxt, ack=False))
             elif action is Action.STOP_TIMERS:
                 self._timers.clear()
             elif action is Action.DISCARD:
-                self._outbox = [(s, d) for s, d in self._outbox if s.flags & Flags.RST]
+                self._outbox = [(s, d) for s, d in self._outbox if int(s.flags) & RST]
                 self._ack_pending = False
             elif action is Action.START_2MSL:
                 self._timers[Timer.TIME_WAIT] = self._now + 2 * self.config.msl

@@ -7,11 +7,11 @@ NewReno's recovery (RFC 6582).
 
 from __future__ import annotations
 
+from fastseg.conn.bits import ACK, FIN, PSH
 from fastseg.conn.events import SendBufferAvailable
 from fastseg.conn.sending import Sender
 from fastseg.conn.states import State
 from fastseg.conn.timers import Timer
-from fastseg.segment import Flags
 from fastseg.seq import seq_diff, seq_ge, seq_le, seq_lt
 
 __all__ = ["Retransmission"]
@@ -73,10 +73,10 @@ class Retransmission(Sender):
         """Resend the oldest unacknowledged segment now (fast retransmit, partial ACK)."""
         size = min(self._smss, len(self._send_buffer))
         if size:
-            flags = Flags.ACK | (Flags.PSH if size == len(self._send_buffer) else 0)
+            flags = ACK | (PSH if size == len(self._send_buffer) else 0)
             self._queue(self._segment(flags, self._snd_una, payload=bytes(self._send_buffer[:size])))
         elif self._fin_sent:
-            self._queue(self._segment(Flags.FIN | Flags.ACK, self._snd_una))
+            self._queue(self._segment(FIN | ACK, self._snd_una))
         self._rtt_probe = None
 
     def _go_back(self) -> None:

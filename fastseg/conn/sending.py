@@ -4,33 +4,38 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from fastseg._wire import HEADER_LEN
+from fastseg.conn.bits import ACK, FIN, PSH, RST, SYN
 from fastseg.conn.states import State
-from fastseg.conn.tcb import Tcb
+from fastseg.conn.tcb import TIMESTAMP_OPTION_LEN, Tcb
 from fastseg.conn.timers import Timer
-from fastseg.segment import Flags, OptionKind, Segment
+from fastseg.segment import OptionKind, Segment
 from fastseg.seq import seq_add, seq_diff, seq_gt, seq_lt
 
 __all__ = ["Sender"]
+
+_TWO_NOPS = ((OptionKind.NOP, None), (OptionKind.NOP, None))  # align the timestamps option
 
 
 class Sender(Tcb):
     """Builds and queues outgoing segments and advances SND.NXT (RFC 9293 §3.8.6, §3.10.7)."""
 
-    def _segment(self, flags: Flags, seq: int, *, payload: bytes = b"", ack: bool = True) -> Segment:
+    def _segment(self, flags: int, seq: int, *, payload: bytes = b"", ack: bool = True) -> Segment:
         """A segment to the remote with ACK, scaled window and timestamps as negotiated."""
         options: tuple[tuple[int, object], ...] = ()
+        header_len = HEADER_LEN
         if self._ts_ok:
-            options = ((OptionKind.NOP, None), (OptionKind.NOP, None),
-                       (OptionKind.TIMESTAMPS, (self._ts_value(self._now), self._ts_recent)))
+            options = (*_TWO_NOPS, (OptionKind.TIMESTAMPS, (self._ts_value(self._now), self._ts_recent)))
+            header_len += TIMESTAMP_OPTION_LEN  # known: Segment need not encode the options to learn it
         if ack:
-            flags |= Flags.ACK
+            flags |= ACK
         window = min(self.rcv_wnd >> self._rcv_shift, 0xFFFF)
         return Segment(src_port=self.local[1], dst_port=self._peer[1],
-                       seq=seq, ack=self._rcv_nxt if flags & Flags.ACK else 0, flags=flags,
-                       window=window if not flags & Flags.RST else 0, options=options,
+                       seq=seq, ack=self._rcv_nxt if flags & ACK else 0, header_len=header_len,
+                       flags=flags, window=window if not flags & RST else 0, options=options,
                        payload=payload)
 
-    def _bare(self, flags: Flags, seq: int, ack: int, port: int, *, window: int = 0,
+    def _bare(self, flags: int, seq: int, ack: int, port: int, *, window: int = 0,
               options: Iterable[tuple[int, object]] = (), payload: bytes = b"") -> Segment:
         """A segment with exactly the given fields (SYNs and resets)."""
         return Segment(src_port=self.local[1], dst_port=port, seq=seq, ack=ack, flags=flags,
@@ -55,7 +60,7 @@ class Sender(Tcb):
         if self.config.timestamps and (self._state is State.SYN_SENT or self._ts_ok):
             options += [(OptionKind.NOP, None), (OptionKind.NOP, None),
                         (OptionKind.TIMESTAMPS, (self._ts_value(now), self._ts_recent))]
-        flags = Flags.SYN | (Flags.ACK if ack else 0)
+        flags = SYN | (ACK if ack else 0)
         payload = bytes(self._send_buffer[: self._syn_data])
         self._snd_nxt = seq_add(self._iss, 1 + len(payload))
         if seq_lt(self._snd_max, self._snd_nxt):
@@ -88,18 +93,18 @@ class Sender(Tcb):
             if start < 0:
                 raise AssertionError("SND.NXT fell before the data: only the SYN may go there")
             payload = bytes(self._send_buffer[start : start + size])
-            flags = Flags.ACK | (Flags.PSH if start + size == len(self._send_buffer) else 0)
+            flags = ACK | (PSH if start + size == len(self._send_buffer) else 0)
             out.append(self._emit(flags, payload, now))
         if self._fin_queued and not self._fin_sent and self._snd_nxt == data_end:
             self._fin_sent = True
-            out.append(self._emit(Flags.FIN | Flags.ACK, b"", now))
+            out.append(self._emit(FIN | ACK, b"", now))
         self._arm_persist(now)
         return out
 
-    def _emit(self, flags: Flags, payload: bytes, now: float) -> Segment:
+    def _emit(self, flags: int, payload: bytes, now: float) -> Segment:
         """A segment at SND.NXT; advance SND.NXT by its sequence space and arm the timers."""
         segment = self._segment(flags, self._snd_nxt, payload=payload)
-        end = seq_add(self._snd_nxt, segment.seg_len)
+        end = seq_add(self._snd_nxt, len(payload) + (1 if flags & FIN else 0))
         is_new = seq_gt(end, self._snd_max)
         self._snd_nxt = end
         if is_new:

@@ -9,7 +9,7 @@ and shows the caller what it may read.  It never writes the state: only
 from __future__ import annotations
 
 from collections import deque
-from typing import Optional
+from typing import Optional, Union
 
 from fastseg.conn.buffers import Reassembly
 from fastseg.conn.config import Config, Endpoint
@@ -25,11 +25,18 @@ __all__ = ["Tcb"]
 U32 = 0xFFFFFFFF
 #: Default send MSS when the peer sends no MSS option (RFC 9293 §3.7.1).
 _DEFAULT_MSS = {4: 536, 16: 1220}
-_TIMESTAMP_OPTION_LEN = 12  # NOP, NOP, kind 8 length 10
+#: NOP, NOP and the timestamps option (kind 8, length 10): what every segment carries
+#: once timestamps are in use (RFC 7323 §3.2).
+TIMESTAMP_OPTION_LEN = 12
 
 
 class Tcb:
     """One connection's variables; the names follow RFC 9293 §3.3.1 where it has one."""
+
+    #: Take the common segment of a data transfer by header prediction (``Arrival._predicted``),
+    #: to the same effect as the step-by-step checks.  False (on the class or one connection)
+    #: sends every segment through the checks: the tests run both ways.
+    header_prediction: bool = True
 
     # Kept across incarnations: set by the constructor and the user calls.
     config: Config
@@ -42,7 +49,7 @@ class Tcb:
     _replay: bool
     _fixed_iss: Optional[int]
     _passive: bool  # opened by listen(): a reset in SYN-RECEIVED returns to LISTEN
-    _events: deque[Event]
+    _events: deque[Union[Event, list[bytes]]]  # a list: data pieces of one DataReceived
     _outbox: list[tuple[Segment, Endpoint]]
     _now: float  # the latest time any call was given
 
@@ -179,7 +186,7 @@ class Tcb:
         """Sender MSS: the peer's MSS (or the RFC 9293 default) less our timestamp option."""
         default = _DEFAULT_MSS[16 if ":" in (self.remote or ("",))[0] else 4]
         mss = min(self._peer_mss or default, self.config.mss)
-        return max(1, mss - (_TIMESTAMP_OPTION_LEN if self._ts_ok else 0))
+        return max(1, mss - (TIMESTAMP_OPTION_LEN if self._ts_ok else 0))
 
     @property
     def _data_start(self) -> int:

@@ -1,0 +1,18 @@
+"""The control bits as plain ints, for the connection's per-segment tests.
+
+``Flags`` members are an ``IntFlag``: each ``&`` or ``|`` on them runs enum
+code in Python.  The connection reads a segment's flags once with ``int()``
+and tests them against these (RFC 9293 §3.1 bit values, taken from ``Flags``).
+"""
+
+from __future__ import annotations
+
+from fastseg.segment import Flags
+
+__all__ = ["ACK", "FIN", "PSH", "RST", "SYN"]
+
+FIN = int(Flags.FIN)
+SYN = int(Flags.SYN)
+RST = int(Flags.RST)
+PSH = int(Flags.PSH)
+ACK = int(Flags.ACK)

@@ -1,0 +1,64 @@
+"""fastseg.capture.dask: capture files as a Dask DataFrame, computed on a real local cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+dd = pytest.importorskip("dask.dataframe", reason='needs dask[dataframe] (pip install "fastseg-tcp[dask]")')
+distributed = pytest.importorskip("distributed", reason='needs distributed (pip install "fastseg-tcp[dask]")')
+pandas = pytest.importorskip("pandas")
+
+from fastseg.capture import CaptureNotFound, columns  # noqa: E402 - after the skips
+from fastseg.capture.dask import FILE_COLUMN, paths_of, read_captures, to_pandas  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data"
+FILES = sorted(str(p) for p in (DATA / "captures").glob("*.pcap")) + sorted(
+    str(p) for p in (DATA / "analysis").glob("*.pcap"))
+WORKERS = 2
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    with cluster, distributed.Client(cluster) as connected:
+        yield connected
+
+
+def single_process(paths):
+    return pandas.concat([to_pandas(columns.columns(path), path) for path in paths],
+                         ignore_index=True)
+
+
+def test_a_cluster_reads_what_one_process_reads(client):
+    assert len(client.scheduler_info()["workers"]) == WORKERS
+    frame = read_captures(FILES)
+    assert frame.npartitions == len(FILES)
+    computed = frame.compute().reset_index(drop=True)
+    pandas.testing.assert_frame_equal(computed, single_process(FILES), check_dtype=False)
+    assert list(computed.columns) == [FILE_COLUMN] + [name for name, _, _ in columns.COLUMNS]
+    assert computed[FILE_COLUMN].nunique() == len(FILES)
+
+
+def test_queries_run_on_the_workers(client):
+    frame = read_captures([str(DATA / "captures" / "*.pcap")])
+    syns = frame[(frame["flags"] & 0x02) != 0].groupby("dst_port").frame.count().compute()
+    expected = single_process(paths_of(str(DATA / "captures" / "*.pcap")))
+    expected = expected[(expected["flags"] & 0x02) != 0].groupby("dst_port").frame.count()
+    assert syns.sort_index().to_dict() == expected.sort_index().to_dict()
+
+
+def test_a_missing_file_fails_naming_it(client, tmp_path):
+    missing = str(tmp_path / "gone.pcap")
+    with pytest.raises(CaptureNotFound, match=r"gone\.pcap"):
+        read_captures([FILES[0], missing]).compute()
+
+
+def test_patterns():
+    with pytest.raises(ValueError, match="no file matches"):
+        paths_of(str(DATA / "captures" / "*.nothing"))
+    with pytest.raises(ValueError, match="no capture files"):
+        paths_of([])
+    assert paths_of(DATA / "captures" / "rst.pcap") == [str(DATA / "captures" / "rst.pcap")]
