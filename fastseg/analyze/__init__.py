@@ -25,7 +25,9 @@ Output: a table (``--verbose`` adds per-connection details) or ``--json``::
            "negotiated": {"mss": {"client": .., "server": ..}, "window_scaling": bool,
                           "sack": bool, "timestamps": bool} | null,
            "segments": {"client": int, "server": int},      # segments sent by each side
-           "bytes": {"client": int, "server": int},         # payload bytes sent
+           "bytes": {"client": int, "server": int},         # payload bytes sent, as the IP
+                                                            # headers announce (a snap length
+                                                            # cuts the capture, not these)
            "unique_bytes": {"client": int, "server": int},  # ... not counting retransmissions
            "end": {"kind": "closed"|"simultaneous-close"|"reset"|"refused"|"half-closed"
                            |"open"|"unanswered",

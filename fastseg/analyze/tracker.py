@@ -108,6 +108,8 @@ _FRAMES_KEPT = 20
 #: reported and skipped), and the most zeros given per connection: time and memory stay in
 #: proportion to the capture, not to the sequence numbers it holds.
 _GAP_FILLED = 1 << 20
+#: The largest payload a snap length cut is made up to (an IPv4 datagram's limit).
+_CUT_FILLED = 0xFFFF
 _FILL_BUDGET = 16 << 20
 
 
@@ -122,6 +124,21 @@ def _offloaded(rec: Any) -> bool:
         return False
     partial = ~internet_checksum(pseudo_header(rec.src, rec.dst, length)) & 0xFFFF
     return bool(segment.checksum == partial)
+
+
+def _as_sent(rec: Any) -> Segment:
+    """The segment as its sender sent it, as far as the analysis needs: a snap length cuts
+    the payload, not what was sent, so a truncated segment's payload is made up to the
+    length the IP header announces (as zeros: its bytes are not known).  Sequence space,
+    byte counts and the replicas then follow the wire, as tshark's ``tcp.len`` does.
+    Payloads past ``_CUT_FILLED`` (IPv6 jumbograms) stay as captured."""
+    segment: Segment = rec.segment
+    if rec.checksum_ok is not None:
+        return segment
+    missing = rec.announced_payload - len(segment.payload)
+    if missing <= 0 or rec.announced_payload > _CUT_FILLED:
+        return segment
+    return segment.replace(payload=segment.payload + bytes(missing))
 
 
 def _no_isn(now: float, local: Endpoint, remote: Endpoint) -> int:
@@ -303,7 +320,7 @@ class TrackedConnection:
     # ------------------------------------------------------------ a segment
 
     def add(self, rec: Any, sender_ep: Endpoint) -> None:
-        segment: Segment = rec.segment
+        segment: Segment = _as_sent(rec)
         frame: int = rec.frame
         self.clock = now = max(self.clock, rec.timestamp)
         self.last_frame, self.end = frame, now

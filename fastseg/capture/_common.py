@@ -178,7 +178,10 @@ class TcpRecord(NamedTuple):
     :mod:`ipaddress` objects.  ``segment`` is decoded leniently, so a snap
     length cut or hostile options appear in ``segment.anomalies``.
     ``checksum_ok`` is None when the segment is truncated (fewer bytes
-    captured than the IP header says).
+    captured than the IP header says).  ``announced_len`` is the segment's
+    length (header and payload) as the IP header announces it: what the
+    sender sent, more than the captured ``segment`` holds when a snap length
+    cut the frame.
     """
 
     frame: int                  # 1-based frame number, as Wireshark counts
@@ -190,6 +193,12 @@ class TcpRecord(NamedTuple):
     dst: bytes
     segment: Segment
     checksum_ok: Optional[bool]
+    announced_len: int          # the TCP segment's length by the IP header
+
+    @property
+    def announced_payload(self) -> int:
+        """Payload bytes the sender sent: ``announced_len`` less the header (by its data offset)."""
+        return max(0, self.announced_len - self.segment.header_len)
 
     @property
     def src_address(self) -> Union[ipaddress.IPv4Address, ipaddress.IPv6Address]:

@@ -42,6 +42,7 @@ cdef struct Found:
     int final_prefix      # final_prefix bytes, then the rest from offset final (RFC 8200 §8.1)
     Py_ssize_t start      # the TCP segment: frame[start:stop]
     Py_ssize_t stop
+    Py_ssize_t end        # where the IP header says the segment ends (past stop when cut)
     bint complete         # the whole segment the IP header announces was captured
     int protocol
     int detail

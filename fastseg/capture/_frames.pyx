@@ -290,6 +290,7 @@ cdef inline int _tcp(Found* f, int version, Py_ssize_t addr, Py_ssize_t start, P
     f.addr = addr
     f.start = start
     f.stop = stop
+    f.end = end
     f.complete = end <= n
     f.final = final
     f.final_prefix = prefix

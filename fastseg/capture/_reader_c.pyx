@@ -40,25 +40,26 @@ cdef extern from *:
     """
     /* A tuple subclass instance holding new references to the fields: what
        tuple.__new__(cls, (...)) does, without the call and the temporary tuple. */
-    static PyObject* fastseg_record9(PyObject* cls, PyObject* f0, PyObject* f1, PyObject* f2,
-            PyObject* f3, PyObject* f4, PyObject* f5, PyObject* f6, PyObject* f7, PyObject* f8) {
-        PyObject* fields[9] = {f0, f1, f2, f3, f4, f5, f6, f7, f8};
+    static PyObject* fastseg_record10(PyObject* cls, PyObject* f0, PyObject* f1, PyObject* f2,
+            PyObject* f3, PyObject* f4, PyObject* f5, PyObject* f6, PyObject* f7, PyObject* f8,
+            PyObject* f9) {
+        PyObject* fields[10] = {f0, f1, f2, f3, f4, f5, f6, f7, f8, f9};
         Py_ssize_t i;
-        PyObject* result = ((PyTypeObject*)cls)->tp_alloc((PyTypeObject*)cls, 9);
+        PyObject* result = ((PyTypeObject*)cls)->tp_alloc((PyTypeObject*)cls, 10);
         if (result == NULL) return NULL;
-        for (i = 0; i < 9; i++) {
+        for (i = 0; i < 10; i++) {
             Py_INCREF(fields[i]);
             PyTuple_SET_ITEM(result, i, fields[i]);
         }
         return result;
     }
     """
-    object fastseg_record9(object cls, object f0, object f1, object f2, object f3, object f4,
-                           object f5, object f6, object f7, object f8)
+    object fastseg_record10(object cls, object f0, object f1, object f2, object f3, object f4,
+                            object f5, object f6, object f7, object f8, object f9)
 
 cdef object _TCP_RECORD = TcpRecord
-if not (issubclass(TcpRecord, tuple) and len(TcpRecord._fields) == 9):
-    raise ImportError("fastseg_record9() builds 9-field tuple subclasses only")
+if not (issubclass(TcpRecord, tuple) and len(TcpRecord._fields) == 10):
+    raise ImportError("fastseg_record10() builds 10-field tuple subclasses only")
 
 # Other records' kinds, indexed by the _frames verdict (K_TCP = 0 has none).
 cdef tuple _KINDS = (None, Kind.FRAGMENT, Kind.NON_TCP, Kind.NON_IP, Kind.TRUNCATED,
@@ -382,6 +383,5 @@ cdef class Reader:
             PyBuffer_Release(&export)
         ok = _checksum_ok(p, &f)
         checksum_ok = None if ok < 0 else ok == 1
-        return fastseg_record9(_TCP_RECORD, self.frames, timestamp, big_ns, interface, f.version,
-                               src, dst, segment,
-                               checksum_ok)
+        return fastseg_record10(_TCP_RECORD, self.frames, timestamp, big_ns, interface, f.version,
+                                src, dst, segment, checksum_ok, f.end - f.start)

@@ -24,7 +24,7 @@ from fastseg.codec import unpack
 
 __all__ = ["Reader"]
 
-# A frame's verdict: ("tcp", version, src, dst, start, stop, complete, final)
+# A frame's verdict: ("tcp", version, src, dst, start, stop, end, final)
 # or (Kind, version, src, dst, protocol, detail); ``final`` is the destination the
 # TCP pseudo-header carries (an IPv6 routing header's final destination, RFC 8200 §8.1).
 Verdict = Tuple[Any, ...]
@@ -274,13 +274,13 @@ class Reader:
                 interface: int) -> Optional[Record]:
         verdict = decode(linktype, frame, orig_len)
         if verdict[0] == "tcp":
-            _, version, src, dst, start, stop, complete, final = verdict
+            _, version, src, dst, start, stop, end, final = verdict
             tcp = frame[start:stop]
             checksum_ok: Optional[bool] = None
-            if complete and (version == 6 or len(tcp) <= 0xFFFF):
+            if stop == end and (version == 6 or len(tcp) <= 0xFFFF):  # all of it captured
                 checksum_ok = verify_checksum(src, final, tcp)
             return TcpRecord(self.frames, c.split_ns(ns), ns, interface, version,
-                             src, dst, unpack(tcp, strict=False), checksum_ok)
+                             src, dst, unpack(tcp, strict=False), checksum_ok, end - start)
         if not self._include_other:
             return None
         kind, version, src, dst, protocol, detail = verdict
@@ -511,4 +511,4 @@ def _tcp(version: int, src: bytes, dst: bytes, start: int, end: int, n: int, cut
     stop = min(end, n)
     if stop - start < 20:
         return _short(cut, c.LAYER_TCP, start, 20, n, stop, version, src, dst, c.IPPROTO_TCP)
-    return ("tcp", version, src, dst, start, stop, end <= n, final)
+    return ("tcp", version, src, dst, start, stop, end, final)
