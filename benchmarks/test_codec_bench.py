@@ -65,3 +65,21 @@ def test_seq_comparison(timed, name, impl):
 def test_pcap_to_segments(timed, impl):
     """Read the corpus' pcap file (Ethernet/IPv4) into a list of decoded segments."""
     timed("pcap", impl)
+
+
+@pytest.mark.parametrize("impl", impls("build pack"))
+def test_build_and_pack(timed, impl):
+    """Segment(...) from typed fields and options, then pack with the IPv4 checksum."""
+    timed("build pack", impl)
+
+
+@pytest.mark.parametrize("impl", impls("pack text"))
+def test_pack_with_text_addresses(timed, impl):
+    """pack with the addresses as text, beside pack with bytes addresses."""
+    timed("pack text", impl)
+
+
+@pytest.mark.parametrize("impl", impls("connection"))
+def test_connection_per_segment(timed, impl):
+    """A bulk transfer between two Connections, per segment carried, beside the codec alone."""
+    timed("connection", impl)

@@ -10,6 +10,7 @@ from itertools import repeat
 from typing import Any, Callable, Iterator, Optional
 
 import fastseg
+from harness import connection
 from harness.corpus import (
     COUNT,
     SEED,
@@ -396,6 +397,79 @@ def _pcap(w: Workload, impl: str) -> Case:
                 expected)
 
 
+def _build_pack(w: Workload, impl: str) -> Case:
+    """Build a segment from typed fields and options, then encode it with the IPv4 checksum."""
+    fields = w.derived("records", lambda: laid_out(w.corpus.fields))
+    addresses = w.corpus.addresses
+    expected = w.corpus.wires
+    if impl == "minimal":  # the same fields as a tuple, encoded in C
+        encode = minimal().encode
+
+        def build_minimal(f: Any, src: bytes, dst: bytes) -> bytes:
+            return encode((f[0], f[1], f[2], f[3], f[4], f[5], f[6], 0, f[8], f[9], f[10]), src, dst)
+
+        def run_minimal() -> None:
+            for f, (src, dst) in zip(fields, addresses):
+                encode((f[0], f[1], f[2], f[3], f[4], f[5], f[6], 0, f[8], f[9], f[10]), src, dst)
+        return Case("build pack", impl, run_minimal, len(fields),
+                    lambda: [build_minimal(f, a, b) for f, (a, b) in zip(fields, addresses)], expected)
+    segment, pack = fastseg.Segment, twin(impl).pack  # one Segment type serves both twins
+
+    def build(f: Any, src: bytes, dst: bytes) -> bytes:
+        return pack(segment(src_port=f[0], dst_port=f[1], seq=f[2], ack=f[3], flags=f[5], window=f[6],
+                            urgent=f[8], options=f[9], payload=f[10]), src=src, dst=dst)
+
+    def run() -> None:
+        for f, (src, dst) in zip(fields, addresses):
+            pack(segment(src_port=f[0], dst_port=f[1], seq=f[2], ack=f[3], flags=f[5], window=f[6],
+                         urgent=f[8], options=f[9], payload=f[10]), src=src, dst=dst)
+    return Case("build pack", impl, run, len(fields),
+                lambda: [build(f, a, b) for f, (a, b) in zip(fields, addresses)], expected)
+
+
+def _pack_text(w: Workload, impl: str) -> Case:
+    """``pack`` with the addresses as text, as programs and fastseg.conn pass them; the
+    baseline packs the same segments with the addresses as 4-byte bytes."""
+    segments, expected = w.segments(), w.corpus.wires
+    if impl == "bytes addresses":
+        pack, addresses = twin("cython").pack, w.corpus.addresses
+    else:
+        pack = twin(impl).pack
+        addresses = w.derived("text addresses", lambda: [
+            (".".join(map(str, src)), ".".join(map(str, dst))) for src, dst in w.corpus.addresses])
+
+    def run() -> None:
+        for seg, (src, dst) in zip(segments, addresses):
+            pack(seg, src=src, dst=dst)
+    return Case("pack text", impl, run, len(segments),
+                lambda: [pack(s, src=a, dst=b) for s, (a, b) in zip(segments, addresses)], expected)
+
+
+def _connection(w: Workload, impl: str) -> Case:
+    """Per segment carried between two Connections (see ``harness.connection``); the baseline
+    is the Cython codec's pack and unpack of the very segments a transfer carries."""
+    size = (1 if w.short else 8) << 20
+    if impl == "codec":
+        carried: list[Any] = w.derived("carried", lambda: _carried(size))
+        pack, unpack = twin("cython").pack, twin("cython").unpack
+
+        def run_codec() -> None:
+            for seg, src, dst in carried:
+                unpack(pack(seg, src=src, dst=dst))
+        return Case("connection", impl, run_codec, len(carried),
+                    lambda: [len(carried)], [len(carried)])
+    module = twin(impl)
+    moved, _ = w.derived(f"moved {impl}", lambda: connection.transfer(module, size))
+    return Case("connection", impl, lambda: connection.transfer(module, size), moved,
+                lambda: [connection.transfer(module, size)], [(moved, connection.sent_digest(size))])
+
+
+def _carried(size: int) -> list[Any]:
+    carried: list[Any] = []
+    connection.transfer(twin("cython"), size, carried)
+    return carried
+
+
 TWINS = ("cython", "python")
 PEERS = ("cython", "python", "dpkt", "scapy")
 #: Every operation in table order: its builder and the implementations timed side by side.
@@ -408,6 +482,9 @@ PLAN: dict[str, tuple[Callable[[Workload, str], Case], tuple[str, ...]]] = {
     "update_checksum": (_update, TWINS),
     **{name: (_seq(name), (*TWINS, "empty call")) for name in _SEQ_TRUTH},
     "pcap": (_pcap, (*PEERS, "loop only")),
+    "build pack": (_build_pack, (*TWINS, "minimal")),
+    "pack text": (_pack_text, (*TWINS, "bytes addresses")),
+    "connection": (_connection, (*TWINS, "codec")),
 }
 
 

@@ -53,6 +53,10 @@ TARGETS = (
     Target("internet_checksum 1500 B: <= 1.25x a plain C loop", _over("checksum 1500", "plain loop"), 1.25),
     Target("internet_checksum 64 KiB: <= 1.25x a plain C loop", _over("checksum 65536", "plain loop"), 1.25),
     Target("seq comparisons (worst of four): <= 1.3x an empty call", _seq_worst, 1.3),
+    Target("Segment(...) then pack with the checksum: <= 2x minimal",
+           _over("build pack", "minimal"), 2.0),
+    Target("pack, text addresses: <= 1.2x bytes addresses", _over("pack text", "bytes addresses"), 1.2),
+    Target("Connection, per segment: <= 10x codec pack+unpack", _over("connection", "codec"), 10.0),
 )
 
 
