@@ -414,12 +414,12 @@ def test_row12_export_memory_does_not_grow_with_the_capture(tmp_path: Path, out:
 
 def test_row13_closed_and_full_standard_output(tmp_path: Path) -> None:
     with open("/dev/full", "w") as full:
-        proc = subprocess.run([sys.executable, "-c", RUNNER, "--help"], stdout=full,
+        proc = subprocess.run([sys.executable, "-c", RUNNER, "--help"], stdout=full, cwd=tmp_path,
                               stderr=subprocess.PIPE, text=True, timeout=60, env=env())
     one_line(proc, 1, "standard output", "No space left")
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader has gone before anything is written: EPIPE, deterministically
-    proc = subprocess.run([sys.executable, "-c", RUNNER, "decode"], stdout=write_end,
+    proc = subprocess.run([sys.executable, "-c", RUNNER, "decode"], stdout=write_end, cwd=tmp_path,
                           stderr=subprocess.PIPE, text=True, timeout=60, env=env())
     os.close(write_end)
     assert proc.returncode == 141 and proc.stderr == ""
@@ -556,3 +556,13 @@ def test_cli_fuzz_no_traceback_documented_statuses(tmp_path: Path) -> None:
         assert len(proc.stderr.splitlines()) <= 3, f"{where}\n{proc.stderr}"  # one a file
         assert not [p for p in out.iterdir() if p.name.endswith(".part")], where
     assert runs >= 20
+
+
+def test_a_bad_input_in_a_compressed_csv_export_is_one_line(tmp_path: Path) -> None:
+    """The gzip writer is let go while the output is open: nothing is written to a closed file."""
+    bad = tmp_path / "noise.pcap"
+    bad.write_bytes(bytes(range(256)))
+    proc = fastseg("export", SMALL, bad, "-o", "o.csv.gz", cwd=tmp_path)
+    message = one_line(proc, 1, "not a pcap or pcapng capture")
+    assert "Exception ignored" not in proc.stderr and message
+    assert not (tmp_path / "o.csv.gz").exists()

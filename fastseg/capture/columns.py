@@ -82,6 +82,7 @@ Spark take over; ``examples/columns_duckdb.py`` is a runnable walk-through::
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import importlib
@@ -380,8 +381,15 @@ def _export(sources: Sequence[Source], names: List[str], out: BinaryIO, fmt: str
                 for cols in iter_columns(source, implementation=implementation):
                     _csv_rows(writer, cols, [name] if with_file else [])
                     rows += cols.rows
-        finally:
-            text.detach()  # flushes; the output itself stays open, for its owner to commit
+        except BaseException:
+            # The output is discarded by its owner: let the wrappers go now, while it is open,
+            # so that none is closed later by the collector, writing to a closed file.
+            with contextlib.suppress(Exception):
+                text.detach()
+                if sink is not out:
+                    sink.close()
+            raise
+        text.detach()  # flushes; the output itself stays open, for its owner to commit
         if sink is not out:
             sink.close()
         return rows
