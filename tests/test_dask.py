@@ -22,7 +22,7 @@ WORKERS = 2
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     with cluster, distributed.Client(cluster) as connected:
         yield connected
 
@@ -62,3 +62,22 @@ def test_patterns():
     with pytest.raises(ValueError, match="no capture files"):
         paths_of([])
     assert paths_of(DATA / "captures" / "rst.pcap") == [str(DATA / "captures" / "rst.pcap")]
+
+
+def test_analyze_on_a_local_cluster_reports_what_one_process_does(tmp_path):
+    """``fastseg analyze --scheduler local``: the per-file work on worker processes, the same
+    JSON (a file that cannot be read is an error entry there too)."""
+    import subprocess
+    import sys
+
+    files = [*FILES[:3], str(tmp_path / "gone.pcap")]
+    runner = "import sys; from fastseg.cli import main; sys.exit(main(sys.argv[1:]))"
+
+    def analyze(*options):
+        return subprocess.run([sys.executable, "-c", runner, "analyze", "--json", *options, *files],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+    alone, spread = analyze("-j", "1"), analyze("--scheduler", "local")
+    assert alone.returncode == spread.returncode == 1
+    assert spread.stdout == alone.stdout and '"error"' in spread.stdout
+    assert spread.stderr == alone.stderr and "Traceback" not in spread.stderr

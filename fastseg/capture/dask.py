@@ -26,13 +26,19 @@ raises, naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import importlib
+import logging
 import os
-from typing import Any, Iterable, List, Optional, Union
+from typing import Any, Iterable, Iterator, List, Optional, Union
 
 from fastseg.capture import columns as _columns
 
-__all__ = ["FILE_COLUMN", "paths_of", "read_captures", "to_pandas"]
+__all__ = ["FILE_COLUMN", "LOCAL", "client", "paths_of", "read_captures", "to_pandas"]
+
+#: The scheduler "address" that asks for a local cluster of worker processes.
+LOCAL = "local"
 
 #: The column naming the file each row came from.
 FILE_COLUMN = "file"
@@ -119,3 +125,23 @@ def read_captures(patterns: Union[PathLike, Iterable[PathLike]], *,
     paths = paths_of(patterns)
     return dd.from_map(_partition, paths, implementation=implementation, meta=_meta(),
                        label="fastseg-read-captures", enforce_metadata=False)
+
+
+@contextlib.contextmanager
+def client(address: str) -> Iterator[Any]:
+    """A ``dask.distributed`` client of the scheduler at ``address`` (``tcp://host:8786``), or of
+    a local cluster of worker processes, one per CPU, when ``address`` is :data:`LOCAL`; the
+    local cluster is shut down on leaving."""
+    try:
+        distributed: Any = importlib.import_module("distributed")  # untyped: used as Any
+    except ImportError:
+        raise ImportError('running on a Dask cluster needs distributed: pip install "fastseg-tcp[dask]"'
+                          ) from None
+    if address == LOCAL:
+        with distributed.LocalCluster(processes=True, threads_per_worker=1, dashboard_address=":0",
+                                      silence_logs=logging.ERROR) as cluster, \
+                distributed.Client(cluster) as connected:
+            yield connected
+    else:
+        with distributed.Client(address) as connected:
+            yield connected
