@@ -12,8 +12,8 @@ so they all behave alike:
   a new file gets ``0o666`` less the umask, as ``open()`` would give it;
 - a character or block device, a FIFO or a socket is written through, in
   place (``-o /dev/null`` stays a device);
-- a symbolic link is followed: its target is written (atomically when the
-  target is a regular file), and the link stays a link;
+- a symbolic link is followed: the file it names is written (atomically when
+  that is a regular file), and the link stays a link;
 - an output that is one of the inputs (the same device and inode), or that
   is named twice, is refused with :class:`SameFileError` before anything is
   read or written.  Devices are exempt (``/dev/null`` may be named twice).
@@ -102,7 +102,7 @@ class Output:
         self._mode, self._newline = mode, newline
         self._encoding = encoding if mode == "w" else None
         self._temp: Optional[str] = None
-        self._target = self.path
+        self._resolved = self.path
         self.file: Any = None
 
     def _open_kwargs(self) -> dict:  # type: ignore[type-arg]
@@ -119,13 +119,13 @@ class Output:
             # A device, FIFO or socket: written through, in place.
             self.file = open(self.path, self._mode, **self._open_kwargs())  # noqa: SIM115
             return self.file  # type: ignore[no-any-return]
-        # A regular file, or none yet: the link's target, written beside itself.
-        target = os.path.realpath(self.path)
-        if ident is not None and _identity(target) != ident:  # /proc/self/fd/N of a deleted file
+        # A regular file, or none yet: the file a link resolves to, written beside itself.
+        resolved = os.path.realpath(self.path)
+        if ident is not None and _identity(resolved) != ident:  # /proc/self/fd/N of a deleted file
             self.file = open(self.path, self._mode, **self._open_kwargs())  # noqa: SIM115
             return self.file  # type: ignore[no-any-return]
-        self._target = target
-        directory, name = os.path.split(target)
+        self._resolved = resolved
+        directory, name = os.path.split(resolved)
         try:
             fd, self._temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory or ".")
         except OSError as exc:
@@ -134,7 +134,7 @@ class Output:
             raise
         try:
             if ident is not None:
-                st = os.stat(target)
+                st = os.stat(resolved)
                 os.fchmod(fd, stat.S_IMODE(st.st_mode))
                 if os.geteuid() == 0:
                     with contextlib.suppress(OSError):
@@ -158,7 +158,7 @@ class Output:
             raise
         if self._temp is not None:
             try:
-                os.replace(self._temp, self._target)
+                os.replace(self._temp, self._resolved)
             except BaseException:
                 self.discard()
                 raise
