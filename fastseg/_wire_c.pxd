@@ -59,6 +59,9 @@ cdef enum:
     TIMESTAMPS = 8
 
     OPTION_HEAD_LEN = 2        # kind, then length, one byte each
+    OPTION_KIND = 0            # where the kind and the length lie in an option
+    OPTION_LENGTH = 1
+    KIND_LEN = 1               # EOL and NOP are the kind byte alone
     MAX_OPTION_LEN = 0xFF
     MAX_OPTION_DATA = 253
     MSS_LEN = 4
@@ -66,6 +69,7 @@ cdef enum:
     SACK_PERMITTED_LEN = 2
     TIMESTAMPS_LEN = 10
     SACK_BLOCK_LEN = 8
+    U32_LEN = 4                # TSval, TSecr and each SACK edge are 32-bit numbers
     MIN_SACK_LEN = 10
     MAX_SACK_BLOCKS = 31
 
