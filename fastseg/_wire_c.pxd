@@ -128,6 +128,13 @@ cdef enum:
     PSEUDO_HEADER_IPV4 = 12
     PSEUDO_HEADER_IPV6 = 40
     PSEUDO_HEADER_MAX = 40
+    # Its fields past the two addresses.
+    PSEUDO_IPV4_ZERO = 8
+    PSEUDO_IPV4_PROTOCOL = 9
+    PSEUDO_IPV4_LENGTH = 10    # 16 bits
+    PSEUDO_IPV6_LENGTH = 32    # 32 bits
+    PSEUDO_IPV6_ZERO = 36      # three zero bytes
+    PSEUDO_IPV6_NEXT_HEADER = 39
 
 # ---------------------------------------------------------------- capture files
 

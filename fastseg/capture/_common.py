@@ -65,6 +65,10 @@ IPV4_ADDR_LEN, IPV6_ADDR_LEN = 4, 16
 #: The TCP pseudo-header (RFC 9293 §3.1, RFC 8200 §8.1) for each IP version, and the larger.
 PSEUDO_HEADER_IPV4, PSEUDO_HEADER_IPV6 = 12, 40
 PSEUDO_HEADER_MAX = PSEUDO_HEADER_IPV6
+#: Their fields past the source and destination addresses: IPv4 a zero byte, the protocol
+#: and the 16-bit TCP length; IPv6 the 32-bit TCP length, three zero bytes, the next header.
+PSEUDO_IPV4_ZERO, PSEUDO_IPV4_PROTOCOL, PSEUDO_IPV4_LENGTH = 8, 9, 10
+PSEUDO_IPV6_LENGTH, PSEUDO_IPV6_ZERO, PSEUDO_IPV6_NEXT_HEADER = 32, 36, 39
 
 # IP protocol numbers.
 IPPROTO_HOPOPTS = 0
