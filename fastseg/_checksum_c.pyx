@@ -2,13 +2,19 @@
 """The Internet checksum in C: the compiled twin of ``_checksum_py`` (docstrings live there)."""
 
 from cpython.buffer cimport Py_buffer
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.stdint cimport UINT32_MAX, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy, memset
 
 from fastseg._buffer cimport Bytes, acquire, release
 from cpython.ref cimport PyObject
 
+from fastseg._endian cimport be16, put16, put32
 from fastseg._uint cimport fastseg_uint
+from fastseg._wire_c cimport (
+    CHECKSUM, HEADER_LEN, IPPROTO_TCP, IPV4_ADDR_LEN, IPV6_ADDR_LEN, PSEUDO_HEADER_IPV4,
+    PSEUDO_HEADER_IPV6, PSEUDO_HEADER_MAX, PSEUDO_IPV4_LENGTH, PSEUDO_IPV4_PROTOCOL,
+    PSEUDO_IPV4_ZERO, PSEUDO_IPV6_LENGTH, PSEUDO_IPV6_NEXT_HEADER, PSEUDO_IPV6_ZERO, U8, U16,
+)
 
 from fastseg import _addr, errors
 
@@ -17,7 +23,7 @@ __all__ = ["internet_checksum", "tcp_checksum", "update_checksum", "verify_check
 cdef inline bint _u16(object value) noexcept:
     """Whether ``value`` is an int in [0, 0xFFFF] (no exception either way)."""
     cdef unsigned long long number
-    return fastseg_uint(<PyObject*>value, 0xFFFF, &number)
+    return fastseg_uint(<PyObject*>value, U16, &number)
 
 
 cdef extern from *:
@@ -58,9 +64,9 @@ _use_sum_variant(_sum_variants()[-1])
 cdef uint16_t fold(uint64_t total) noexcept nogil:
     """Fold a native-order sum to 16 bits with end-around carry, then to big-endian order."""
     while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
+        total = (total & U16) + (total >> 16)
     if fastseg_little_endian():
-        total = ((total & 0xFF) << 8) | (total >> 8)
+        total = ((total & U8) << 8) | (total >> 8)
     return <uint16_t>total
 
 
@@ -71,35 +77,34 @@ cdef uint16_t sum_be(const uint8_t* data, Py_ssize_t size) noexcept nogil:
 
 cdef inline uint16_t add16(uint32_t a, uint32_t b) noexcept nogil:
     a += b
-    return <uint16_t>((a & 0xFFFF) + (a >> 16))
+    return <uint16_t>((a & U16) + (a >> 16))
 
 
 cdef Py_ssize_t pseudo_header(uint8_t* out, const uint8_t* src, const uint8_t* dst,
                               Py_ssize_t size, Py_ssize_t length) noexcept nogil:
-    """Write the pseudo-header for ``size``-byte addresses into ``out`` (40 bytes); return its size.
+    """Write the pseudo-header for ``size``-byte addresses into ``out`` (PSEUDO_HEADER_MAX
+    bytes); return its size.
 
-    The caller has checked that ``size`` is 4 or 16 and that ``length`` fits the IP version.
+    The caller has checked that ``size`` is IPV4_ADDR_LEN or IPV6_ADDR_LEN and that
+    ``length`` fits the IP version.
     """
     memcpy(out, src, size)
     memcpy(out + size, dst, size)
-    if size == 4:
-        out[8] = 0
-        out[9] = 6
-        out[10] = (length >> 8) & 0xFF
-        out[11] = length & 0xFF
-        return 12
-    out[32] = (length >> 24) & 0xFF
-    out[33] = (length >> 16) & 0xFF
-    out[34] = (length >> 8) & 0xFF
-    out[35] = length & 0xFF
-    out[36] = out[37] = out[38] = 0
-    out[39] = 6
-    return 40
+    if size == IPV4_ADDR_LEN:
+        out[PSEUDO_IPV4_ZERO] = 0
+        out[PSEUDO_IPV4_PROTOCOL] = IPPROTO_TCP
+        put16(out + PSEUDO_IPV4_LENGTH, <uint32_t>length)
+        return PSEUDO_HEADER_IPV4
+    put32(out + PSEUDO_IPV6_LENGTH, <uint32_t>length)
+    memset(out + PSEUDO_IPV6_ZERO, 0, PSEUDO_IPV6_NEXT_HEADER - PSEUDO_IPV6_ZERO)
+    out[PSEUDO_IPV6_NEXT_HEADER] = IPPROTO_TCP
+    return PSEUDO_HEADER_IPV6
 
 
 cdef tuple addresses(object src, object dst):
     """Packed addresses: bytes of one IP version pass as they are, the rest via ``_addr``."""
-    if type(src) is bytes and type(dst) is bytes and len(src) == len(dst) and len(src) in (4, 16):
+    if (type(src) is bytes and type(dst) is bytes and len(src) == len(dst)
+            and len(src) in (IPV4_ADDR_LEN, IPV6_ADDR_LEN)):
         return src, dst
     return _addr.pair(src, dst)
 
@@ -108,19 +113,19 @@ cdef uint16_t _segment_sum(object src, object dst, object segment_bytes, uint16_
     """Sum over pseudo-header and segment; ``held`` gets the checksum field as it is."""
     cdef Py_buffer view
     cdef Bytes seg
-    cdef uint8_t pseudo[40]
+    cdef uint8_t pseudo[PSEUDO_HEADER_MAX]
     cdef uint16_t total
     cdef Py_ssize_t size
     keep = acquire(segment_bytes, &view, &seg)
     try:
-        if seg.size < 20:
+        if seg.size < HEADER_LEN:
             raise errors.short_buffer(seg.size).exception()
         src_raw, dst_raw = addresses(src, dst)
-        if seg.size > (0xFFFF if len(src_raw) == 4 else 0xFFFFFFFF):
+        if seg.size > (U16 if len(src_raw) == IPV4_ADDR_LEN else UINT32_MAX):
             _addr.pseudo_header(src_raw, dst_raw, seg.size)  # raises the shared EncodeError
         size = pseudo_header(pseudo, <bytes>src_raw, <bytes>dst_raw, len(src_raw), seg.size)
         total = add16(sum_be(pseudo, size), sum_be(seg.data, seg.size))
-        held[0] = (seg.data[16] << 8) | seg.data[17]  # seg.size >= 20 checked above
+        held[0] = be16(seg.data + CHECKSUM)  # seg.size >= HEADER_LEN checked above
         return total
     finally:
         release(&view, &seg)
@@ -149,7 +154,7 @@ def tcp_checksum(src, dst, segment_bytes):
 
 def verify_checksum(src, dst, segment_bytes):
     cdef uint16_t held
-    return _segment_sum(src, dst, segment_bytes, &held) == 0xFFFF
+    return _segment_sum(src, dst, segment_bytes, &held) == U16
 
 
 def update_checksum(checksum, old_bytes, new_bytes):

@@ -25,8 +25,9 @@ from libc.string cimport memcpy
 from fastseg._endian cimport be16, be32, put16, put32
 from fastseg._uint cimport fastseg_uint
 from fastseg._wire_c cimport (
-    DATA_OFFSET, EOL, HEADER_LEN, OFFSET_UNIT, MAX_HEADER_LEN, MAX_OPTION_DATA, MAX_OPTIONS_LEN, NOP, SACK, SACK_BLOCK_LEN,
-    SACK_PERMITTED, TIMESTAMPS, TIMESTAMPS_LEN, U8, U16, WSCALE,
+    DATA_OFFSET, DATA_OFFSET_SHIFT, EOL, HEADER_LEN, KIND_LEN, MAX_HEADER_LEN, MAX_OPTION_DATA,
+    MAX_OPTIONS_LEN, NOP, OFFSET_UNIT, OPTION_KIND, OPTION_LENGTH, SACK, SACK_BLOCK_LEN,
+    SACK_PERMITTED, TIMESTAMPS, TIMESTAMPS_LEN, U8, U16, U32_LEN, WSCALE,
 )
 
 from fastseg import errors
@@ -53,8 +54,9 @@ cdef extern from *:
 cdef enum:
     # NOP, NOP, timestamps: the layout RFC 7323 Appendix A suggests, read as one word.
     TS_LAYOUT = (NOP << 24) | (NOP << 16) | (TIMESTAMPS << 8) | TIMESTAMPS_LEN
-    TS_LAYOUT_END = HEADER_LEN + 2 + TIMESTAMPS_LEN
-    TS_VALUES = HEADER_LEN + 4          # where the two numbers of that layout start
+    TS_START = HEADER_LEN + 2 * KIND_LEN                # the timestamps option, past the two NOPs
+    TS_LAYOUT_END = TS_START + TIMESTAMPS_LEN
+    TS_VALUES = TS_START + OPTION_HEAD_LEN              # where the two numbers of that layout start
 
 if len(KIND_OBJECTS) != U8 + 1:
     raise ImportError("KIND_OBJECTS must hold an object for every kind byte")
@@ -127,7 +129,8 @@ cdef int _walk(const uint8_t* p, Py_ssize_t end, list problems, PyObject** items
             return 0
         option = None
         if found == AT_EOL:
-            option = (_KINDS[EOL], PyBytes_FromStringAndSize(<const char*>p + i + 1, end - i - 1))
+            option = (_KINDS[EOL], PyBytes_FromStringAndSize(<const char*>p + i + KIND_LEN,
+                                                             end - i - KIND_LEN))
             i = end
         elif found == AT_NOP:
             option = _NOP
@@ -151,7 +154,7 @@ cdef int _walk(const uint8_t* p, Py_ssize_t end, list problems, PyObject** items
 
 cdef inline tuple _u32_pair(const uint8_t* o):
     """The two 32-bit numbers at o[0:8], a (TSval, TSecr) or a SACK block's edges."""
-    return (be32(o), be32(o + 4))
+    return (be32(o), be32(o + U32_LEN))
 
 
 cdef tuple _sack_blocks(const uint8_t* o, Py_ssize_t count):
@@ -170,7 +173,7 @@ cdef tuple _sack_blocks(const uint8_t* o, Py_ssize_t count):
 @cython.cdivision(True)
 cdef tuple _option(const uint8_t* o, Py_ssize_t offset, Py_ssize_t length, list problems):
     """One option whose ``length`` (>= 2) bytes at ``o`` are all readable."""
-    cdef uint8_t kind = o[0]
+    cdef uint8_t kind = o[OPTION_KIND]
     cdef const uint8_t* data = o + OPTION_HEAD_LEN
     if not misfit(kind, length):
         if kind == MSS:
@@ -209,7 +212,7 @@ cdef inline bint _put_pair(uint8_t* at, PyObject* pair) noexcept:
     if not fastseg_uint(_item(pair, 0), UINT32_MAX, &a) or not fastseg_uint(_item(pair, 1), UINT32_MAX, &b):
         return False
     put32(at, <uint32_t>a)
-    put32(at + 4, <uint32_t>b)
+    put32(at + U32_LEN, <uint32_t>b)
     return True
 
 
@@ -245,13 +248,13 @@ cdef bint put_option(uint8_t* h, Py_ssize_t* pos, PyObject* option) noexcept:
     if k == EOL or k == NOP:
         n = 0
         if value != <PyObject*>None:
-            if k == NOP or not _put_bytes(h + start + 1, value, room - 1):
+            if k == NOP or not _put_bytes(h + start + KIND_LEN, value, room - KIND_LEN):
                 return False
             n = _bytes_size(value)
-        elif room < 1:
+        elif room < KIND_LEN:
             return False
-        h[start] = <uint8_t>k
-        pos[0] = start + 1 + n
+        h[start + OPTION_KIND] = <uint8_t>k
+        pos[0] = start + KIND_LEN + n
         return True
     if _is_bytes(value):
         n = _bytes_size(value)
@@ -285,8 +288,8 @@ cdef bint put_option(uint8_t* h, Py_ssize_t* pos, PyObject* option) noexcept:
             n += SACK_BLOCK_LEN
     else:
         return False
-    h[start] = <uint8_t>k
-    h[start + 1] = <uint8_t>(n + OPTION_HEAD_LEN)
+    h[start + OPTION_KIND] = <uint8_t>k
+    h[start + OPTION_LENGTH] = <uint8_t>(n + OPTION_HEAD_LEN)
     pos[0] = start + OPTION_HEAD_LEN + n
     return True
 
@@ -302,7 +305,7 @@ def decode(header, bint strict=True):
     cdef Py_ssize_t end
     if size < HEADER_LEN:
         raise ValueError(f"a header has at least {HEADER_LEN} bytes, got {size}")
-    end = min(max((p[DATA_OFFSET] >> 4) * OFFSET_UNIT, HEADER_LEN), size)
+    end = min(max((be16(p + DATA_OFFSET) >> DATA_OFFSET_SHIFT) * OFFSET_UNIT, HEADER_LEN), size)
     problems = None if strict else []
     options = unpack_options(p, end, problems)
     return options, tuple(problems or ())

@@ -40,6 +40,10 @@ TIMESTAMPS = 8
 
 #: An option other than EOL and NOP starts with its kind and its total length, one byte each.
 OPTION_HEAD_LEN = 2
+#: Where the kind and the length lie in an option; EOL and NOP are the kind byte alone.
+OPTION_KIND = 0
+OPTION_LENGTH = 1
+KIND_LEN = 1
 MAX_OPTION_LEN = 0xFF
 MAX_OPTION_DATA = MAX_OPTION_LEN - OPTION_HEAD_LEN
 
@@ -52,6 +56,8 @@ FIXED_LENGTHS = {MSS: MSS_LEN, WSCALE: WSCALE_LEN, SACK_PERMITTED: SACK_PERMITTE
                  TIMESTAMPS: TIMESTAMPS_LEN}
 #: A SACK option is 2 bytes plus 8 per block, with at least one block (RFC 2018 §3).
 SACK_BLOCK_LEN = 8
+#: TSval and TSecr, like a SACK block's left and right edges, are 32-bit numbers.
+U32_LEN = 4
 MIN_SACK_LEN = OPTION_HEAD_LEN + SACK_BLOCK_LEN
 MAX_SACK_BLOCKS = (MAX_OPTION_LEN - OPTION_HEAD_LEN) // SACK_BLOCK_LEN  # 31
 

@@ -59,6 +59,9 @@ cdef enum:
     TIMESTAMPS = 8
 
     OPTION_HEAD_LEN = 2        # kind, then length, one byte each
+    OPTION_KIND = 0            # where the kind and the length lie in an option
+    OPTION_LENGTH = 1
+    KIND_LEN = 1               # EOL and NOP are the kind byte alone
     MAX_OPTION_LEN = 0xFF
     MAX_OPTION_DATA = 253
     MSS_LEN = 4
@@ -66,6 +69,7 @@ cdef enum:
     SACK_PERMITTED_LEN = 2
     TIMESTAMPS_LEN = 10
     SACK_BLOCK_LEN = 8
+    U32_LEN = 4                # TSval, TSecr and each SACK edge are 32-bit numbers
     MIN_SACK_LEN = 10
     MAX_SACK_BLOCKS = 31
 
@@ -116,6 +120,8 @@ cdef enum:
     IPPROTO_AH = 51
     IPPROTO_DSTOPTS = 60
 
+    IPV4_VERSION = 4
+    IPV6_VERSION = 6
     IPV4_HEADER_LEN = 20
     IPV6_HEADER_LEN = 40
     IPV4_ADDR_LEN = 4
@@ -124,18 +130,42 @@ cdef enum:
     PSEUDO_HEADER_IPV4 = 12
     PSEUDO_HEADER_IPV6 = 40
     PSEUDO_HEADER_MAX = 40
+    # Its fields past the two addresses.
+    PSEUDO_IPV4_ZERO = 8
+    PSEUDO_IPV4_PROTOCOL = 9
+    PSEUDO_IPV4_LENGTH = 10    # 16 bits
+    PSEUDO_IPV6_LENGTH = 32    # 32 bits
+    PSEUDO_IPV6_ZERO = 36      # three zero bytes
+    PSEUDO_IPV6_NEXT_HEADER = 39
+    # An IPv4-mapped IPv6 address: zeros, two 0xFF bytes from here, then the IPv4 address.
+    IPV4_MAPPED_ONES = 10
+    IPV4_MAPPED_ADDR = 12
 
 # ---------------------------------------------------------------- capture files
 
 cdef enum:
     PCAP_FILE_HEADER = 24      # the classic pcap global header
     PCAP_RECORD_HEADER = 16    # ts_sec, ts_frac, incl_len, orig_len
+    PCAP_LINKTYPE = 20         # where the link type lies in the global header
+    PCAP_LINKTYPE_MASK = 0x0FFFFFFF
+    PCAP_TS_SEC = 0            # where the fields lie in a record header
+    PCAP_TS_FRAC = 4
+    PCAP_INCL_LEN = 8
+    PCAP_ORIG_LEN = 12
     PCAPNG_SHB = 0x0A0D0D0A
     PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
     PCAPNG_IDB = 1
     PCAPNG_PB = 2
     PCAPNG_SPB = 3
     PCAPNG_EPB = 6
+    # A block: type, total length, body, total length again.
+    PCAPNG_BLOCK_LENGTH = 4
+    PCAPNG_BLOCK_HEADER = 8
+    PCAPNG_BLOCK_TRAILER = 4
+    PCAPNG_BLOCK_ALIGN = 4
+    PCAPNG_MIN_BLOCK = 12
+    PCAPNG_SHB_BYTE_ORDER = 8  # a section header's byte-order magic opens its body
+    PCAPNG_SHB_HEAD = 12       # the bytes that tell a section's byte order
     MAX_RECORD = 67108864
 
 cdef extern from *:

@@ -47,16 +47,24 @@ from libc.stdint cimport (
 from libc.string cimport memcpy, memset
 
 from fastseg._checksum_c cimport sum_native
-from fastseg._endian cimport be16, be32
+from fastseg._endian cimport be16, be32, put16, put32
 from fastseg._options_c cimport AT_END, AT_EOL, AT_NOP, AT_OPTION, misfit, step
 from fastseg._uint cimport fastseg_uint
 from fastseg._wire_c cimport (
-    ACK, CHECKSUM, DATA_OFFSET, DATA_OFFSET_SHIFT, DST_PORT, EOL, FLAG_BITS, HEADER_LEN, MSS, NOP,
-    OFFSET_UNIT, OPTION_HEAD_LEN, RESERVED_BITS, RESERVED_SHIFT, SACK, SACK_BLOCK_LEN,
-    SACK_PERMITTED, SEQ, SRC_PORT, TIMESTAMPS, URGENT, WINDOW, WSCALE,
+    ACK, CHECKSUM, DATA_OFFSET, DATA_OFFSET_SHIFT, DST_PORT, EOL, FLAG_BITS, HEADER_LEN,
+    IPPROTO_TCP, IPV4_ADDR_LEN, IPV4_MAPPED_ADDR, IPV4_MAPPED_ONES, IPV4_VERSION, IPV6_ADDR_LEN,
+    IPV6_VERSION, MAX_RECORD, MSS, NOP, OFFSET_UNIT, OPTION_HEAD_LEN, PCAP_FILE_HEADER,
+    PCAP_INCL_LEN, PCAP_LINKTYPE, PCAP_LINKTYPE_MASK, PCAP_ORIG_LEN, PCAP_RECORD_HEADER,
+    PCAP_TS_FRAC, PCAP_TS_SEC, PCAPNG_BLOCK_ALIGN, PCAPNG_BLOCK_HEADER, PCAPNG_BLOCK_LENGTH,
+    PCAPNG_BLOCK_TRAILER, PCAPNG_BYTE_ORDER_MAGIC, PCAPNG_EPB, PCAPNG_IDB, PCAPNG_MIN_BLOCK,
+    PCAPNG_PB, PCAPNG_SHB, PCAPNG_SHB_BYTE_ORDER, PCAPNG_SHB_HEAD, PCAPNG_SPB, PSEUDO_HEADER_IPV4,
+    PSEUDO_HEADER_IPV6, PSEUDO_HEADER_MAX, PSEUDO_IPV4_LENGTH, PSEUDO_IPV4_PROTOCOL,
+    PSEUDO_IPV4_ZERO, PSEUDO_IPV6_LENGTH, PSEUDO_IPV6_NEXT_HEADER, PSEUDO_IPV6_ZERO,
+    RESERVED_BITS, RESERVED_SHIFT, SACK, SACK_BLOCK_LEN, SACK_PERMITTED, SEQ, SRC_PORT,
+    TIMESTAMPS, U8, U16, U32_LEN, URGENT, WINDOW, WSCALE,
 )
 from fastseg.capture._frames cimport (
-    K_TCP, MAX_RECORD, Found, Interface, Packet, _capture_format, _checksum_ok,
+    K_TCP, Found, Interface, Packet, _capture_format, _checksum_ok,
     _decode, _interface_fields, _le32, _other_frame, _packet_block, _rd32,
 )
 
@@ -211,7 +219,7 @@ cdef inline void _segment(const Out* o, Py_ssize_t r, const uint8_t* s, Py_ssize
             if not has_timestamps:
                 has_timestamps = 1
                 tsval = be32(data)
-                tsecr = be32(data + 4)
+                tsecr = be32(data + U32_LEN)
         elif kind == SACK:
             if not sack_blocks:
                 sack_blocks = <uint8_t>((length - OPTION_HEAD_LEN) // SACK_BLOCK_LEN)
@@ -228,24 +236,28 @@ cdef inline void _segment(const Out* o, Py_ssize_t r, const uint8_t* s, Py_ssize
 
 
 cdef inline void _addresses(const Out* o, Py_ssize_t r, const uint8_t* a, uint32_t version) noexcept nogil:
-    cdef uint8_t* src = o.src_addr + 16 * r
-    cdef uint8_t* dst = o.dst_addr + 16 * r
-    if version == 4:
-        o.version[r] = 4
+    """The address columns of row ``r``: the source address at ``a``, the destination after it."""
+    cdef uint8_t* src = o.src_addr + IPV6_ADDR_LEN * r
+    cdef uint8_t* dst = o.dst_addr + IPV6_ADDR_LEN * r
+    if version == IPV4_VERSION:
+        o.version[r] = IPV4_VERSION
         o.src_ipv4[r] = be32(a)
-        o.dst_ipv4[r] = be32(a + 4)
-        memset(src, 0, 10)                   # ::ffff:a.b.c.d
-        src[10] = src[11] = 0xFF
-        memcpy(src + 12, a, 4)
-        memset(dst, 0, 10)
-        dst[10] = dst[11] = 0xFF
-        memcpy(dst + 12, a + 4, 4)
+        o.dst_ipv4[r] = be32(a + IPV4_ADDR_LEN)
+        _mapped(src, a)                      # ::ffff:a.b.c.d
+        _mapped(dst, a + IPV4_ADDR_LEN)
     else:
-        o.version[r] = 6
+        o.version[r] = IPV6_VERSION
         o.src_ipv4[r] = 0
         o.dst_ipv4[r] = 0
-        memcpy(src, a, 16)
-        memcpy(dst, a + 16, 16)
+        memcpy(src, a, IPV6_ADDR_LEN)
+        memcpy(dst, a + IPV6_ADDR_LEN, IPV6_ADDR_LEN)
+
+
+cdef inline void _mapped(uint8_t* out, const uint8_t* ipv4) noexcept nogil:
+    """Write the IPv4-mapped IPv6 address of ``ipv4`` (RFC 4291 §2.5.5.2) to ``out``."""
+    memset(out, 0, IPV4_MAPPED_ONES)
+    memset(out + IPV4_MAPPED_ONES, U8, IPV4_MAPPED_ADDR - IPV4_MAPPED_ONES)
+    memcpy(out + IPV4_MAPPED_ADDR, ipv4, IPV4_ADDR_LEN)
 
 
 cdef extern from *:
@@ -292,6 +304,20 @@ cdef inline uint64_t _word(const uint8_t* p) noexcept nogil:
     return word
 
 
+cdef inline uint64_t _words(const uint8_t* p, Py_ssize_t size) noexcept nogil:
+    """The native-order 32-bit words of p[0:size] added up (``size`` a multiple of 4).
+
+    Called with constant sizes, so the compiler unrolls the loop into the sum
+    of words it stands for.
+    """
+    cdef uint64_t total = 0
+    cdef Py_ssize_t i = 0
+    while i < size:
+        total += _word(p + i)
+        i += 4
+    return total
+
+
 cdef inline int8_t _verdict(const uint8_t* p, const Found* f) noexcept nogil:
     """``_frames._checksum_ok`` for the segment ``f`` locates in ``p``, in one pass over its bytes.
 
@@ -304,33 +330,30 @@ cdef inline int8_t _verdict(const uint8_t* p, const Found* f) noexcept nogil:
     """
     cdef Py_ssize_t length = f.stop - f.start
     cdef const uint8_t* a = p + f.addr
-    cdef uint8_t tail[8]
+    cdef uint8_t pseudo[PSEUDO_HEADER_MAX]  # only its fields past the two addresses are written
     cdef uint64_t total
     if not f.complete:
         return -1
-    if f.version == 4:
-        if length > 0xFFFF:
+    if f.version == IPV4_VERSION:
+        if length > U16:
             return -1
-        tail[0] = 0
-        tail[1] = 6
-        tail[2] = <uint8_t>(length >> 8)
-        tail[3] = <uint8_t>length
-        total = _word(a) + _word(a + 4) + _word(tail)
+        pseudo[PSEUDO_IPV4_ZERO] = 0
+        pseudo[PSEUDO_IPV4_PROTOCOL] = IPPROTO_TCP
+        put16(pseudo + PSEUDO_IPV4_LENGTH, <uint32_t>length)
+        total = (_words(a, 2 * IPV4_ADDR_LEN)
+                 + _words(pseudo + PSEUDO_IPV4_ZERO, PSEUDO_HEADER_IPV4 - PSEUDO_IPV4_ZERO))
     else:
-        if f.final != f.addr + 16 or f.final_prefix:
+        if f.final != f.addr + IPV6_ADDR_LEN or f.final_prefix:
             return <int8_t>_checksum_ok(p, f)
-        tail[0] = <uint8_t>(length >> 24)
-        tail[1] = <uint8_t>(length >> 16)
-        tail[2] = <uint8_t>(length >> 8)
-        tail[3] = <uint8_t>length
-        tail[4] = tail[5] = tail[6] = 0
-        tail[7] = 6
-        total = (_word(a) + _word(a + 4) + _word(a + 8) + _word(a + 12) + _word(a + 16)
-                 + _word(a + 20) + _word(a + 24) + _word(a + 28) + _word(tail) + _word(tail + 4))
+        put32(pseudo + PSEUDO_IPV6_LENGTH, <uint32_t>length)
+        memset(pseudo + PSEUDO_IPV6_ZERO, 0, PSEUDO_IPV6_NEXT_HEADER - PSEUDO_IPV6_ZERO)
+        pseudo[PSEUDO_IPV6_NEXT_HEADER] = IPPROTO_TCP
+        total = (_words(a, 2 * IPV6_ADDR_LEN)
+                 + _words(pseudo + PSEUDO_IPV6_LENGTH, PSEUDO_HEADER_IPV6 - PSEUDO_IPV6_LENGTH))
     total += sum_native(p + f.start, length)
     while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total == 0xFFFF
+        total = (total & U16) + (total >> 16)
+    return total == U16
 
 
 @cython.cdivision(True)
@@ -485,17 +508,18 @@ cdef class _Decoder:
         cdef Py_ssize_t packets = 0
         cdef uint64_t length              # 16 + a 32-bit captured length must not wrap to 0
         cdef uint32_t block_type
-        while limit - pos >= 16:
+        while limit - pos >= PCAP_RECORD_HEADER:  # more than a pcapng block's type, length and magic
             if pcapng:
                 block_type = _rd32(data + pos, big)
-                if block_type == 0x0A0D0D0A:
-                    big = be32(data + pos + 8) == 0x1A2B3C4D
-                length = _rd32(data + pos + 4, big)
-                if length < 12 or length % 4:
+                if block_type == PCAPNG_SHB:
+                    big = be32(data + pos + PCAPNG_SHB_BYTE_ORDER) == PCAPNG_BYTE_ORDER_MAGIC
+                length = _rd32(data + pos + PCAPNG_BLOCK_LENGTH, big)
+                if length < PCAPNG_MIN_BLOCK or length % PCAPNG_BLOCK_ALIGN:
                     break
-                packets += block_type == 6 or block_type == 3 or block_type == 2
+                packets += (block_type == PCAPNG_EPB or block_type == PCAPNG_SPB
+                            or block_type == PCAPNG_PB)
             else:
-                length = 16 + <uint64_t>_rd32(data + pos + 8, big)
+                length = PCAP_RECORD_HEADER + <uint64_t>_rd32(data + pos + PCAP_INCL_LEN, big)
                 packets += 1
             if <Py_ssize_t>length > limit - pos:
                 break
@@ -664,14 +688,14 @@ cdef class _Decoder:
     # ------------------------------------------------------------ classic pcap
 
     cdef int _pcap(self, bint big, bint nano) except -1:
-        cdef uint32_t linktype = _rd32(self._data + 20, big) & 0x0FFFFFFF
+        cdef uint32_t linktype = _rd32(self._data + PCAP_LINKTYPE, big) & PCAP_LINKTYPE_MASK
         cdef uint64_t frac_ns = 1 if nano else 1000
         cdef int status
         if linktype not in c.SUPPORTED_LINKTYPES:
             raise c.unsupported_linktype(self.name, linktype)
         self.linktypes = [linktype]
-        self._allocate(self._estimate(24, False, big))
-        self._pos = 24
+        self._allocate(self._estimate(PCAP_FILE_HEADER, False, big))
+        self._pos = PCAP_FILE_HEADER
         while True:
             with nogil:
                 status = self._pcap_walk(big, frac_ns, linktype)
@@ -694,24 +718,25 @@ cdef class _Decoder:
         cdef int64_t ns
         cdef Found f
         cdef int status = WALK_DONE
-        while size - pos >= 16:
+        while size - pos >= PCAP_RECORD_HEADER:
             if self._rows == self._capacity:
                 status = WALK_FULL
                 break
             p = data + pos
-            captured = _rd32(p + 8, big)
+            captured = _rd32(p + PCAP_INCL_LEN, big)
             if captured > MAX_RECORD:
                 self._bad = captured
                 status = WALK_CORRUPT
                 break
-            if size - pos - 16 < <Py_ssize_t>captured:
+            if size - pos - PCAP_RECORD_HEADER < <Py_ssize_t>captured:
                 break
-            orig_len = _rd32(p + 12, big)
-            ns = <int64_t>(<uint64_t>_rd32(p, big) * 1000000000 + <uint64_t>_rd32(p + 4, big) * frac_ns)
-            pos += 16 + captured
+            orig_len = _rd32(p + PCAP_ORIG_LEN, big)
+            ns = <int64_t>(<uint64_t>_rd32(p + PCAP_TS_SEC, big) * 1000000000
+                           + <uint64_t>_rd32(p + PCAP_TS_FRAC, big) * frac_ns)
+            pos += PCAP_RECORD_HEADER + captured
             self.frames += 1
-            if _decode(p + 16, captured, orig_len, linktype, &f) == K_TCP:
-                self._emit(p + 16, &f, ns, 0)
+            if _decode(p + PCAP_RECORD_HEADER, captured, orig_len, linktype, &f) == K_TCP:
+                self._emit(p + PCAP_RECORD_HEADER, &f, ns, 0)
                 if self._count == self._chunk:
                     self._publish()
         self._pos = pos
@@ -726,35 +751,37 @@ cdef class _Decoder:
         cdef const uint8_t* p
         cdef uint32_t block_type, length, trailer
         self._allocate(self._estimate(0, True, False))
-        while size - pos >= 8:
+        while size - pos >= PCAPNG_BLOCK_HEADER:
             p = data + pos
             block_type = _rd32(p, self._big)
-            if block_type == 0x0A0D0D0A:
-                if size - pos < 12:
+            if block_type == PCAPNG_SHB:
+                if size - pos < PCAPNG_SHB_HEAD:
                     break
-                if _le32(p + 8) == 0x1A2B3C4D:
+                if _le32(p + PCAPNG_SHB_BYTE_ORDER) == PCAPNG_BYTE_ORDER_MAGIC:
                     self._big = False
-                elif be32(p + 8) == 0x1A2B3C4D:
+                elif be32(p + PCAPNG_SHB_BYTE_ORDER) == PCAPNG_BYTE_ORDER_MAGIC:
                     self._big = True
                 else:
                     raise c.corrupt(self.name, pos, "section header without byte-order magic")
-            length = _rd32(p + 4, self._big)
-            if length < 12 or length % 4 or length > MAX_RECORD:
+            length = _rd32(p + PCAPNG_BLOCK_LENGTH, self._big)
+            if length < PCAPNG_MIN_BLOCK or length % PCAPNG_BLOCK_ALIGN or length > MAX_RECORD:
                 raise c.corrupt(self.name, pos, f"block of {length} bytes")
             if size - pos < <Py_ssize_t>length:
                 break
-            trailer = _rd32(p + length - 4, self._big)
+            trailer = _rd32(p + length - PCAPNG_BLOCK_TRAILER, self._big)
             if trailer != length:
                 raise c.corrupt(self.name, pos, f"block length {length} does not match its "
                                 f"trailer {trailer}")
-            if block_type == 6 or block_type == 3 or block_type == 2:
-                self._packet(block_type, p + 8, length - 12, pos)
-            elif block_type == 0x0A0D0D0A:
+            if block_type == PCAPNG_EPB or block_type == PCAPNG_SPB or block_type == PCAPNG_PB:
+                self._packet(block_type, p + PCAPNG_BLOCK_HEADER,
+                             length - PCAPNG_BLOCK_HEADER - PCAPNG_BLOCK_TRAILER, pos)
+            elif block_type == PCAPNG_SHB:
                 self._interfaces = []
                 self._if.id = -1
-            elif block_type == 1:
-                fields = _interface_fields(bytes(data[pos + 8:pos + length - 4]), self._big,
-                                           self.name, pos)
+            elif block_type == PCAPNG_IDB:
+                fields = _interface_fields(bytes(data[pos + PCAPNG_BLOCK_HEADER:
+                                                      pos + length - PCAPNG_BLOCK_TRAILER]),
+                                           self._big, self.name, pos)
                 self._interfaces.append(fields)
                 self.linktypes.append(fields[0])
             elif _other_frame(block_type):     # numbered as a frame by Wireshark, no packet
@@ -790,11 +817,11 @@ cdef class _Decoder:
     cdef object run(self, Py_ssize_t chunk, bint threaded):
         cdef bint big, nano
         cdef int kind
-        if self._size < 24:
+        if self._size < PCAP_FILE_HEADER:         # _capture_format reads this much
             raise c.not_a_capture(self.name, bytes(self._data[:self._size]))
         kind = _capture_format(self._data, &big, &nano)
         if kind == 0:
-            raise c.not_a_capture(self.name, bytes(self._data[:24]))
+            raise c.not_a_capture(self.name, bytes(self._data[:PCAP_FILE_HEADER]))
         self._start(chunk, threaded)
         try:
             if kind == 1:

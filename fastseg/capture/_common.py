@@ -58,6 +58,8 @@ ETHERTYPE_IPV6 = 0x86DD
 ETHERTYPE_8021Q, ETHERTYPE_8021AD, ETHERTYPE_QINQ = 0x8100, 0x88A8, 0x9100
 ETHERTYPE_VLANS = (ETHERTYPE_8021Q, ETHERTYPE_8021AD, ETHERTYPE_QINQ)
 
+#: The IP version field's values.
+IPV4_VERSION, IPV6_VERSION = 4, 6
 #: An IPv4 header without options (RFC 791 §3.1), and the fixed IPv6 header (RFC 8200 §3).
 IPV4_HEADER_LEN = 20
 IPV6_HEADER_LEN = 40
@@ -65,6 +67,13 @@ IPV4_ADDR_LEN, IPV6_ADDR_LEN = 4, 16
 #: The TCP pseudo-header (RFC 9293 §3.1, RFC 8200 §8.1) for each IP version, and the larger.
 PSEUDO_HEADER_IPV4, PSEUDO_HEADER_IPV6 = 12, 40
 PSEUDO_HEADER_MAX = PSEUDO_HEADER_IPV6
+#: Their fields past the source and destination addresses: IPv4 a zero byte, the protocol
+#: and the 16-bit TCP length; IPv6 the 32-bit TCP length, three zero bytes, the next header.
+PSEUDO_IPV4_ZERO, PSEUDO_IPV4_PROTOCOL, PSEUDO_IPV4_LENGTH = 8, 9, 10
+PSEUDO_IPV6_LENGTH, PSEUDO_IPV6_ZERO, PSEUDO_IPV6_NEXT_HEADER = 32, 36, 39
+#: An IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2): zero bytes, two 0xFF bytes from
+#: IPV4_MAPPED_ONES on, then the IPv4 address from IPV4_MAPPED_ADDR on.
+IPV4_MAPPED_ONES, IPV4_MAPPED_ADDR = 10, 12
 
 # IP protocol numbers.
 IPPROTO_HOPOPTS = 0
@@ -83,6 +92,11 @@ IPV6_EXTENSIONS = (IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS)
 # incl_len, orig_len.
 PCAP_FILE_HEADER = 24
 PCAP_RECORD_HEADER = 16
+# Where the link type lies in the global header; the bits above the mask may carry FCS
+# length information.
+PCAP_LINKTYPE, PCAP_LINKTYPE_MASK = 20, 0x0FFFFFFF
+# Where the fields lie in a record header.
+PCAP_TS_SEC, PCAP_TS_FRAC, PCAP_INCL_LEN, PCAP_ORIG_LEN = 0, 4, 8, 12
 # Classic pcap and pcapng magic numbers (read little-endian).
 PCAP_MAGIC_USEC = 0xA1B2C3D4
 PCAP_MAGIC_NSEC = 0xA1B23C4D
@@ -92,6 +106,17 @@ PCAPNG_IDB = 1
 PCAPNG_PB = 2               # the obsolete Packet Block; Wireshark still reads it
 PCAPNG_SPB = 3
 PCAPNG_EPB = 6
+# A pcapng block: its type, its total length at PCAPNG_BLOCK_LENGTH, the body from
+# PCAPNG_BLOCK_HEADER on, and the total length again in the PCAPNG_BLOCK_TRAILER last
+# bytes; the total is a multiple of PCAPNG_BLOCK_ALIGN, at least PCAPNG_MIN_BLOCK.
+PCAPNG_BLOCK_LENGTH = 4
+PCAPNG_BLOCK_HEADER = 8
+PCAPNG_BLOCK_TRAILER = 4
+PCAPNG_BLOCK_ALIGN = 4
+PCAPNG_MIN_BLOCK = PCAPNG_BLOCK_HEADER + PCAPNG_BLOCK_TRAILER
+# A section header's byte-order magic opens its body; PCAPNG_SHB_HEAD bytes tell its order.
+PCAPNG_SHB_BYTE_ORDER = PCAPNG_BLOCK_HEADER
+PCAPNG_SHB_HEAD = 12
 # Blocks without a packet that Wireshark (4.0) still numbers as frames, so frame
 # numbers count them too: systemd journal entries, sysdig events and custom blocks
 # (copyable or not, whatever their enterprise number).  Name resolution, interface
