@@ -201,6 +201,12 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _interruptible() -> None:
+    """In the child before exec: Ctrl-C does what it does at a terminal.  A test run started in
+    the background of a non-interactive shell inherits SIGINT ignored, and Python keeps it so."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _analyze_blocked_on_fifos(tmp_path: Path) -> tuple:  # type: ignore[type-arg]
     """``fastseg analyze -j 2`` on two FIFOs nobody writes: workers ready and blocked."""
     fifos = [tmp_path / "a.fifo", tmp_path / "b.fifo"]
@@ -208,7 +214,7 @@ def _analyze_blocked_on_fifos(tmp_path: Path) -> tuple:  # type: ignore[type-arg
         os.mkfifo(fifo)
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, "analyze", "-j", "2", *map(str, fifos)],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env())
+                            env=env(), preexec_fn=_interruptible)
     deadline = time.monotonic() + 30
     workers: List[int] = []
     while time.monotonic() < deadline:
