@@ -4,7 +4,7 @@
 # options), fastseg/_enums.py (FLAG_X is Flags.X) or fastseg/capture/_common.py (link,
 # IP and capture file formats); tests/test_wire_constants.py reads this file and checks
 # that, so keep one "NAME = value" per line.  Values above a C int are written as
-# unsigned literals in the extern block at the end.
+# unsigned literals in the extern block after the capture files.
 
 # ---------------------------------------------------------------- TCP header (RFC 9293 §3.1)
 
@@ -171,3 +171,124 @@ cdef enum:
 cdef extern from *:
     const unsigned int PCAP_MAGIC_USEC "0xA1B2C3D4U"
     const unsigned int PCAP_MAGIC_NSEC "0xA1B23C4DU"
+
+# ---------------------------------------------------------------- frames and capture formats
+# What fastseg/capture/_frames.pyx and _reader_c.pyx take apart, field by field.
+
+# Record and block layouts.
+cdef enum:
+    IPV4_VERSION = 4
+    IPV6_VERSION = 6
+    PCAP_LINKTYPE = 20         # where the link type lies in the global header
+    PCAP_LINKTYPE_MASK = 0x0FFFFFFF
+    PCAP_TS_SEC = 0            # where the fields lie in a record header
+    PCAP_TS_FRAC = 4
+    PCAP_INCL_LEN = 8
+    PCAP_ORIG_LEN = 12
+    PCAPNG_BLOCK_LENGTH = 4    # a block: type, total length, body, total length again
+    PCAPNG_BLOCK_HEADER = 8
+    PCAPNG_BLOCK_TRAILER = 4
+    PCAPNG_BLOCK_ALIGN = 4
+    PCAPNG_MIN_BLOCK = 12
+    PCAPNG_SHB_BYTE_ORDER = 8  # a section header's byte-order magic opens its body
+    PCAPNG_SHB_HEAD = 12       # the bytes that tell a section's byte order
+
+# Codes shared with _common.LAYERS: which header a "header cut short" detail names.
+cdef enum:
+    LAYER_ETHERNET = 0
+    LAYER_VLAN = 1
+    LAYER_SLL = 2
+    LAYER_SLL2 = 3
+    LAYER_LOOPBACK = 4
+    LAYER_IPV4 = 5
+    LAYER_IPV6 = 6
+    LAYER_IPV6_EXT = 7
+    LAYER_TCP = 8
+    LAYER_AH = 9
+
+# The IP headers (RFC 791 §3.1, RFC 8200 §3-4, RFC 4302 §2).
+cdef enum:
+    IP_VERSION_SHIFT = 4       # the version is the first byte's high nibble
+    IPV4_IHL_MASK = 0x0F       # the header length, its low nibble
+    IHL_UNIT = 4               # header_len = IHL * IHL_UNIT
+    IPV4_TOTAL_LEN = 2
+    IPV4_FRAGMENT = 6          # flags and fragment offset, 16 bits
+    IPV4_PROTOCOL = 9
+    IPV4_SRC = 12
+    IPV4_DST = 16
+    IPV4_MORE_FRAGMENTS = 0x2000
+    IPV4_FRAGMENT_OFFSET = 0x1FFF
+    FRAGMENT_UNIT = 8          # fragment offsets count 8-octet units
+    IPV6_PAYLOAD_LEN = 4
+    IPV6_NEXT_HEADER = 6
+    IPV6_SRC = 8
+    IPV6_DST = 24
+
+    # An extension header opens with its next header and its length, one byte each.
+    EXT_NEXT_HEADER = 0
+    EXT_LEN = 1
+    EXT_HEAD_LEN = 2
+    EXT_UNIT = 8               # size = (length + EXT_LEN_BIAS) * EXT_UNIT
+    EXT_LEN_BIAS = 1
+    AH_UNIT = 4                # AH: size = (length + AH_LEN_BIAS) * AH_UNIT
+    AH_LEN_BIAS = 2
+
+    # The fragment header: its offset (already in bytes under the mask) and M flag.
+    IPV6_FRAGMENT_LEN = 8
+    IPV6_FRAGMENT = 2
+    IPV6_FRAGMENT_OFFSET = 0xFFF8
+    IPV6_MORE_FRAGMENTS = 1
+
+    # Hop-by-hop options (RFC 8200 §4.2): Pad1 alone, the others type, length, data.
+    IPV6_OPT_PAD1 = 0
+    IPV6_PAD1_LEN = 1
+    IPV6_OPT_LEN = 1
+    IPV6_OPT_HEAD_LEN = 2
+    IPV6_OPT_JUMBO = 0xC2      # RFC 2675: a 32-bit payload length
+    JUMBO_LEN = 4
+
+    # The routing header: type and segments left, addresses after its first 8 bytes.
+    ROUTING_TYPE = 2
+    SEGMENTS_LEFT = 3
+    ROUTING_ADDRESSES = 8
+    ROUTING_RH0 = 0            # RFC 2460 §4.4, deprecated by RFC 5095
+    ROUTING_HOME = 2           # RFC 6275 §6.4: one home address
+    ROUTING_RPL = 3            # RFC 6554 §3
+    ROUTING_SRH = 4            # RFC 8754 §2
+    RPL_CMPR = 4               # CmprI in the high nibble, CmprE in the low one
+    RPL_CMPRI_SHIFT = 4
+    RPL_CMPRE_MASK = 0x0F
+    RPL_PAD = 5                # Pad in the high nibble
+    RPL_PAD_SHIFT = 4
+    SRH_LAST_ENTRY = 4
+
+# pcapng blocks, their fields and options.
+cdef enum:
+    # Blocks Wireshark numbers as frames without a packet (_common.PCAPNG_OTHER_FRAMES).
+    PCAPNG_SYSTEMD_JOURNAL = 0x00000009
+    PCAPNG_SYSDIG_EVENT = 0x00000204
+    PCAPNG_SYSDIG_EVENT_V2 = 0x00000216
+    PCAPNG_SYSDIG_EVENT_V2_LARGE = 0x00000221
+    PCAPNG_CUSTOM_COPY = 0x00000BAD
+    PCAPNG_CUSTOM_NO_COPY = 0x40000BAD
+
+    # An interface description block: link type, reserved, snap length, then options.
+    PCAPNG_IDB_OPTIONS = 8
+    PCAPNG_OPTION_HEAD = 4     # code and length, 16 bits each; the value padded to 32 bits
+    PCAPNG_OPT_END = 0
+    PCAPNG_IF_TSRESOL = 9
+    PCAPNG_TSRESOL_LEN = 1
+    PCAPNG_TSRESOL_DEFAULT = 6  # microseconds
+    PCAPNG_IF_TSOFFSET = 14
+    PCAPNG_TSOFFSET_LEN = 8
+
+    # Packet blocks: the simple one's original length, then its data; the enhanced (and
+    # the obsolete) one's interface, timestamp, captured and original lengths, then data.
+    PCAPNG_SPB_ORIG_LEN = 0
+    PCAPNG_SPB_HEADER = 4
+    PCAPNG_INTERFACE_ID = 0
+    PCAPNG_TS_HIGH = 4
+    PCAPNG_TS_LOW = 8
+    PCAPNG_CAPTURED = 12
+    PCAPNG_ORIG_LEN = 16
+    PCAPNG_PACKET_HEADER = 20

@@ -83,3 +83,11 @@ def test_the_python_groups_are_made_of_the_named_members() -> None:
     assert {CONSTANTS[n] for n in CONSTANTS if n.startswith("LINKTYPE_")} == _common.SUPPORTED_LINKTYPES
     assert set(_common.IPV6_EXTENSIONS) == {CONSTANTS[n] for n in
                                             ("IPPROTO_HOPOPTS", "IPPROTO_ROUTING", "IPPROTO_DSTOPTS")}
+
+
+def test_the_frame_codes_are_the_python_ones() -> None:
+    assert {CONSTANTS[n] for n in ("PCAPNG_SYSTEMD_JOURNAL", "PCAPNG_SYSDIG_EVENT", "PCAPNG_SYSDIG_EVENT_V2",
+                                   "PCAPNG_SYSDIG_EVENT_V2_LARGE", "PCAPNG_CUSTOM_COPY",
+                                   "PCAPNG_CUSTOM_NO_COPY")} == set(_common.PCAPNG_OTHER_FRAMES)
+    layers = sorted((CONSTANTS[n], n) for n in CONSTANTS if n.startswith("LAYER_"))
+    assert [code for code, _ in layers] == list(range(len(_common.LAYERS)))

@@ -131,6 +131,81 @@ PCAPNG_OTHER_FRAMES = {
 MAX_RECORD = 64 * 1024 * 1024
 DEFAULT_CHUNK = 1 << 20
 
+# ---------------------------------------------------------------- frames and capture formats
+# The fields and codes the compiled reader takes frames, records and blocks apart by
+# (their C names are in fastseg/_wire_c.pxd).
+
+#: The IP version field's values.
+IPV4_VERSION, IPV6_VERSION = 4, 6
+#: Where the link type lies in the pcap global header; the bits above the mask may carry
+#: FCS length information.
+PCAP_LINKTYPE, PCAP_LINKTYPE_MASK = 20, 0x0FFFFFFF
+#: Where the fields lie in a pcap record header.
+PCAP_TS_SEC, PCAP_TS_FRAC, PCAP_INCL_LEN, PCAP_ORIG_LEN = 0, 4, 8, 12
+#: A pcapng block: its type, its total length at PCAPNG_BLOCK_LENGTH, the body from
+#: PCAPNG_BLOCK_HEADER on, the total length again in its last PCAPNG_BLOCK_TRAILER bytes;
+#: the total is a multiple of PCAPNG_BLOCK_ALIGN.
+PCAPNG_BLOCK_LENGTH, PCAPNG_BLOCK_HEADER, PCAPNG_BLOCK_TRAILER = 4, 8, 4
+PCAPNG_BLOCK_ALIGN = 4
+PCAPNG_MIN_BLOCK = PCAPNG_BLOCK_HEADER + PCAPNG_BLOCK_TRAILER
+#: A section header's byte-order magic opens its body: PCAPNG_SHB_HEAD bytes tell the order.
+PCAPNG_SHB_BYTE_ORDER = PCAPNG_BLOCK_HEADER
+PCAPNG_SHB_HEAD = PCAPNG_SHB_BYTE_ORDER + 4
+
+#: IPv4 (RFC 791 §3.1): the version in the first byte's high nibble, the header length
+#: (IHL, in IHL_UNIT-byte words) in its low one, and where the fields lie.
+IP_VERSION_SHIFT, IPV4_IHL_MASK, IHL_UNIT = 4, 0x0F, 4
+IPV4_TOTAL_LEN, IPV4_FRAGMENT, IPV4_PROTOCOL = 2, 6, 9
+IPV4_SRC, IPV4_DST = 12, 16
+#: The 16 bits at IPV4_FRAGMENT: the more-fragments flag and the offset, in FRAGMENT_UNITs.
+IPV4_MORE_FRAGMENTS, IPV4_FRAGMENT_OFFSET = 0x2000, 0x1FFF
+FRAGMENT_UNIT = 8
+#: IPv6 (RFC 8200 §3): where the fields lie.
+IPV6_PAYLOAD_LEN, IPV6_NEXT_HEADER = 4, 6
+IPV6_SRC, IPV6_DST = 8, 24
+#: An extension header (RFC 8200 §4) opens with its next header and its length; its size
+#: is (length + EXT_LEN_BIAS) * EXT_UNIT, an AH's (RFC 4302 §2.2) (length + AH_LEN_BIAS) * AH_UNIT.
+EXT_NEXT_HEADER, EXT_LEN, EXT_HEAD_LEN = 0, 1, 2
+EXT_UNIT, EXT_LEN_BIAS = 8, 1
+AH_UNIT, AH_LEN_BIAS = 4, 2
+#: The fragment header (RFC 8200 §4.5): its length, and the 16 bits at IPV6_FRAGMENT, an
+#: offset that is already in bytes under its mask, then the M flag.
+IPV6_FRAGMENT_LEN, IPV6_FRAGMENT = 8, 2
+IPV6_FRAGMENT_OFFSET, IPV6_MORE_FRAGMENTS = 0xFFF8, 1
+#: Hop-by-hop options (RFC 8200 §4.2): Pad1 is one byte, the others type, length, data;
+#: the Jumbo Payload option (RFC 2675) holds a 32-bit payload length.
+IPV6_OPT_PAD1, IPV6_PAD1_LEN = 0, 1
+IPV6_OPT_LEN, IPV6_OPT_HEAD_LEN = 1, 2
+IPV6_OPT_JUMBO, JUMBO_LEN = 0xC2, 4
+#: The routing header (RFC 8200 §4.4): its type, segments left, and the type's addresses
+#: after its first ROUTING_ADDRESSES bytes.  The types whose final destination is read:
+#: RH0 (RFC 2460 §4.4), the home address (RFC 6275 §6.4), RPL (RFC 6554 §3) and segment
+#: routing (RFC 8754 §2).
+ROUTING_TYPE, SEGMENTS_LEFT, ROUTING_ADDRESSES = 2, 3, 8
+ROUTING_RH0, ROUTING_HOME, ROUTING_RPL, ROUTING_SRH = 0, 2, 3, 4
+#: RPL: CmprI and CmprE, the high and low nibbles at RPL_CMPR, and Pad, the high one at RPL_PAD.
+RPL_CMPR, RPL_CMPRI_SHIFT, RPL_CMPRE_MASK = 4, 4, 0x0F
+RPL_PAD, RPL_PAD_SHIFT = 5, 4
+#: Segment routing: the Last Entry of the segment list.
+SRH_LAST_ENTRY = 4
+
+#: pcapng blocks Wireshark numbers as frames without a packet (PCAPNG_OTHER_FRAMES).
+PCAPNG_SYSTEMD_JOURNAL = 0x00000009
+PCAPNG_SYSDIG_EVENT, PCAPNG_SYSDIG_EVENT_V2, PCAPNG_SYSDIG_EVENT_V2_LARGE = 0x204, 0x216, 0x221
+PCAPNG_CUSTOM_COPY, PCAPNG_CUSTOM_NO_COPY = 0x00000BAD, 0x40000BAD
+#: An interface description block: link type, reserved, snap length, then options from
+#: PCAPNG_IDB_OPTIONS on, each a 16-bit code and length, then its value padded to
+#: PCAPNG_BLOCK_ALIGN.  if_tsresol defaults to PCAPNG_TSRESOL_DEFAULT (microseconds).
+PCAPNG_IDB_OPTIONS, PCAPNG_OPTION_HEAD, PCAPNG_OPT_END = 8, 4, 0
+PCAPNG_IF_TSRESOL, PCAPNG_TSRESOL_LEN, PCAPNG_TSRESOL_DEFAULT = 9, 1, 6
+PCAPNG_IF_TSOFFSET, PCAPNG_TSOFFSET_LEN = 14, 8
+#: A simple packet block: the original length, then the data from PCAPNG_SPB_HEADER on.
+PCAPNG_SPB_ORIG_LEN, PCAPNG_SPB_HEADER = 0, 4
+#: An enhanced (or the obsolete) packet block: interface id, timestamp high and low
+#: 32 bits, captured and original lengths, then the data from PCAPNG_PACKET_HEADER on.
+PCAPNG_INTERFACE_ID, PCAPNG_TS_HIGH, PCAPNG_TS_LOW = 0, 4, 8
+PCAPNG_CAPTURED, PCAPNG_ORIG_LEN, PCAPNG_PACKET_HEADER = 12, 16, 20
+
 # ---------------------------------------------------------------- errors
 
 

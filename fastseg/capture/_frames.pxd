@@ -2,6 +2,11 @@
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
 from fastseg._endian cimport be16, be32
+# MAX_RECORD is cimported from here by _columns_c as well.
+from fastseg._wire_c cimport (
+    MAX_RECORD, PCAPNG_CUSTOM_COPY, PCAPNG_CUSTOM_NO_COPY, PCAPNG_SYSDIG_EVENT,
+    PCAPNG_SYSDIG_EVENT_V2, PCAPNG_SYSDIG_EVENT_V2_LARGE, PCAPNG_SYSTEMD_JOURNAL,
+)
 
 # Verdict kinds: K_TCP is a TCP segment, the rest are the reasons there is none.
 cdef enum:
@@ -24,8 +29,11 @@ cdef enum:
     D_TOTAL = 7       # total_len_detail(total, header_len)
     D_ROUTING = 8     # routing_detail(routing_type, left, addresses)
 
+# What _capture_format makes of a file's first bytes.
 cdef enum:
-    MAX_RECORD = 64 * 1024 * 1024
+    FORMAT_NONE = 0
+    FORMAT_PCAP = 1
+    FORMAT_PCAPNG = 2
 
 # Interface timestamp modes: how pcapng units become nanoseconds without Python ints.
 cdef enum:
@@ -68,8 +76,9 @@ cdef struct Packet:
 
 cdef inline bint _other_frame(uint32_t block_type) noexcept nogil:
     """Whether a pcapng block is a frame to Wireshark, without a packet (_common.PCAPNG_OTHER_FRAMES)."""
-    return (block_type == 0x00000009 or block_type == 0x00000204 or block_type == 0x00000216
-            or block_type == 0x00000221 or block_type == 0x00000BAD or block_type == 0x40000BAD)
+    return (block_type == PCAPNG_SYSTEMD_JOURNAL or block_type == PCAPNG_SYSDIG_EVENT
+            or block_type == PCAPNG_SYSDIG_EVENT_V2 or block_type == PCAPNG_SYSDIG_EVENT_V2_LARGE
+            or block_type == PCAPNG_CUSTOM_COPY or block_type == PCAPNG_CUSTOM_NO_COPY)
 
 
 cdef inline uint32_t _le32(const uint8_t* p) noexcept nogil:

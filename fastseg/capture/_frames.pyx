@@ -11,10 +11,34 @@ the lines above has shown ``i < n`` (the captured length).
 """
 
 cimport cython
-from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport UINT64_MAX, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
 from fastseg._checksum_c cimport pseudo_header, sum_be
+from fastseg._wire_c cimport (
+    AF_INET, AF_INET6_BSD, AF_INET6_DARWIN, AF_INET6_FREEBSD, AH_LEN_BIAS, AH_UNIT,
+    ETHERNET_HEADER_LEN, ETHERNET_TYPE, ETHERTYPE_8021AD, ETHERTYPE_8021Q, ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6, ETHERTYPE_QINQ, EXT_HEAD_LEN, EXT_LEN, EXT_LEN_BIAS, EXT_NEXT_HEADER,
+    EXT_UNIT, FRAGMENT_UNIT, HEADER_LEN, IHL_UNIT, IPPROTO_AH, IPPROTO_DSTOPTS,
+    IPPROTO_FRAGMENT, IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_TCP, IPV4_ADDR_LEN, IPV4_DST,
+    IPV4_FRAGMENT, IPV4_FRAGMENT_OFFSET, IPV4_HEADER_LEN, IPV4_IHL_MASK, IPV4_MORE_FRAGMENTS,
+    IPV4_PROTOCOL, IPV4_SRC, IPV4_TOTAL_LEN, IPV4_VERSION, IPV6_ADDR_LEN, IPV6_DST,
+    IPV6_FRAGMENT, IPV6_FRAGMENT_LEN, IPV6_FRAGMENT_OFFSET, IPV6_HEADER_LEN,
+    IPV6_MORE_FRAGMENTS, IPV6_NEXT_HEADER, IPV6_OPT_HEAD_LEN, IPV6_OPT_JUMBO, IPV6_OPT_LEN,
+    IPV6_OPT_PAD1, IPV6_PAD1_LEN, IPV6_PAYLOAD_LEN, IPV6_SRC, IPV6_VERSION, IP_VERSION_SHIFT,
+    JUMBO_LEN, LAYER_AH, LAYER_ETHERNET, LAYER_IPV4, LAYER_IPV6, LAYER_IPV6_EXT, LAYER_LOOPBACK,
+    LAYER_SLL, LAYER_SLL2, LAYER_TCP, LAYER_VLAN, LINKTYPE_ETHERNET, LINKTYPE_IPV4,
+    LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP, LINKTYPE_NULL,
+    LOOPBACK_HEADER_LEN, PCAPNG_BLOCK_ALIGN, PCAPNG_BYTE_ORDER_MAGIC, PCAPNG_CAPTURED,
+    PCAPNG_EPB, PCAPNG_IDB_OPTIONS, PCAPNG_IF_TSOFFSET, PCAPNG_IF_TSRESOL, PCAPNG_INTERFACE_ID,
+    PCAPNG_OPTION_HEAD, PCAPNG_OPT_END, PCAPNG_ORIG_LEN, PCAPNG_PACKET_HEADER, PCAPNG_SHB,
+    PCAPNG_SHB_BYTE_ORDER, PCAPNG_SPB, PCAPNG_SPB_HEADER, PCAPNG_SPB_ORIG_LEN,
+    PCAPNG_TSOFFSET_LEN, PCAPNG_TSRESOL_DEFAULT, PCAPNG_TSRESOL_LEN, PCAPNG_TS_HIGH,
+    PCAPNG_TS_LOW, PCAP_MAGIC_NSEC, PCAP_MAGIC_USEC, PSEUDO_HEADER_MAX, ROUTING_ADDRESSES,
+    ROUTING_HOME, ROUTING_RH0, ROUTING_RPL, ROUTING_SRH, ROUTING_TYPE, RPL_CMPR, RPL_CMPRE_MASK,
+    RPL_CMPRI_SHIFT, RPL_PAD, RPL_PAD_SHIFT, SEGMENTS_LEFT, SLL2_HEADER_LEN, SLL2_TYPE,
+    SLL_HEADER_LEN, SLL_TYPE, SRH_LAST_ENTRY, U16, VLAN_TAG_LEN, VLAN_TYPE,
+)
 
 import struct
 
@@ -57,57 +81,59 @@ cdef int _decode(const uint8_t* p, Py_ssize_t n, Py_ssize_t orig_len, int linkty
     cdef int version
     cdef uint32_t ethertype, family
     cdef Py_ssize_t base
-    if linktype == 1:                       # Ethernet
-        if n < 14:
-            return _short(f, cut, 0, 0, 14, n, n, 0, -1, -1)
-        ethertype = be16(p + 12)
-        base = 14
-    elif linktype == 113:                   # Linux cooked
-        if n < 16:
-            return _short(f, cut, 2, 0, 16, n, n, 0, -1, -1)
-        ethertype = be16(p + 14)
-        base = 16
-    elif linktype == 276:                   # Linux cooked v2
-        if n < 20:
-            return _short(f, cut, 3, 0, 20, n, n, 0, -1, -1)
-        ethertype = be16(p)
-        base = 20
-    elif linktype == 0 or linktype == 108:  # NULL, LOOP
-        if n < 4:
-            return _short(f, cut, 4, 0, 4, n, n, 0, -1, -1)
-        if linktype == 108 or (p[0] == 0 and p[1] == 0):
+    if linktype == LINKTYPE_ETHERNET:
+        if n < ETHERNET_HEADER_LEN:
+            return _short(f, cut, LAYER_ETHERNET, 0, ETHERNET_HEADER_LEN, n, n, 0, -1, -1)
+        ethertype = be16(p + ETHERNET_TYPE)
+        base = ETHERNET_HEADER_LEN
+    elif linktype == LINKTYPE_LINUX_SLL:
+        if n < SLL_HEADER_LEN:
+            return _short(f, cut, LAYER_SLL, 0, SLL_HEADER_LEN, n, n, 0, -1, -1)
+        ethertype = be16(p + SLL_TYPE)
+        base = SLL_HEADER_LEN
+    elif linktype == LINKTYPE_LINUX_SLL2:
+        if n < SLL2_HEADER_LEN:
+            return _short(f, cut, LAYER_SLL2, 0, SLL2_HEADER_LEN, n, n, 0, -1, -1)
+        ethertype = be16(p + SLL2_TYPE)
+        base = SLL2_HEADER_LEN
+    elif linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
+        if n < LOOPBACK_HEADER_LEN:
+            return _short(f, cut, LAYER_LOOPBACK, 0, LOOPBACK_HEADER_LEN, n, n, 0, -1, -1)
+        if linktype == LINKTYPE_LOOP or (p[0] == 0 and p[1] == 0):
             family = be32(p)
-        else:
+        else:                               # NULL: the writer's byte order
             family = _le32(p)
-        if family == 2:
-            ethertype = 0x0800
-        elif family == 24 or family == 28 or family == 30:
-            ethertype = 0x86DD
+        if family == AF_INET:
+            ethertype = ETHERTYPE_IPV4
+        elif family == AF_INET6_BSD or family == AF_INET6_FREEBSD or family == AF_INET6_DARWIN:
+            ethertype = ETHERTYPE_IPV6
         else:
             return _other(f, K_NON_IP, 0, -1, -1, D_FAMILY, family, 0, 0)
-        base = 4
-    else:                                   # raw IP: 12, 14, 101, 228, 229
-        if linktype == 228:
-            expected = 4
-        elif linktype == 229:
-            expected = 6
+        base = LOOPBACK_HEADER_LEN
+    else:                                   # raw IP: RAW_12, RAW_14, RAW, IPV4, IPV6
+        if linktype == LINKTYPE_IPV4:
+            expected = IPV4_VERSION
+        elif linktype == LINKTYPE_IPV6:
+            expected = IPV6_VERSION
         if expected:
             version = expected
         elif n:
-            version = p[0] >> 4
+            version = p[0] >> IP_VERSION_SHIFT
         else:
-            version = 4
-        ethertype = 0x86DD if version == 6 else 0x0800
+            version = IPV4_VERSION
+        ethertype = ETHERTYPE_IPV6 if version == IPV6_VERSION else ETHERTYPE_IPV4
         base = 0
-    if linktype == 1 or linktype == 113 or linktype == 276:
-        while ethertype == 0x8100 or ethertype == 0x88A8 or ethertype == 0x9100:
-            if n < base + 4:
-                return _short(f, cut, 1, base, 4, n, n, 0, -1, -1)
-            ethertype = be16(p + base + 2)
-            base += 4
-    if ethertype == 0x0800:
+    if (linktype == LINKTYPE_ETHERNET or linktype == LINKTYPE_LINUX_SLL
+            or linktype == LINKTYPE_LINUX_SLL2):
+        while (ethertype == ETHERTYPE_8021Q or ethertype == ETHERTYPE_8021AD
+               or ethertype == ETHERTYPE_QINQ):
+            if n < base + VLAN_TAG_LEN:
+                return _short(f, cut, LAYER_VLAN, base, VLAN_TAG_LEN, n, n, 0, -1, -1)
+            ethertype = be16(p + base + VLAN_TYPE)
+            base += VLAN_TAG_LEN
+    if ethertype == ETHERTYPE_IPV4:
         return _ipv4(p, n, base, cut, orig_len, expected, f)
-    if ethertype == 0x86DD:
+    if ethertype == ETHERTYPE_IPV6:
         return _ipv6(p, n, base, cut, expected, f)
     return _other(f, K_NON_IP, 0, -1, -1, D_ETHERTYPE, ethertype, 0, 0)
 
@@ -117,61 +143,63 @@ cdef int _ipv4(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, Py_ssi
     cdef Py_ssize_t header_len, total, end, limit, at, size
     cdef uint32_t fragment
     cdef int protocol, version
-    if n - base < 20:
-        return _short(f, cut, 5, base, 20, n, n, 0, -1, -1)
-    version = p[base] >> 4
-    if version != 4:
-        return _other(f, K_MALFORMED, 0, -1, -1, D_VERSION, expected or 4, version, 0)
-    header_len = (p[base] & 0x0F) * 4
-    if header_len < 20:
+    cdef Py_ssize_t addr = base + IPV4_SRC
+    if n - base < IPV4_HEADER_LEN:
+        return _short(f, cut, LAYER_IPV4, base, IPV4_HEADER_LEN, n, n, 0, -1, -1)
+    version = p[base] >> IP_VERSION_SHIFT
+    if version != IPV4_VERSION:
+        return _other(f, K_MALFORMED, 0, -1, -1, D_VERSION, expected or IPV4_VERSION, version, 0)
+    header_len = (p[base] & IPV4_IHL_MASK) * IHL_UNIT
+    if header_len < IPV4_HEADER_LEN:
         return _other(f, K_MALFORMED, 0, -1, -1, D_IHL, header_len, 0, 0)
     if n - base < header_len:
-        return _short(f, cut, 5, base, header_len, n, n, 0, -1, -1)
-    protocol = p[base + 9]
-    total = be16(p + base + 2)
+        return _short(f, cut, LAYER_IPV4, base, header_len, n, n, 0, -1, -1)
+    protocol = p[base + IPV4_PROTOCOL]
+    total = be16(p + base + IPV4_TOTAL_LEN)
     if total == 0:                          # segmentation offload left the length out
         total = orig_len - base
     if total < header_len:
-        return _other(f, K_MALFORMED, 4, base + 12, protocol, D_TOTAL, total, header_len, 0)
-    fragment = be16(p + base + 6)
-    if fragment & 0x3FFF:
-        return _other(f, K_FRAGMENT, 4, base + 12, protocol, D_FRAGMENT, 4,
-                      (fragment & 0x1FFF) * 8, (fragment & 0x2000) != 0)
+        return _other(f, K_MALFORMED, IPV4_VERSION, addr, protocol, D_TOTAL, total, header_len, 0)
+    fragment = be16(p + base + IPV4_FRAGMENT)
+    if fragment & (IPV4_MORE_FRAGMENTS | IPV4_FRAGMENT_OFFSET):
+        return _other(f, K_FRAGMENT, IPV4_VERSION, addr, protocol, D_FRAGMENT, IPV4_VERSION,
+                      (fragment & IPV4_FRAGMENT_OFFSET) * FRAGMENT_UNIT,
+                      (fragment & IPV4_MORE_FRAGMENTS) != 0)
     end = base + total
     limit = n if n < end else end
     at = base + header_len
-    while protocol == 51:                   # AH
-        if at + 2 > limit:
-            return _short(f, cut, 9, at, 2, n, limit, 4, base + 12, protocol)
-        size = (p[at + 1] + 2) * 4
+    while protocol == IPPROTO_AH:
+        if at + EXT_HEAD_LEN > limit:
+            return _short(f, cut, LAYER_AH, at, EXT_HEAD_LEN, n, limit, IPV4_VERSION, addr, protocol)
+        size = (p[at + EXT_LEN] + AH_LEN_BIAS) * AH_UNIT
         if at + size > limit:
-            return _short(f, cut, 9, at, size, n, limit, 4, base + 12, protocol)
-        protocol = p[at]
+            return _short(f, cut, LAYER_AH, at, size, n, limit, IPV4_VERSION, addr, protocol)
+        protocol = p[at + EXT_NEXT_HEADER]
         at += size
-    if protocol != 6:
-        return _other(f, K_NON_TCP, 4, base + 12, protocol, D_PROTOCOL, protocol, 0, 0)
-    return _tcp(f, 4, base + 12, at, end, n, cut, base + 16, 0)
+    if protocol != IPPROTO_TCP:
+        return _other(f, K_NON_TCP, IPV4_VERSION, addr, protocol, D_PROTOCOL, protocol, 0, 0)
+    return _tcp(f, IPV4_VERSION, addr, at, end, n, cut, base + IPV4_DST, 0)
 
 
 cdef Py_ssize_t _jumbo_length(const uint8_t* p, Py_ssize_t n, Py_ssize_t at) noexcept nogil:
     """The Jumbo Payload length in the hop-by-hop header at ``at``, or 0."""
     cdef Py_ssize_t end, i, size
-    if at + 2 > n:
+    if at + EXT_HEAD_LEN > n:
         return 0
-    end = at + (p[at + 1] + 1) * 8
+    end = at + (p[at + EXT_LEN] + EXT_LEN_BIAS) * EXT_UNIT
     if end > n:
         end = n
-    i = at + 2
+    i = at + EXT_HEAD_LEN
     while i < end:
-        if p[i] == 0:
-            i += 1
+        if p[i] == IPV6_OPT_PAD1:
+            i += IPV6_PAD1_LEN
             continue
-        if i + 2 > end:
+        if i + IPV6_OPT_HEAD_LEN > end:
             return 0
-        size = p[i + 1]
-        if p[i] == 0xC2 and size == 4 and i + 6 <= end:
-            return be32(p + i + 2)
-        i += 2 + size
+        size = p[i + IPV6_OPT_LEN]
+        if p[i] == IPV6_OPT_JUMBO and size == JUMBO_LEN and i + IPV6_OPT_HEAD_LEN + JUMBO_LEN <= end:
+            return be32(p + i + IPV6_OPT_HEAD_LEN)
+        i += IPV6_OPT_HEAD_LEN + size
     return 0
 
 
@@ -184,107 +212,112 @@ cdef int _final_destination(const uint8_t* p, Py_ssize_t at, Py_ssize_t size, Py
     header is malformed, with the addresses it holds in ``count`` (-1: its
     length does not fit them).  Reads only inside the header.
     """
-    cdef int routing_type = p[at + 2]
-    cdef int left = p[at + 3]
-    cdef Py_ssize_t room = size - 8
+    cdef int routing_type = p[at + ROUTING_TYPE]
+    cdef int left = p[at + SEGMENTS_LEFT]
+    cdef Py_ssize_t room = size - ROUTING_ADDRESSES
     cdef Py_ssize_t before_last, step
     cdef int cmpr_e
-    if routing_type == 0:                   # the last address
-        count[0] = p[at + 1] // 2
-        if p[at + 1] % 2:
+    if routing_type == ROUTING_RH0:         # the last address
+        count[0] = p[at + EXT_LEN] // (IPV6_ADDR_LEN // EXT_UNIT)
+        if p[at + EXT_LEN] % (IPV6_ADDR_LEN // EXT_UNIT):
             count[0] = -1
             return 0
         if left > count[0]:
             return 0
-        final[0] = at + size - 16
-    elif routing_type == 2:                 # the home address
+        final[0] = at + size - IPV6_ADDR_LEN
+    elif routing_type == ROUTING_HOME:      # the home address
         count[0] = 1
-        if size != 24:
+        if size != ROUTING_ADDRESSES + IPV6_ADDR_LEN:
             count[0] = -1
             return 0
         if left > 1:
             return 0
-        final[0] = at + 8
-    elif routing_type == 3:                 # RPL: the last address, CmprE bytes elided
-        cmpr_e = p[at + 4] & 0x0F
-        step = 16 - (p[at + 4] >> 4)
-        before_last = room - (p[at + 5] >> 4) - (16 - cmpr_e)
+        final[0] = at + ROUTING_ADDRESSES
+    elif routing_type == ROUTING_RPL:       # the last address, CmprE bytes elided
+        cmpr_e = p[at + RPL_CMPR] & RPL_CMPRE_MASK
+        step = IPV6_ADDR_LEN - (p[at + RPL_CMPR] >> RPL_CMPRI_SHIFT)
+        before_last = room - (p[at + RPL_PAD] >> RPL_PAD_SHIFT) - (IPV6_ADDR_LEN - cmpr_e)
         if before_last < 0 or before_last % step:
             count[0] = -1
             return 0
         count[0] = before_last // step + 1
         if left > count[0]:
             return 0
-        final[0] = at + 8 + before_last
+        final[0] = at + ROUTING_ADDRESSES + before_last
         prefix[0] = cmpr_e
-    elif routing_type == 4:                 # segment routing: Segment List[0]
-        count[0] = p[at + 4] + 1
-        if count[0] * 16 > room:
+    elif routing_type == ROUTING_SRH:       # Segment List[0]
+        count[0] = p[at + SRH_LAST_ENTRY] + 1
+        if count[0] * IPV6_ADDR_LEN > room:
             count[0] = -1
             return 0
         if left > count[0]:
             return 0
-        final[0] = at + 8
+        final[0] = at + ROUTING_ADDRESSES
     return 1                                # other types change nothing
 
 
 cdef int _ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, int expected,
                Found* f) noexcept nogil:
     cdef Py_ssize_t at, end, limit, size, payload_len
-    cdef Py_ssize_t addr = base + 8
-    cdef Py_ssize_t final = base + 24
+    cdef Py_ssize_t addr = base + IPV6_SRC
+    cdef Py_ssize_t final = base + IPV6_DST
     cdef int prefix = 0
     cdef long long count
     cdef int protocol, version
     cdef uint32_t offset_flags
-    if n - base < 40:
-        return _short(f, cut, 6, base, 40, n, n, 0, -1, -1)
-    version = p[base] >> 4
-    if version != 6:
-        return _other(f, K_MALFORMED, 0, -1, -1, D_VERSION, expected or 6, version, 0)
-    protocol = p[base + 6]
-    at = base + 40
-    payload_len = be16(p + base + 4)
-    if payload_len == 0 and protocol == 0:
+    if n - base < IPV6_HEADER_LEN:
+        return _short(f, cut, LAYER_IPV6, base, IPV6_HEADER_LEN, n, n, 0, -1, -1)
+    version = p[base] >> IP_VERSION_SHIFT
+    if version != IPV6_VERSION:
+        return _other(f, K_MALFORMED, 0, -1, -1, D_VERSION, expected or IPV6_VERSION, version, 0)
+    protocol = p[base + IPV6_NEXT_HEADER]
+    at = base + IPV6_HEADER_LEN
+    payload_len = be16(p + base + IPV6_PAYLOAD_LEN)
+    if payload_len == 0 and protocol == IPPROTO_HOPOPTS:
         payload_len = _jumbo_length(p, n, at)
     end = at + payload_len
     limit = n if n < end else end
     while True:
-        if protocol == 0 or protocol == 43 or protocol == 60 or protocol == 51:
-            if at + 2 > limit:
-                return _short(f, cut, 7, at, 2, n, limit, 6, addr, protocol)
-            if protocol == 51:
-                size = (p[at + 1] + 2) * 4
+        if (protocol == IPPROTO_HOPOPTS or protocol == IPPROTO_ROUTING
+                or protocol == IPPROTO_DSTOPTS or protocol == IPPROTO_AH):
+            if at + EXT_HEAD_LEN > limit:
+                return _short(f, cut, LAYER_IPV6_EXT, at, EXT_HEAD_LEN, n, limit, IPV6_VERSION,
+                              addr, protocol)
+            if protocol == IPPROTO_AH:
+                size = (p[at + EXT_LEN] + AH_LEN_BIAS) * AH_UNIT
             else:
-                size = (p[at + 1] + 1) * 8
+                size = (p[at + EXT_LEN] + EXT_LEN_BIAS) * EXT_UNIT
             if at + size > limit:
-                return _short(f, cut, 7, at, size, n, limit, 6, addr, protocol)
-            if protocol == 43 and p[at + 3]:    # segments left: still routed
+                return _short(f, cut, LAYER_IPV6_EXT, at, size, n, limit, IPV6_VERSION, addr,
+                              protocol)
+            if protocol == IPPROTO_ROUTING and p[at + SEGMENTS_LEFT]:   # still routed
                 if not _final_destination(p, at, size, &final, &prefix, &count):
-                    return _other(f, K_MALFORMED, 6, addr, protocol, D_ROUTING, p[at + 2],
-                                  p[at + 3], count)
-        elif protocol == 44:
-            size = 8
+                    return _other(f, K_MALFORMED, IPV6_VERSION, addr, protocol, D_ROUTING,
+                                  p[at + ROUTING_TYPE], p[at + SEGMENTS_LEFT], count)
+        elif protocol == IPPROTO_FRAGMENT:
+            size = IPV6_FRAGMENT_LEN
             if at + size > limit:
-                return _short(f, cut, 7, at, size, n, limit, 6, addr, protocol)
-            offset_flags = be16(p + at + 2)
-            if offset_flags & 0xFFF9:
-                return _other(f, K_FRAGMENT, 6, addr, p[at], D_FRAGMENT, 6,
-                              offset_flags & 0xFFF8, offset_flags & 1)
+                return _short(f, cut, LAYER_IPV6_EXT, at, size, n, limit, IPV6_VERSION, addr,
+                              protocol)
+            offset_flags = be16(p + at + IPV6_FRAGMENT)
+            if offset_flags & (IPV6_FRAGMENT_OFFSET | IPV6_MORE_FRAGMENTS):
+                return _other(f, K_FRAGMENT, IPV6_VERSION, addr, p[at + EXT_NEXT_HEADER],
+                              D_FRAGMENT, IPV6_VERSION, offset_flags & IPV6_FRAGMENT_OFFSET,
+                              offset_flags & IPV6_MORE_FRAGMENTS)
         else:
             break
-        protocol = p[at]
+        protocol = p[at + EXT_NEXT_HEADER]
         at += size
-    if protocol != 6:
-        return _other(f, K_NON_TCP, 6, addr, protocol, D_PROTOCOL, protocol, 0, 0)
-    return _tcp(f, 6, addr, at, end, n, cut, final, prefix)
+    if protocol != IPPROTO_TCP:
+        return _other(f, K_NON_TCP, IPV6_VERSION, addr, protocol, D_PROTOCOL, protocol, 0, 0)
+    return _tcp(f, IPV6_VERSION, addr, at, end, n, cut, final, prefix)
 
 
 cdef inline int _tcp(Found* f, int version, Py_ssize_t addr, Py_ssize_t start, Py_ssize_t end,
                      Py_ssize_t n, bint cut, Py_ssize_t final, int prefix) noexcept nogil:
     cdef Py_ssize_t stop = n if n < end else end
-    if stop - start < 20:
-        return _short(f, cut, 8, start, 20, n, stop, version, addr, 6)
+    if stop - start < HEADER_LEN:
+        return _short(f, cut, LAYER_TCP, start, HEADER_LEN, n, stop, version, addr, IPPROTO_TCP)
     f.kind = K_TCP
     f.version = version
     f.addr = addr
@@ -304,64 +337,67 @@ cdef int _checksum_ok(const uint8_t* p, const Found* f) noexcept nogil:
     routing header; unknown when the capture cut the segment short or an IPv4
     segment is too long for its pseudo-header.
     """
-    cdef uint8_t pseudo[40]
-    cdef uint8_t final[16]
+    cdef uint8_t pseudo[PSEUDO_HEADER_MAX]
+    cdef uint8_t final[IPV6_ADDR_LEN]
     cdef const uint8_t* dst = p + f.final
     cdef Py_ssize_t length = f.stop - f.start
-    cdef Py_ssize_t size = 4 if f.version == 4 else 16
+    cdef Py_ssize_t size = IPV4_ADDR_LEN if f.version == IPV4_VERSION else IPV6_ADDR_LEN
     cdef Py_ssize_t pseudo_size
     cdef uint32_t total
-    if not f.complete or (f.version == 4 and length > 0xFFFF):
+    if not f.complete or (f.version == IPV4_VERSION and length > U16):
         return -1
     if f.final_prefix:                      # an RPL address: its prefix from the destination field
-        memcpy(final, p + f.addr + 16, f.final_prefix)
-        memcpy(final + f.final_prefix, p + f.final, 16 - f.final_prefix)
+        memcpy(final, p + f.addr + IPV6_ADDR_LEN, f.final_prefix)
+        memcpy(final + f.final_prefix, p + f.final, IPV6_ADDR_LEN - f.final_prefix)
         dst = final
     pseudo_size = pseudo_header(pseudo, p + f.addr, dst, size, length)
     total = <uint32_t>sum_be(pseudo, pseudo_size) + sum_be(p + f.start, length)
-    return ((total & 0xFFFF) + (total >> 16)) == 0xFFFF
+    return ((total & U16) + (total >> 16)) == U16
 
 
 cdef int _capture_format(const uint8_t* p, bint* big, bint* nano) noexcept nogil:
-    """From a file's first 24 bytes: 1 classic pcap (``big`` and ``nano`` set), 2 pcapng, 0 neither.
+    """From a file's first 24 bytes: FORMAT_PCAP (``big`` and ``nano`` set), FORMAT_PCAPNG or FORMAT_NONE.
 
     A pcapng file must begin with a section header with its byte-order magic.
     """
     cdef uint32_t magic_le = _le32(p)
     cdef uint32_t magic_be = be32(p)
-    if magic_le == 0xA1B2C3D4U or magic_le == 0xA1B23C4DU:
+    if magic_le == PCAP_MAGIC_USEC or magic_le == PCAP_MAGIC_NSEC:
         big[0] = False
-        nano[0] = magic_le == 0xA1B23C4DU
-        return 1
-    if magic_be == 0xA1B2C3D4U or magic_be == 0xA1B23C4DU:
+        nano[0] = magic_le == PCAP_MAGIC_NSEC
+        return FORMAT_PCAP
+    if magic_be == PCAP_MAGIC_USEC or magic_be == PCAP_MAGIC_NSEC:
         big[0] = True
-        nano[0] = magic_be == 0xA1B23C4DU
-        return 1
-    if magic_le == 0x0A0D0D0A and (_le32(p + 8) == 0x1A2B3C4D or be32(p + 8) == 0x1A2B3C4D):
-        return 2
-    return 0
+        nano[0] = magic_be == PCAP_MAGIC_NSEC
+        return FORMAT_PCAP
+    if magic_le == PCAPNG_SHB and (_le32(p + PCAPNG_SHB_BYTE_ORDER) == PCAPNG_BYTE_ORDER_MAGIC
+                                   or be32(p + PCAPNG_SHB_BYTE_ORDER) == PCAPNG_BYTE_ORDER_MAGIC):
+        return FORMAT_PCAPNG
+    return FORMAT_NONE
 
 
 cdef tuple _interface_fields(bytes body, bint big, str name, long long at):
     """(linktype, snaplen, mul, div, offset_ns) of a pcapng interface description block body."""
     order = ">" if big else "<"
-    if len(body) < 8:
+    if len(body) < PCAPNG_IDB_OPTIONS:
         raise c.corrupt(name, at, "interface description block too short")
     linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", body, 0)
     if linktype not in c.SUPPORTED_LINKTYPES:
         raise c.unsupported_linktype(name, linktype)
-    mul, div, offset_ns = 1000, 1, 0
-    i = 8
-    while i + 4 <= len(body):
+    mul, div = c.tsresol_scale(PCAPNG_TSRESOL_DEFAULT)
+    offset_ns = 0
+    i = PCAPNG_IDB_OPTIONS
+    while i + PCAPNG_OPTION_HEAD <= len(body):
         code, size = struct.unpack_from(order + "HH", body, i)
-        value = body[i + 4:i + 4 + size]
-        if code == 0:
+        value = body[i + PCAPNG_OPTION_HEAD:i + PCAPNG_OPTION_HEAD + size]
+        if code == PCAPNG_OPT_END:
             break
-        if code == 9 and size == 1:
+        if code == PCAPNG_IF_TSRESOL and size == PCAPNG_TSRESOL_LEN:
             mul, div = c.tsresol_scale(value[0])
-        elif code == 14 and size == 8:
+        elif code == PCAPNG_IF_TSOFFSET and size == PCAPNG_TSOFFSET_LEN:
             offset_ns = struct.unpack(order + "q", value)[0] * 1_000_000_000
-        i += 4 + (size + 3) // 4 * 4
+        i += (PCAPNG_OPTION_HEAD
+              + (size + PCAPNG_BLOCK_ALIGN - 1) // PCAPNG_BLOCK_ALIGN * PCAPNG_BLOCK_ALIGN)
     return (linktype, snaplen, mul, div, offset_ns)
 
 
@@ -395,35 +431,35 @@ cdef object _packet_block(Packet* pk, Interface* i, list interfaces, uint32_t bl
     timestamp as a Python int where it needs one or would exceed ``ns_max``.
     """
     cdef uint64_t ts = 0
-    if block_type == 3:
-        if size < 4:
+    if block_type == PCAPNG_SPB:
+        if size < PCAPNG_SPB_HEADER:
             raise c.corrupt(name, at, "simple packet block too short")
         pk.interface_id = 0
-        pk.orig_len = _rd32(body, big)
+        pk.orig_len = _rd32(body + PCAPNG_SPB_ORIG_LEN, big)
         pk.captured = pk.orig_len
-        if <Py_ssize_t>pk.captured > size - 4:
-            pk.captured = size - 4
-        pk.start = 4
+        if <Py_ssize_t>pk.captured > size - PCAPNG_SPB_HEADER:
+            pk.captured = size - PCAPNG_SPB_HEADER
+        pk.start = PCAPNG_SPB_HEADER
     else:
-        if size < 20:
+        if size < PCAPNG_PACKET_HEADER:
             raise c.corrupt(name, at, "packet block too short")
-        if block_type == 6:
-            pk.interface_id = _rd32(body, big)
-        else:
-            pk.interface_id = _rd16(body, big)
-        ts = (<uint64_t>_rd32(body + 4, big) << 32) | _rd32(body + 8, big)
-        pk.captured = _rd32(body + 12, big)
-        pk.orig_len = _rd32(body + 16, big)
-        pk.start = 20
-        if <Py_ssize_t>pk.captured > size - 20:
+        if block_type == PCAPNG_EPB:
+            pk.interface_id = _rd32(body + PCAPNG_INTERFACE_ID, big)
+        else:                               # the obsolete packet block: 16 bits, then drops
+            pk.interface_id = _rd16(body + PCAPNG_INTERFACE_ID, big)
+        ts = (<uint64_t>_rd32(body + PCAPNG_TS_HIGH, big) << 32) | _rd32(body + PCAPNG_TS_LOW, big)
+        pk.captured = _rd32(body + PCAPNG_CAPTURED, big)
+        pk.orig_len = _rd32(body + PCAPNG_ORIG_LEN, big)
+        pk.start = PCAPNG_PACKET_HEADER
+        if <Py_ssize_t>pk.captured > size - PCAPNG_PACKET_HEADER:
             raise c.corrupt(name, at, f"{pk.captured} captured bytes do not fit the packet block")
     if pk.interface_id != i.id:
         _use_interface(i, interfaces, pk.interface_id, name, at)
     pk.ns = 0
-    if block_type == 3:
+    if block_type == PCAPNG_SPB:
         if i.snaplen and pk.captured > i.snaplen:
             pk.captured = i.snaplen
-    elif (i.mode == TS_MUL and ts <= 0xFFFFFFFFFFFFFFFFULL // i.mul
+    elif (i.mode == TS_MUL and ts <= UINT64_MAX // i.mul
           and ts * i.mul <= ns_max):
         pk.ns = ts * i.mul
     elif i.mode == TS_DIV and ts // i.div <= ns_max:

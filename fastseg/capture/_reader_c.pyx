@@ -25,10 +25,17 @@ from libc.string cimport memcmp, memmove, memset
 
 from fastseg._codec_c cimport unpack_now
 from fastseg._endian cimport be32
+from fastseg._wire_c cimport (
+    IPV4_ADDR_LEN, IPV4_VERSION, IPV6_ADDR_LEN, MAX_RECORD, PCAP_FILE_HEADER, PCAP_INCL_LEN,
+    PCAP_LINKTYPE, PCAP_LINKTYPE_MASK, PCAP_ORIG_LEN, PCAP_RECORD_HEADER, PCAP_TS_FRAC,
+    PCAP_TS_SEC, PCAPNG_BLOCK_ALIGN, PCAPNG_BLOCK_HEADER, PCAPNG_BLOCK_LENGTH,
+    PCAPNG_BLOCK_TRAILER, PCAPNG_BYTE_ORDER_MAGIC, PCAPNG_EPB, PCAPNG_IDB, PCAPNG_MIN_BLOCK,
+    PCAPNG_PB, PCAPNG_SHB, PCAPNG_SHB_BYTE_ORDER, PCAPNG_SHB_HEAD, PCAPNG_SPB,
+)
 from fastseg.capture._frames cimport (
-    D_ETHERTYPE, D_FAMILY, D_FRAGMENT, D_IHL, D_PROTOCOL, D_ROUTING, D_SHORT, D_VERSION, K_TCP,
-    MAX_RECORD, Found, Interface, Packet, _capture_format, _checksum_ok, _decode,
-    _interface_fields, _le32, _other_frame, _packet_block, _rd32,
+    D_ETHERTYPE, D_FAMILY, D_FRAGMENT, D_IHL, D_PROTOCOL, D_ROUTING, D_SHORT, D_VERSION,
+    FORMAT_PCAP, FORMAT_PCAPNG, K_TCP, Found, Interface, Packet, _capture_format, _checksum_ok,
+    _decode, _interface_fields, _le32, _other_frame, _packet_block, _rd32,
 )
 
 from fastseg.capture import _common as c
@@ -131,12 +138,12 @@ cdef class Reader:
         self._if.id = -1
         self._addrs = [b"", b"", b"", b""]
         self._next_addr = 0
-        if not self._fill(24):
+        if not self._fill(PCAP_FILE_HEADER):
             raise c.not_a_capture(name, bytes(self._buf[self._pos:self._end]))
         kind = _capture_format(self._data(), &big, &nano)
-        if kind == 1:
+        if kind == FORMAT_PCAP:
             self._start_pcap(big, nano)
-        elif kind == 2:
+        elif kind == FORMAT_PCAPNG:
             self.format = "pcapng"
             self._pcapng = True
         else:
@@ -225,7 +232,7 @@ cdef class Reader:
 
     cdef _start_pcap(self, bint big, bint nano):
         cdef const uint8_t* p = self._data()
-        cdef uint32_t linktype = _rd32(p + 20, big) & 0x0FFFFFFF
+        cdef uint32_t linktype = _rd32(p + PCAP_LINKTYPE, big) & PCAP_LINKTYPE_MASK
         self.format = "pcap"
         self._big = big
         self._frac_ns = 1 if nano else 1000
@@ -233,30 +240,31 @@ cdef class Reader:
             raise c.unsupported_linktype(self.name, linktype)
         self._linktype = linktype
         self.linktypes = [linktype]
-        self._pos += 24
+        self._pos += PCAP_FILE_HEADER
 
     cdef object _next_pcap(self):
         cdef const uint8_t* p
         cdef uint32_t sec, frac, captured, orig_len
         cdef uint64_t ns
         while True:
-            if self._end - self._pos < 16 and not self._fill(16):
+            if self._end - self._pos < PCAP_RECORD_HEADER and not self._fill(PCAP_RECORD_HEADER):
                 return self._finish()
             p = self._data()
-            captured = _rd32(p + 8, self._big)
+            captured = _rd32(p + PCAP_INCL_LEN, self._big)
             if captured > MAX_RECORD:
                 raise c.corrupt(self.name, self._offset + self._pos, f"record of {captured} bytes")
-            if self._end - self._pos < 16 + <Py_ssize_t>captured:
-                if not self._fill(16 + captured):
+            if self._end - self._pos < PCAP_RECORD_HEADER + <Py_ssize_t>captured:
+                if not self._fill(PCAP_RECORD_HEADER + captured):
                     return self._finish()
                 p = self._data()
-            sec = _rd32(p, self._big)
-            frac = _rd32(p + 4, self._big)
-            orig_len = _rd32(p + 12, self._big)
-            self._pos += 16 + captured
+            sec = _rd32(p + PCAP_TS_SEC, self._big)
+            frac = _rd32(p + PCAP_TS_FRAC, self._big)
+            orig_len = _rd32(p + PCAP_ORIG_LEN, self._big)
+            self._pos += PCAP_RECORD_HEADER + captured
             self.frames += 1
             ns = <uint64_t>sec * 1000000000 + <uint64_t>frac * self._frac_ns
-            record = self._record(p + 16, captured, orig_len, self._linktype, ns, None, 0)
+            record = self._record(p + PCAP_RECORD_HEADER, captured, orig_len, self._linktype, ns,
+                                  None, 0)
             if record is not None:
                 return record
 
@@ -264,12 +272,12 @@ cdef class Reader:
 
     cdef int _section_order(self) except -2:
         """1 big-endian, 0 little, -1 no byte-order magic; -1 also when the file ends."""
-        if not self._fill(12):
+        if not self._fill(PCAPNG_SHB_HEAD):
             return -1
         cdef const uint8_t* p = self._data()
-        if _le32(p + 8) == 0x1A2B3C4D:
+        if _le32(p + PCAPNG_SHB_BYTE_ORDER) == PCAPNG_BYTE_ORDER_MAGIC:
             return 0
-        if be32(p + 8) == 0x1A2B3C4D:
+        if be32(p + PCAPNG_SHB_BYTE_ORDER) == PCAPNG_BYTE_ORDER_MAGIC:
             return 1
         return -1
 
@@ -279,41 +287,44 @@ cdef class Reader:
         cdef long long at
         cdef int order
         while True:
-            if self._end - self._pos < 8 and not self._fill(8):
+            if (self._end - self._pos < PCAPNG_BLOCK_HEADER
+                    and not self._fill(PCAPNG_BLOCK_HEADER)):
                 return self._finish()
             p = self._data()
             at = self._offset + self._pos
             block_type = _rd32(p, self._big)
-            if block_type == 0x0A0D0D0A:
+            if block_type == PCAPNG_SHB:
                 order = self._section_order()
                 if order < 0:
-                    if self._fill(12):
+                    if self._fill(PCAPNG_SHB_HEAD):
                         raise c.corrupt(self.name, at, "section header without byte-order magic")
                     return self._finish()
                 self._big = order
                 p = self._data()
-            length = _rd32(p + 4, self._big)
-            if length < 12 or length % 4 or length > MAX_RECORD:
+            length = _rd32(p + PCAPNG_BLOCK_LENGTH, self._big)
+            if length < PCAPNG_MIN_BLOCK or length % PCAPNG_BLOCK_ALIGN or length > MAX_RECORD:
                 raise c.corrupt(self.name, at, f"block of {length} bytes")
             if self._end - self._pos < <Py_ssize_t>length:
                 if not self._fill(length):
                     return self._finish()
                 p = self._data()
-            if _rd32(p + length - 4, self._big) != length:
+            if _rd32(p + length - PCAPNG_BLOCK_TRAILER, self._big) != length:
                 raise c.corrupt(self.name, at, f"block length {length} does not match its "
-                                f"trailer {_rd32(p + length - 4, self._big)}")
+                                f"trailer {_rd32(p + length - PCAPNG_BLOCK_TRAILER, self._big)}")
             self._pos += length
-            if block_type == 6 or block_type == 3 or block_type == 2:
-                record = self._packet(block_type, p + 8, length - 12, at)
+            if block_type == PCAPNG_EPB or block_type == PCAPNG_SPB or block_type == PCAPNG_PB:
+                record = self._packet(block_type, p + PCAPNG_BLOCK_HEADER, length - PCAPNG_MIN_BLOCK,
+                                      at)
                 if record is not None:
                     return record
-            elif block_type == 0x0A0D0D0A:
+            elif block_type == PCAPNG_SHB:
                 self._interfaces = []
                 self._if.id = -1
-            elif block_type == 1:
+            elif block_type == PCAPNG_IDB:
                 fields = _interface_fields(
-                    PyBytes_FromStringAndSize(<const char*>p + 8, length - 12), self._big,
-                    self.name, at)
+                    PyBytes_FromStringAndSize(<const char*>p + PCAPNG_BLOCK_HEADER,
+                                              length - PCAPNG_MIN_BLOCK),
+                    self._big, self.name, at)
                 self._interfaces.append(fields)
                 self.linktypes.append(fields[0])
             elif _other_frame(block_type):     # a frame to Wireshark, without a packet
@@ -365,7 +376,7 @@ cdef class Reader:
             big_ns = ns
         else:
             timestamp = c.split_ns(big_ns)
-        size = 4 if f.version == 4 else 16
+        size = IPV4_ADDR_LEN if f.version == IPV4_VERSION else IPV6_ADDR_LEN
         if f.addr >= 0:
             src = self._address(p + f.addr, size)
             dst = self._address(p + f.addr + size, size)
