@@ -5,8 +5,9 @@ from cpython.ref cimport PyObject
 from libc.stdint cimport uint8_t
 
 from fastseg._wire_c cimport (
-    EOL, MIN_SACK_LEN, MSS, MSS_LEN, NOP, OPTION_HEAD_LEN, SACK, SACK_BLOCK_LEN, SACK_PERMITTED,
-    SACK_PERMITTED_LEN, TIMESTAMPS, TIMESTAMPS_LEN, WSCALE, WSCALE_LEN,
+    EOL, KIND_LEN, MIN_SACK_LEN, MSS, MSS_LEN, NOP, OPTION_HEAD_LEN, OPTION_LENGTH, SACK,
+    SACK_BLOCK_LEN, SACK_PERMITTED, SACK_PERMITTED_LEN, TIMESTAMPS, TIMESTAMPS_LEN, WSCALE,
+    WSCALE_LEN,
 )
 
 # What the walk finds at an offset of the options (see step()).
@@ -32,11 +33,11 @@ cdef inline int step(const uint8_t* p, Py_ssize_t i, Py_ssize_t end,
     if p[i] == EOL:                 # i < end
         return AT_EOL
     if p[i] == NOP:
-        length[0] = 1
+        length[0] = KIND_LEN
         return AT_NOP
-    if i + 1 >= end:
+    if i + OPTION_LENGTH >= end:
         return NO_LENGTH
-    length[0] = p[i + 1]            # i + 1 < end
+    length[0] = p[i + OPTION_LENGTH]    # i + OPTION_LENGTH < end
     if length[0] < OPTION_HEAD_LEN:
         return SMALL_LENGTH
     if i + length[0] > end:

@@ -175,24 +175,6 @@ cdef extern from *:
 # ---------------------------------------------------------------- frames and capture formats
 # What fastseg/capture/_frames.pyx and _reader_c.pyx take apart, field by field.
 
-# Record and block layouts.
-cdef enum:
-    IPV4_VERSION = 4
-    IPV6_VERSION = 6
-    PCAP_LINKTYPE = 20         # where the link type lies in the global header
-    PCAP_LINKTYPE_MASK = 0x0FFFFFFF
-    PCAP_TS_SEC = 0            # where the fields lie in a record header
-    PCAP_TS_FRAC = 4
-    PCAP_INCL_LEN = 8
-    PCAP_ORIG_LEN = 12
-    PCAPNG_BLOCK_LENGTH = 4    # a block: type, total length, body, total length again
-    PCAPNG_BLOCK_HEADER = 8
-    PCAPNG_BLOCK_TRAILER = 4
-    PCAPNG_BLOCK_ALIGN = 4
-    PCAPNG_MIN_BLOCK = 12
-    PCAPNG_SHB_BYTE_ORDER = 8  # a section header's byte-order magic opens its body
-    PCAPNG_SHB_HEAD = 12       # the bytes that tell a section's byte order
-
 # Codes shared with _common.LAYERS: which header a "header cut short" detail names.
 cdef enum:
     LAYER_ETHERNET = 0

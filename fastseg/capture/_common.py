@@ -135,23 +135,6 @@ DEFAULT_CHUNK = 1 << 20
 # The fields and codes the compiled reader takes frames, records and blocks apart by
 # (their C names are in fastseg/_wire_c.pxd).
 
-#: The IP version field's values.
-IPV4_VERSION, IPV6_VERSION = 4, 6
-#: Where the link type lies in the pcap global header; the bits above the mask may carry
-#: FCS length information.
-PCAP_LINKTYPE, PCAP_LINKTYPE_MASK = 20, 0x0FFFFFFF
-#: Where the fields lie in a pcap record header.
-PCAP_TS_SEC, PCAP_TS_FRAC, PCAP_INCL_LEN, PCAP_ORIG_LEN = 0, 4, 8, 12
-#: A pcapng block: its type, its total length at PCAPNG_BLOCK_LENGTH, the body from
-#: PCAPNG_BLOCK_HEADER on, the total length again in its last PCAPNG_BLOCK_TRAILER bytes;
-#: the total is a multiple of PCAPNG_BLOCK_ALIGN.
-PCAPNG_BLOCK_LENGTH, PCAPNG_BLOCK_HEADER, PCAPNG_BLOCK_TRAILER = 4, 8, 4
-PCAPNG_BLOCK_ALIGN = 4
-PCAPNG_MIN_BLOCK = PCAPNG_BLOCK_HEADER + PCAPNG_BLOCK_TRAILER
-#: A section header's byte-order magic opens its body: PCAPNG_SHB_HEAD bytes tell the order.
-PCAPNG_SHB_BYTE_ORDER = PCAPNG_BLOCK_HEADER
-PCAPNG_SHB_HEAD = PCAPNG_SHB_BYTE_ORDER + 4
-
 #: IPv4 (RFC 791 §3.1): the version in the first byte's high nibble, the header length
 #: (IHL, in IHL_UNIT-byte words) in its low one, and where the fields lie.
 IP_VERSION_SHIFT, IPV4_IHL_MASK, IHL_UNIT = 4, 0x0F, 4
