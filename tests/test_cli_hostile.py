@@ -54,6 +54,10 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+#: Set by fuzz/sanitize.sh when the compiled twins are built with ASan and UBSan.
+SANITIZED = bool(os.environ.get("FASTSEG_ASAN_RUNTIME"))
+
+
 def env(**extra: str) -> Dict[str, str]:
     # One BLAS thread, and Arrow on malloc: OpenBLAS (per CPU) and mimalloc (1 GB) would
     # reserve address space up front, and RLIMIT_AS limits would measure them, not fastseg.
@@ -66,7 +70,9 @@ def fastseg(*args: object, cwd: Path, address_space: Optional[int] = None,
     """``fastseg ARGS`` in a subprocess, with optional RLIMIT_AS / RLIMIT_FSIZE (bytes)."""
 
     def limits() -> None:
-        if address_space is not None:
+        # Under ASan (fuzz/sanitize.sh) the address space is the sanitizer's shadow and
+        # allocator reservations: a limit would measure those.  The ordinary runs check it.
+        if address_space is not None and not SANITIZED:
             resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
         if file_size is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
