@@ -253,8 +253,13 @@ def test_row2_workers_die_with_their_parent(tmp_path: Path) -> None:
 @linux_only
 def test_row13_ctrl_c_during_analyze_j2_is_130_quietly(tmp_path: Path) -> None:
     proc, workers = _analyze_blocked_on_fifos(tmp_path)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    try:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:  # a failure leaves no analyze (nor its workers, which die with it) behind
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
     assert proc.returncode == 130 and err == "", err
     assert _gone(workers)
 
