@@ -81,3 +81,42 @@ def test_analyze_on_a_local_cluster_reports_what_one_process_does(tmp_path):
     assert alone.returncode == spread.returncode == 1
     assert spread.stdout == alone.stdout and '"error"' in spread.stdout
     assert spread.stderr == alone.stderr and "Traceback" not in spread.stderr
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".arrow", ".csv.gz"])
+def test_export_on_a_cluster_writes_what_one_process_writes(client, tmp_path, suffix):
+    from fastseg.capture import dask as fastseg_dask
+
+    if suffix != ".csv.gz":
+        pytest.importorskip("pyarrow")
+    alone, spread = tmp_path / f"alone{suffix}", tmp_path / f"spread{suffix}"
+    rows = columns.export(FILES, alone)
+    assert fastseg_dask.export(client, FILES, spread, ahead=2) == rows > 0
+    assert spread.read_bytes() == alone.read_bytes()
+
+
+def test_export_on_a_cluster_fails_naming_the_file_and_leaves_nothing(client, tmp_path):
+    from fastseg.capture import dask as fastseg_dask
+
+    out = tmp_path / "out.csv"
+    out.write_text("kept")
+    with pytest.raises(CaptureNotFound, match=r"gone\.pcap"):
+        fastseg_dask.export(client, [FILES[0], str(tmp_path / "gone.pcap"), FILES[1]], out)
+    assert out.read_text() == "kept" and sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_export_command_on_a_local_cluster(tmp_path):
+    """``fastseg export --scheduler local``: the same file as without it."""
+    import subprocess
+    import sys
+
+    runner = "import sys; from fastseg.cli import main; sys.exit(main(sys.argv[1:]))"
+
+    def export(out, *options):
+        return subprocess.run([sys.executable, "-c", runner, "export", *options, "-o", str(out),
+                               *FILES[:4]], capture_output=True, text=True, timeout=120)
+
+    alone, spread = export(tmp_path / "a.csv"), export(tmp_path / "b.csv", "--scheduler", "local")
+    assert alone.returncode == spread.returncode == 0, spread.stderr
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert spread.stdout.replace("b.csv", "a.csv") == alone.stdout

@@ -90,7 +90,20 @@ import io
 import ipaddress
 import os
 import stat
-from typing import Any, BinaryIO, Dict, Iterator, List, Optional, Sequence, Tuple, Union, cast
+from typing import (
+    Any,
+    BinaryIO,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+    cast,
+)
 
 from fastseg import _impl
 from fastseg.capture import _columns_py
@@ -329,9 +342,14 @@ def compression_for(fmt: str, compression: Optional[str]) -> str:
     return codec
 
 
+#: How :func:`export` reads one source: its columns a piece at a time, in order.
+PiecesOf = Callable[[Source], Iterable[Columns]]
+
+
 def export(sources: Sequence[Source], dest: Union[str, os.PathLike[str], BinaryIO], *,
            format: Optional[str] = None, implementation: Optional[str] = None,
-           compression: Optional[str] = None, file_column: Optional[bool] = None) -> int:
+           compression: Optional[str] = None, file_column: Optional[bool] = None,
+           pieces_of: Optional[PiecesOf] = None) -> int:
     """Write the columns of one or more captures to ``dest``; return the rows written.
 
     ``format`` is "parquet", "arrow" (Arrow IPC file, aka Feather v2) or
@@ -349,6 +367,10 @@ def export(sources: Sequence[Source], dest: Union[str, os.PathLike[str], BinaryI
     a binary file object (left open); a path is written to a temporary file
     beside it and moved into place, so a failed export leaves the old file
     as it was and no partial file (a device or FIFO is written through).
+
+    ``pieces_of`` reads one source (called once per source, in order); by
+    default :func:`iter_columns` here.  :func:`fastseg.capture.dask.export`
+    passes one that decodes on a Dask cluster.
     """
     from fastseg._output import Output
 
@@ -360,15 +382,18 @@ def export(sources: Sequence[Source], dest: Union[str, os.PathLike[str], BinaryI
     pa = _pyarrow() if fmt != "csv" else None
     with_file = len(sources) > 1 if file_column is None else file_column
     names = [_source_name(source) for source in sources]
+    if pieces_of is None:
+        def pieces_of(source: Source) -> Iterable[Columns]:
+            return iter_columns(source, implementation=implementation)
     if hasattr(dest, "write"):
         return _export(sources, names, cast(BinaryIO, dest), fmt, codec, with_file, pa,
-                       implementation)
+                       pieces_of)
     with Output(cast("os.PathLike[str]", dest), "wb") as out:
-        return _export(sources, names, out, fmt, codec, with_file, pa, implementation)
+        return _export(sources, names, out, fmt, codec, with_file, pa, pieces_of)
 
 
 def _export(sources: Sequence[Source], names: List[str], out: BinaryIO, fmt: str, codec: str,
-            with_file: bool, pa: Any, implementation: Optional[str]) -> int:
+            with_file: bool, pa: Any, pieces_of: PiecesOf) -> int:
     rows = 0
     dictionary = list(dict.fromkeys(names))
     if fmt == "csv":
@@ -378,7 +403,7 @@ def _export(sources: Sequence[Source], names: List[str], out: BinaryIO, fmt: str
             writer = csv.writer(text)
             writer.writerow((["file"] if with_file else []) + [name for name, _, _ in COLUMNS])
             for name, source in zip(names, sources):
-                for cols in iter_columns(source, implementation=implementation):
+                for cols in pieces_of(source):
                     _csv_rows(writer, cols, [name] if with_file else [])
                     rows += cols.rows
         except BaseException:
@@ -396,7 +421,7 @@ def _export(sources: Sequence[Source], names: List[str], out: BinaryIO, fmt: str
     table_writer: Any = None
     try:
         for name, source in zip(names, sources):
-            for cols in iter_columns(source, implementation=implementation):
+            for cols in pieces_of(source):
                 table = to_arrow(cols, file=name if with_file else None, files=dictionary)
                 del cols
                 if table_writer is None:

@@ -18,6 +18,9 @@ are ``file`` (the path a row came from), then those of
 :func:`fastseg.capture.columns.address` turns one back into an
 ``ipaddress`` object.
 
+:func:`export` writes the segments of many captures to one Parquet, Arrow
+or CSV file, decoding them on a cluster (``fastseg export --scheduler``).
+
 Needs ``dask[dataframe]`` (``pip install "fastseg-tcp[dask]"``).  A file that
 cannot be decoded fails its partition with the
 :class:`~fastseg.capture.CaptureError` that :func:`~fastseg.capture.columns.columns`
@@ -31,11 +34,12 @@ import glob
 import importlib
 import logging
 import os
-from typing import Any, Iterable, Iterator, List, Optional, Union
+from collections import deque
+from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 from fastseg.capture import columns as _columns
 
-__all__ = ["FILE_COLUMN", "LOCAL", "client", "paths_of", "read_captures", "to_pandas"]
+__all__ = ["FILE_COLUMN", "LOCAL", "client", "export", "paths_of", "read_captures", "to_pandas"]
 
 #: The scheduler "address" that asks for a local cluster of worker processes.
 LOCAL = "local"
@@ -145,3 +149,57 @@ def client(address: str) -> Iterator[Any]:
     else:
         with distributed.Client(address) as connected:
             yield connected
+
+
+def _file_pieces(path: str, implementation: Optional[str]) -> List[_columns.Columns]:
+    """One file's columns, in the pieces :func:`~fastseg.capture.columns.iter_columns` reads
+    (run on a worker)."""
+    return list(_columns.iter_columns(path, implementation=implementation))
+
+
+class _Ahead:
+    """Reads the sources on the cluster, a few files ahead of the writer, handed over in order."""
+
+    def __init__(self, connected: Any, sources: Sequence[str], implementation: Optional[str],
+                 ahead: int) -> None:
+        self._client, self._implementation = connected, implementation
+        self._waiting = deque(sources)
+        self._running: Deque[Any] = deque()
+        for _ in range(ahead):
+            self._submit()
+
+    def _submit(self) -> None:
+        if self._waiting:
+            path = self._waiting.popleft()
+            self._running.append(self._client.submit(_file_pieces, path, self._implementation,
+                                                     pure=False))
+
+    def __call__(self, source: Any) -> Iterable[_columns.Columns]:
+        future = self._running.popleft()
+        self._submit()
+        try:
+            return list(future.result())
+        finally:
+            future.release()
+
+
+def export(connected: Any, sources: Sequence[PathLike], dest: Union[PathLike, Any], *,
+           ahead: Optional[int] = None, **options: Any) -> int:
+    """:func:`fastseg.capture.columns.export`, with the captures decoded on the cluster of the
+    ``dask.distributed`` client ``connected``; the same output, byte for byte.
+
+    Each file is decoded on a worker (so every worker must read it at the same path) and
+    written here, in the given order, while the next ``ahead`` files (default: two per
+    worker thread) are decoded; memory here holds about ``ahead`` files' columns.
+    ``options`` are :func:`~fastseg.capture.columns.export`'s (format, compression,
+    file_column, implementation).  A file that cannot be decoded raises its
+    :class:`~fastseg.capture.CaptureError` here, and no output is left behind.
+    """
+    paths = [os.fspath(source) for source in sources]
+    if ahead is None:
+        threads: Dict[str, int] = connected.nthreads()
+        ahead = 2 * max(1, sum(threads.values()))
+    if ahead < 1:
+        raise ValueError(f"ahead must be positive, got {ahead}")
+    reader = _Ahead(connected, paths, options.get("implementation"), ahead)
+    return _columns.export(paths, dest, pieces_of=reader, **options)

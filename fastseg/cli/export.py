@@ -14,6 +14,9 @@ memory does not grow with their size.  The output is written to a temporary
 file and moved into place (a device or FIFO is written through); an output
 that is one of the inputs is refused.
 
+With ``--scheduler``, the files are decoded on a Dask cluster (``local``
+starts one here) and written here, in order: the same output.
+
 Compression: Parquet takes zstd (default), snappy, gzip, brotli, lz4 or none;
 Arrow zstd (default), lz4 or none; CSV none (default) or gzip.
 """
@@ -43,6 +46,12 @@ def _parser() -> Parser:
                              "gzip for .csv.gz)")
     parser.add_argument("--file-column", action=argparse.BooleanOptionalAction, default=None,
                         help="add a 'file' column with each row's capture (default: with several files)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="decode the files on a Dask cluster: its scheduler's address "
+                             "(tcp://host:8786), or 'local' for a local cluster of worker "
+                             "processes; the output is written here, the same as without it "
+                             "(needs fastseg-tcp[dask]; every worker must read the files at "
+                             "the same paths)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     return parser
 
@@ -61,8 +70,14 @@ def _run(argv: Optional[Sequence[str]]) -> int:
         check_distinct([("-o", args.output)], args.files)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    rows = columns.export(args.files, args.output, format=fmt, compression=compression,
-                          file_column=args.file_column)
+    options = dict(format=fmt, compression=compression, file_column=args.file_column)
+    if args.scheduler is None:
+        rows = columns.export(args.files, args.output, **options)
+    else:
+        from fastseg.capture import dask
+
+        with dask.client(args.scheduler) as connected:
+            rows = dask.export(connected, args.files, args.output, **options)
     if not args.quiet:
         print(f"{rows} segments from {len(args.files)} file{'s' * (len(args.files) != 1)} "
               f"-> {args.output}")
