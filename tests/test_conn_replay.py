@@ -17,9 +17,13 @@ pytestmark = pytest.mark.usefixtures("arrival_path")  # both arrival paths
 BULK = 200_000
 
 
+#: Nagle's algorithm is the sender's policy, which a replica takes from the capture instead.
+NODELAY = replace(CONFIG, nagle=False)
+
+
 def linked(impl, *, replay: bool, server_buffer: int = CONFIG.receive_buffer) -> Link:
-    client = Connection(CLIENT, SERVER, config=CONFIG, iss=CLIENT_ISS, replay=replay)
-    server = Connection(SERVER, config=replace(CONFIG, receive_buffer=server_buffer),
+    client = Connection(CLIENT, SERVER, config=NODELAY, iss=CLIENT_ISS, replay=replay)
+    server = Connection(SERVER, config=replace(NODELAY, receive_buffer=server_buffer),
                         iss=SERVER_ISS, replay=replay)
     server.listen()
     link = Link(impl, client, server)

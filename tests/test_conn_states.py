@@ -6,6 +6,8 @@ codec twin under test (``impl``), so each test runs over both codecs.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from connlink import (
     CLIENT,
@@ -244,7 +246,7 @@ def test_window_scale_and_mss_negotiated(impl):
     syn = link.log[0][1]
     assert syn.wscale == 5 and syn.window == 0xFFFF  # 2**20 needs a shift of 5; SYN windows unscaled
     link.a.send(b"z" * 5000)
-    link.settle()
+    link.run_until(lambda: link.a.snd_una == link.a.snd_nxt)  # the last ACK may be delayed
     data = [seg for src, seg in link.log if src == CLIENT[0] and seg.payload]
     assert max(len(seg.payload) for seg in data) == 1000 - 12  # peer MSS less the timestamp option
     assert link.b.snd_wnd == 1 << 20
@@ -263,7 +265,9 @@ def test_no_options_from_peer_means_no_scaling_no_timestamps(impl):
                            flags=Flags.ACK, window=1000), 0.0)
     server.send(b"a" * 2000)
     sizes = [len(seg.payload) for seg in server.segments_to_send(0.0)]
-    assert sizes == [536, 464]  # the RFC 9293 default MSS, then the 1000-byte window ends it
+    # the RFC 9293 default MSS; the 464 bytes left of the 1000-byte window are less than a
+    # segment and half the window: they wait (sender silly-window avoidance, §3.8.6.2.1)
+    assert sizes == [536]
 
 
 def test_old_duplicate_syn_is_defeated(impl):
@@ -315,7 +319,8 @@ def test_bulk_data_crosses_the_wrap_both_ways(impl):
     def done():
         got_b.extend(received(drain(link.b)))
         got_a.extend(received(drain(link.a)))
-        return len(got_b) == len(payload_a) and len(got_a) == len(payload_b)
+        return (len(got_b) == len(payload_a) and len(got_a) == len(payload_b)
+                and link.a.snd_una == link.a.snd_nxt and link.b.snd_una == link.b.snd_nxt)
 
     link.run_until(done)
     assert bytes(got_b) == payload_a and bytes(got_a) == payload_b
@@ -331,7 +336,7 @@ def test_send_buffer_limit_and_capacity_event(impl):
 
 
 def test_out_of_order_and_duplicates_reassemble(impl):
-    link = established(impl)
+    link = established(impl, replace(CONFIG, nagle=False))  # the 104-byte tail goes at once
     client, server = link.a, link.b
     client.send(b"A" * 1000 + b"B" * 1000 + b"C" * 1000)
     first, second, third = [seg for seg in client.segments_to_send(0.0) if seg.payload][:3]
@@ -360,6 +365,11 @@ def test_zero_window_and_probe(impl):
     client, server = link.a, link.b
     client.send(b"q" * 6000)
     link.settle()  # the server's app reads nothing: its window closes
+    # but for the last 1104 bytes: less than a segment and half the largest window, they wait
+    # for the persist timer's override (sender silly-window avoidance, RFC 9293 §3.8.6.2.1)
+    assert server.rcv_wnd == 1104 and client.snd_nxt == client.snd_una
+    assert client.next_deadline() == pytest.approx(link.now + client._rto.rto)
+    link.run_until(lambda: server.rcv_wnd == 0)
     assert server.rcv_wnd == 0 and client.snd_wnd == 0
     assert client.snd_nxt == seq_add(CLIENT_ISS, 1 + 4000)
     deadline = client.next_deadline()

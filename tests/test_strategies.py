@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import importlib
 import sys
+from dataclasses import replace
 from typing import Any, List
 
 import pytest
-from connlink import Link, drain, established
+from connlink import CONFIG, Link, drain, established
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument, NoSuchExample
@@ -284,8 +285,9 @@ def test_raw_segments_cover_good_and_bad_headers(impl: Any, wanted: str) -> None
 
 
 def victim_of(impl: Any, data: st.DataObject) -> tuple[Link, Connection, int]:
-    """An ESTABLISHED server after some traffic, maybe with data in flight, and its TS.Recent."""
-    link = established(impl)
+    """An ESTABLISHED server after some traffic, maybe with data in flight, and its TS.Recent.
+    (Nagle is off: the bytes in flight are sent at once, not held behind unacknowledged ones.)"""
+    link = established(impl, replace(CONFIG, nagle=False))
     link.a.send(b"a" * data.draw(st.integers(0, 3000), label="client bytes"))
     link.b.send(b"b" * data.draw(st.integers(0, 3000), label="server bytes"))
     link.now = 0.5

@@ -42,6 +42,7 @@ TESTS = (
     "tests/test_conn_stateful.py",
     "tests/test_conn_hostile.py",
     "tests/test_conn_prediction.py",
+    "tests/test_conn_behaviour.py",
 )
 STATES = "fastseg/conn/states.py"
 MACHINE = "fastseg/conn/machine.py"
@@ -49,6 +50,8 @@ ARRIVAL = "fastseg/conn/arrival.py"
 RETRANSMISSION = "fastseg/conn/retransmission.py"
 SENDING = "fastseg/conn/sending.py"
 BUFFERS = "fastseg/conn/buffers.py"
+RTT = "fastseg/conn/rtt.py"
+CONNECTION = "fastseg/conn/connection.py"
 
 
 class Mutant(NamedTuple):
@@ -188,6 +191,47 @@ MUTANTS = (
            "usable = min(self._snd_wnd, self._cwnd)", "usable = self._snd_wnd"),
     Mutant("retries_unbounded", RETRANSMISSION,
            "return self._retries <= limit", "return True"),
+    Mutant("slow_start_removed", RETRANSMISSION,
+           "if self._cwnd < self._ssthresh:", "if False:"),
+    Mutant("syn_grows_cwnd", RETRANSMISSION,
+           "self._grow_cwnd(freed)", "self._grow_cwnd(freed or 1)"),
+    Mutant("rtt_never_sampled", RETRANSMISSION,
+           "self._rto.sample(now - self._rtt_probe[1])", "pass"),
+    Mutant("newreno_partial_ack_ignored", RETRANSMISSION,
+           "            else:  # partial ACK: the next hole is lost too\n"
+           "                self._retransmit_head()\n", ""),
+    Mutant("recovery_not_deflated", RETRANSMISSION,
+           "self._cwnd, self._recover = self._ssthresh, None",
+           "self._recover = None"),
+    Mutant("ssthresh_not_halved_on_fast_retransmit", RETRANSMISSION,
+           "            self._ssthresh = max(flight // 2, 2 * self._smss)\n"
+           "            self._cwnd = self._ssthresh + 3 * self._smss\n",
+           "            self._cwnd = self._ssthresh + 3 * self._smss\n"),
+    Mutant("dupacks_counted_in_zero_window", RETRANSMISSION,
+           "        if self._snd_wnd == 0:\n            return\n", ""),
+    Mutant("rttvar_ignored", RTT,
+           "max(0.001, 4 * self.rttvar)", "0.001"),
+    Mutant("ts_recent_never_updated", ARRIVAL,
+           "and seq_le(segment.seq, self._last_ack_sent):\n            self._ts_recent = stamps[0]",
+           "and seq_le(segment.seq, self._last_ack_sent):\n            pass"),
+    Mutant("ts_recent_never_updated_by_prediction", ARRIVAL,
+           "self._ts_recent = stamps[0]  # RFC 7323 §4.3 (not older: PAWS passed)", "pass"),
+    Mutant("pure_ack_from_snd_nxt", CONNECTION,
+           "self._segment(ACK, self._snd_max)", "self._segment(ACK, self._snd_nxt)"),
+    # ---------------------------------------------------------------- sending policy
+    Mutant("nagle_removed", SENDING,
+           "return not (self.config.nagle and self._snd_nxt != self._snd_una)", "return True"),
+    Mutant("nodelay_ignored", SENDING,
+           "return not (self.config.nagle and self._snd_nxt != self._snd_una)",
+           "return self._snd_nxt == self._snd_una"),
+    Mutant("sender_sws_removed", SENDING,
+           "        return False\n\n    def _emit", "        return True\n\n    def _emit"),
+    Mutant("zero_window_never_probed", SENDING,
+           "room, probed = 1, True", "room, probed = 0, False"),
+    Mutant("persist_not_backed_off", SENDING,
+           "self._persist_backoffs += 1", "pass"),
+    Mutant("probe_left_to_the_retransmission_timer", SENDING,
+           "                self._timers.pop(Timer.RETRANSMIT, None)\n", ""),
 )
 
 

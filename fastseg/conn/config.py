@@ -42,7 +42,9 @@ class Config:
 
     ``mss`` is the largest segment this side will accept (announced in its SYN);
     ``window_scale`` None derives the smallest shift that lets the window cover
-    ``receive_buffer`` (RFC 7323 §2.3).
+    ``receive_buffer`` (RFC 7323 §2.3).  ``nagle`` holds a small segment back
+    while data is unacknowledged (RFC 9293 §3.7.4, RFC 896); False is what
+    ``TCP_NODELAY`` asks of a socket.
     """
 
     mss: int = 1460
@@ -57,6 +59,7 @@ class Config:
     delayed_ack: float = 0.04
     syn_retries: int = 6
     retries: int = 12
+    nagle: bool = True
     isn: IsnGenerator = field(default_factory=_default_isn, repr=False, compare=False)
 
     def __post_init__(self) -> None:

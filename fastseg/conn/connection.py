@@ -199,7 +199,11 @@ class Connection(Arrival):
         if self._state in _SENDING:
             out.extend((segment, self._peer) for segment in self._transmit(now))
         if self._ack_pending and self._state.synchronized:
-            out.append((self._segment(ACK, self._snd_nxt), self._peer))
+            # A pure ACK carries SND.MAX, not SND.NXT: after a timeout rolls SND.NXT back,
+            # the peer may hold everything up to SND.MAX and would drop an ACK from the past
+            # as unacceptable, answering with an ACK of its own: two sides rolled back at once
+            # would trade unacceptable ACKs forever (4.4BSD's tcp_output does the same).
+            out.append((self._segment(ACK, self._snd_max), self._peer))
             self._ack_sent()
         return out if addressed else [segment for segment, _ in out]
 
@@ -222,7 +226,6 @@ class Connection(Arrival):
             elif timer is Timer.DELAYED_ACK:
                 self._ack_pending = True
             elif timer is Timer.PERSIST:
-                self._probe = True
-                self._timers[Timer.PERSIST] = now + self._rto.rto
+                self._persist_fired(now)
             elif timer is Timer.TIME_WAIT:
                 self._transition("time_wait_expired")

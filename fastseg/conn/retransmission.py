@@ -22,7 +22,6 @@ class Retransmission(Sender):
 
     def _take_ack(self, ack: int, now: float) -> None:
         """Advance SND.UNA to ``ack``: free acknowledged data, time the round trip, grow cwnd."""
-        acked = seq_diff(ack, self._snd_una)
         freed = max(0, min(seq_diff(ack, self._data_start), len(self._send_buffer)))
         del self._send_buffer[:freed]
         self._snd_una = ack
@@ -37,7 +36,7 @@ class Retransmission(Sender):
             self._timers.pop(Timer.RETRANSMIT, None)
         else:
             self._timers[Timer.RETRANSMIT] = now + self._rto.rto
-        self._grow_cwnd(acked)
+        self._grow_cwnd(freed)  # data acknowledged: the SYN and FIN grow nothing
         if self._send_refused and freed:
             self._send_refused = False
             self._events.append(SendBufferAvailable(self.send_capacity))
@@ -58,7 +57,12 @@ class Retransmission(Sender):
             self._cwnd += max(1, self._smss * self._smss // max(self._cwnd, 1))
 
     def _on_duplicate_ack(self) -> None:
-        """Three duplicate ACKs: fast retransmit and recovery (RFC 5681 §3.2)."""
+        """Three duplicate ACKs: fast retransmit and recovery (RFC 5681 §3.2).  Not while the
+        window is closed: ACKs of zero-window probes repeat because the window is shut,
+        not because anything was lost (the persist timer probes; 4.4BSD counts duplicate
+        ACKs only while the retransmission timer runs, for the same reason)."""
+        if self._snd_wnd == 0:
+            return
         self._dupacks += 1
         if self._dupacks == 3 and self._recover is None:
             flight = seq_diff(self._snd_max, self._snd_una)

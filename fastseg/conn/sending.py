@@ -79,27 +79,44 @@ class Sender(Tcb):
         out: list[Segment] = []
         data_end = seq_add(self._data_start, len(self._send_buffer))
         usable = min(self._snd_wnd, self._cwnd)
+        probed = False
         while seq_lt(self._snd_nxt, data_end):
-            if self._replay:  # the observed sender already chose: no window holds it back
-                room = seq_diff(data_end, self._snd_nxt)
-            else:
-                room = seq_diff(seq_add(self._snd_una, usable), self._snd_nxt)
+            left = seq_diff(data_end, self._snd_nxt)
+            # a replica's sender already chose what went out: no window holds it back
+            room = left if self._replay else seq_diff(seq_add(self._snd_una, usable), self._snd_nxt)
             if room <= 0 and self._probe and self._snd_wnd == 0:
-                room, self._probe = 1, False  # zero-window probe: one byte past the window
+                room, probed = 1, True  # zero-window probe: one byte past the window
             if room <= 0:
                 break
-            size = min(self._smss, seq_diff(data_end, self._snd_nxt), room)
+            size = min(self._smss, left, room)
+            if not (probed or self._replay or self._probe or self._worth_sending(size, left)):
+                break
+            self._probe = False
             start = seq_diff(self._snd_nxt, self._data_start)
             if start < 0:
                 raise AssertionError("SND.NXT fell before the data: only the SYN may go there")
             payload = bytes(self._send_buffer[start : start + size])
             flags = ACK | (PSH if start + size == len(self._send_buffer) else 0)
             out.append(self._emit(flags, payload, now))
+            if probed:
+                break
         if self._fin_queued and not self._fin_sent and self._snd_nxt == data_end:
             self._fin_sent = True
             out.append(self._emit(FIN | ACK, b"", now))
         self._arm_persist(now)
         return out
+
+    def _worth_sending(self, size: int, left: int) -> bool:
+        """Sender silly-window avoidance (RFC 9293 §3.8.6.2.1, MUST-38) and Nagle's algorithm
+        (§3.7.4, RFC 896): a full segment goes; so does at least half the largest window the
+        peer has offered; the last of the queued data goes unless, with Nagle on, data is
+        still unacknowledged.  Anything else waits for an ACK, or for the persist timer
+        (the override timeout) when nothing is in flight."""
+        if size >= self._smss or size * 2 >= self._max_snd_wnd > 0:
+            return True
+        if size == left:
+            return not (self.config.nagle and self._snd_nxt != self._snd_una)
+        return False
 
     def _emit(self, flags: int, payload: bytes, now: float) -> Segment:
         """A segment at SND.NXT; advance SND.NXT by its sequence space and arm the timers."""
@@ -115,11 +132,34 @@ class Sender(Tcb):
         self._ack_sent()
         return segment
 
+    def _persist_interval(self) -> float:
+        """The persist timer: the RTO, doubled for each probe sent since the window closed
+        (RFC 9293 §3.8.6.1, RFC 1122 §4.2.2.17), at most ``rto_max``."""
+        return min(self._rto.rto * 2.0**self._persist_backoffs, self.config.rto_max)
+
     def _arm_persist(self, now: float) -> None:
-        """Start probing a zero window when data waits and nothing is in flight (RFC 9293 §3.8.6.1)."""
+        """Keep the persist timer running while data waits with nothing in flight but a
+        zero-window probe (RFC 9293 §3.8.6.1), or while silly-window avoidance holds it back
+        (the override timeout of §3.8.6.2.1).  Probes are repeated by this timer, backing
+        off, never by the retransmission timer: a peer that keeps answering with a zero
+        window is never given up on (MUST-36)."""
+        in_flight = seq_diff(self._snd_nxt, self._snd_una)
         waiting = self._snd_nxt != seq_add(self._data_start, len(self._send_buffer))
-        if self._snd_wnd == 0 and waiting and self._snd_nxt == self._snd_una:
-            self._timers.setdefault(Timer.PERSIST, now + self._rto.rto)
+        probing = Timer.PERSIST in self._timers and self._snd_wnd == 0 and in_flight <= 1
+        if not self._replay and ((waiting and in_flight == 0) or probing):
+            self._timers.setdefault(Timer.PERSIST, now + self._persist_interval())
+            if in_flight <= 1 and self._snd_wnd == 0:
+                self._timers.pop(Timer.RETRANSMIT, None)
         else:
             self._timers.pop(Timer.PERSIST, None)
             self._probe = False
+            self._persist_backoffs = 0
+
+    def _persist_fired(self, now: float) -> None:
+        """The persist timer went off: send a probe (again), or override silly-window
+        avoidance, then wait twice as long."""
+        self._probe = True
+        if self._snd_wnd == 0 and seq_diff(self._snd_nxt, self._snd_una) == 1:
+            self._snd_nxt = self._snd_una  # the last probe's byte goes again
+        self._persist_backoffs += 1
+        self._timers[Timer.PERSIST] = now + self._persist_interval()

@@ -89,7 +89,8 @@ class Tcb:
     _ssthresh: int
     _dupacks: int
     _recover: Optional[int]  # NewReno's "recover" while in fast recovery (RFC 6582)
-    _probe: bool  # the persist timer fired: send one byte into the zero window
+    _probe: bool  # the persist timer fired: probe the zero window, or override SWS avoidance
+    _persist_backoffs: int  # probes sent since the window closed (the persist timer backs off)
 
     def _reset_tcb(self) -> None:
         """Forget everything learned of a peer (a new incarnation, or back to LISTEN)."""
@@ -121,6 +122,7 @@ class Tcb:
         self._dupacks = 0
         self._recover = None
         self._probe = False
+        self._persist_backoffs = 0
 
     # ------------------------------------------------------------ what the caller may read
 

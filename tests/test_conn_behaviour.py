@@ -1,0 +1,303 @@
+"""What the connection does on a network with delay and loss, checked against the RFCs.
+
+These tests look at the wire and the sender's variables over time (through
+:mod:`tests.netsim`), not only at the bytes delivered: slow start and
+congestion avoidance (RFC 5681 §3.1), fast retransmit and recovery (§3.2),
+NewReno's partial acknowledgments (RFC 6582 §3.2), the retransmission timer
+and what a timeout does to the window (RFC 6298 §5, RFC 5681 §3.1), round-trip
+samples (RFC 6298 §2, §3) and TS.Recent (RFC 7323 §4.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+from typing import Dict, List, Optional
+
+import pytest
+from connlink import CLIENT, CLIENT_ISS, SERVER, SERVER_ISS
+from netsim import DELIVERED, Network, Path
+
+from fastseg.conn import Config, Connection, DataReceived, State
+from fastseg.conn.rtt import RtoEstimator
+from fastseg.conn.timers import Timer
+from fastseg.seq import seq_diff
+
+ONE_WAY = 0.05  # seconds of propagation each way: a 100 ms round trip
+CONFIG = Config(receive_buffer=8 << 20, send_buffer=8 << 20, delayed_ack=0.001)
+SMSS = CONFIG.mss - 12  # timestamps are on: 12 option bytes per segment
+
+
+class Transfer:
+    """The client sends ``size`` bytes to the server, which reads them as they come."""
+
+    def __init__(self, impl: SimpleNamespace, size: int, *,
+                 lose: Optional[List[int]] = None, config: Config = CONFIG) -> None:
+        self.client = Connection(CLIENT, SERVER, config=config, iss=CLIENT_ISS)
+        self.server = Connection(SERVER, config=config, iss=SERVER_ISS)
+        self.server.listen()
+        self.size, self.got = size, bytearray()
+        self.data = bytes(i % 251 for i in range(size))
+        lost = set(lose or [])
+
+        def drop(index: int, segment) -> bool:
+            # lose the first transmission of the data segments at the given offsets
+            if not segment.payload:
+                return False
+            offset = seq_diff(segment.seq, CLIENT_ISS + 1)
+            if offset in lost:
+                lost.discard(offset)
+                return True
+            return False
+
+        self.net = Network(impl, self.client, self.server, forward=Path(delay=ONE_WAY, drop=drop),
+                           backward=Path(delay=ONE_WAY))
+        self.client.connect(0.0)
+        self.written = 0
+
+    def app(self, now: float) -> None:
+        if self.client.state is State.ESTABLISHED and self.written < self.size:
+            self.written += self.client.send(self.data[self.written:])
+        while (event := self.server.next_event()) is not None:
+            if isinstance(event, DataReceived):
+                self.got += event.data
+        while self.client.next_event() is not None:
+            pass
+
+    def run(self) -> Transfer:
+        self.net.run(lambda: len(self.got) == self.size and self.client.snd_una == self.client.snd_max,
+                     app=self.app, horizon=120.0)
+        assert bytes(self.got) == self.data
+        return self
+
+    def data_sent(self) -> List:
+        return [s for s in self.net.sent_by(self.client) if s.segment.payload]
+
+    def offsets(self) -> List[int]:
+        return [seq_diff(s.segment.seq, CLIENT_ISS + 1) for s in self.data_sent()]
+
+    def rounds(self) -> List[int]:
+        """Data segments sent per round trip (sends closer than half a round trip are one round)."""
+        sizes: List[int] = []
+        last = None
+        for sent in self.data_sent():
+            if last is None or sent.time - last > ONE_WAY:
+                sizes.append(0)
+            sizes[-1] += 1
+            last = sent.time
+        return sizes
+
+    def retransmitted(self) -> Dict[int, int]:
+        """Offset -> how many times it was sent, for offsets sent more than once."""
+        counts: Dict[int, int] = {}
+        for offset in self.offsets():
+            counts[offset] = counts.get(offset, 0) + 1
+        return {offset: n for offset, n in counts.items() if n > 1}
+
+
+def test_slow_start_grows_by_one_segment_per_ack(impl, arrival_path):
+    """RFC 5681 §3.1: cwnd += min(N, SMSS) per ACK.  The receiver acknowledges every second
+    segment (and the last odd one after its delayed-ACK timer), so a round of C segments
+    brings ceil(C / 2) ACKs and the next round sends C + ceil(C / 2): from the RFC 6928
+    initial window of 10 segments, 10, 15, 23, 35, 53, 80."""
+    t = Transfer(impl, 216 * SMSS).run()
+    rounds = t.rounds()
+    assert rounds[0] == 10
+    assert t.data_sent()[0].cwnd == 10 * SMSS  # the ACK of the SYN carried no data: no growth
+    expected = [10]
+    while len(expected) < 6:
+        expected.append(expected[-1] + (expected[-1] + 1) // 2)
+    assert rounds[:6] == expected
+    assert not t.retransmitted() and not t.net.fired(t.client, Timer.RETRANSMIT)
+
+
+def test_one_loss_is_repaired_by_fast_retransmit(impl, arrival_path):
+    """RFC 5681 §3.2: the third duplicate ACK resends the lost segment at once, with
+    ssthresh = max(FlightSize / 2, 2 * SMSS) and cwnd = ssthresh + 3 * SMSS; the full ACK
+    deflates cwnd to ssthresh.  No timeout fires."""
+    lost = 30 * SMSS
+    t = Transfer(impl, 120 * SMSS, lose=[lost]).run()
+    assert t.retransmitted() == {lost: 2}
+    assert not t.net.fired(t.client, Timer.RETRANSMIT)
+    sends, offsets = t.data_sent(), t.offsets()
+    resend = [i for i, offset in enumerate(offsets) if offset == lost][1]
+    again, first = sends[resend], sends[offsets.index(lost)]
+    # FlightSize when the third duplicate ACK came: SND.MAX - SND.UNA, SND.UNA stuck at the loss
+    flight = max(o + len(s.segment.payload) for o, s in zip(offsets[:resend], sends)) - lost
+    ssthresh = max(flight // 2, 2 * SMSS)
+    assert again.ssthresh == ssthresh
+    assert again.cwnd == ssthresh + 3 * SMSS
+    # inflated by one segment per further duplicate ACK, deflated to ssthresh by the full ACK
+    later = [s.cwnd for s in sends[resend + 1:]]
+    assert max(later) > again.cwnd and min(later) == ssthresh
+    assert again.time - first.time < 2 * (2 * ONE_WAY)  # within the next round trip or so
+
+
+def test_congestion_avoidance_adds_at_most_a_segment_per_round(impl, arrival_path):
+    """RFC 5681 §3.1: past ssthresh, cwnd grows by at most SMSS per round trip."""
+    t = Transfer(impl, 400 * SMSS, lose=[30 * SMSS]).run()
+    rounds = t.rounds()
+    recovery = next(i for i, n in enumerate(rounds) if i and n < rounds[i - 1])
+    after = rounds[recovery + 1: -1]  # full rounds after recovery (the last may be short)
+    assert len(after) >= 4
+    assert all(0 <= b - a <= 1 for a, b in zip(after, after[1:])), rounds
+    assert after[-1] > after[0]
+
+
+def test_two_losses_in_one_window_repaired_by_newreno_partial_acks(impl, arrival_path):
+    """RFC 6582 §3.2: the partial ACK after the first resend shows the next hole; it is
+    resent at once, in the same recovery, without waiting for a timeout."""
+    lost = [30 * SMSS, 34 * SMSS]
+    t = Transfer(impl, 120 * SMSS, lose=lost).run()
+    assert t.retransmitted() == {lost[0]: 2, lost[1]: 2}
+    assert not t.net.fired(t.client, Timer.RETRANSMIT)
+
+
+def test_a_lost_tail_is_repaired_by_the_retransmission_timer(impl, arrival_path):
+    """No duplicate ACKs follow the last segment: the RTO fires (RFC 6298 §5.4), ssthresh
+    becomes max(FlightSize / 2, 2 * SMSS) and cwnd one segment (RFC 5681 §3.1)."""
+    size = 40 * SMSS
+    last = 39 * SMSS
+    t = Transfer(impl, size, lose=[last]).run()
+    fired = t.net.fired(t.client, Timer.RETRANSMIT)
+    assert len(fired) == 1
+    again = [s for s in t.data_sent() if seq_diff(s.segment.seq, CLIENT_ISS + 1) == last][1]
+    assert again.time == fired[0]
+    assert again.cwnd == SMSS and again.ssthresh == 2 * SMSS  # one segment was in flight
+    # restarted by the last ACK of new data (RFC 6298 §5.3), it ran for RTO = SRTT + 4 RTTVAR
+    last_ack = [s for s in t.net.sent_by(t.server) if s.time < again.time][-1]
+    assert again.time == pytest.approx(last_ack.time + ONE_WAY + t.client._rto.base)
+
+
+def test_round_trips_are_sampled(impl, arrival_path):
+    """RFC 6298 §2-3: samples of the 100 ms round trip make SRTT about 100 ms and RTTVAR
+    small; the RTO follows (bounded below by rto_min)."""
+    t = Transfer(impl, 100 * SMSS).run()
+    rto = t.client._rto
+    assert rto.srtt is not None
+    assert 2 * ONE_WAY <= rto.srtt <= 2 * ONE_WAY + 2 * CONFIG.delayed_ack
+    assert rto.rttvar < 0.02
+    assert rto.rto == pytest.approx(max(rto.srtt + 4 * rto.rttvar, CONFIG.rto_min))
+
+
+@pytest.mark.parametrize("samples, srtt, rttvar, rto", [
+    # RFC 6298 §2.2: SRTT = R, RTTVAR = R / 2, RTO = SRTT + max(G, 4 RTTVAR)
+    ([1.0], 1.0, 0.5, 3.0),
+    # §2.3: RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R'|, then SRTT = 7/8 SRTT + 1/8 R'
+    ([1.0, 2.0], 1.125, 0.625, 3.625),
+    ([1.0, 1.0, 1.0], 1.0, 0.28125, 2.125),
+    # §2.4: never below the minimum (here 0.2 s, as Linux; RFC 6298 says 1 s may be used)
+    ([0.01], 0.01, 0.005, 0.2),
+])
+def test_rto_follows_rfc_6298(samples, srtt, rttvar, rto):
+    estimator = RtoEstimator(initial=1.0, minimum=0.2, maximum=60.0)
+    assert estimator.rto == 1.0  # §2.1: 1 s before any sample
+    for sample in samples:
+        estimator.sample(sample)
+    assert estimator.srtt == pytest.approx(srtt)
+    assert estimator.rttvar == pytest.approx(rttvar)
+    assert estimator.rto == pytest.approx(rto)
+    estimator.back_off()
+    estimator.back_off()
+    assert estimator.rto == pytest.approx(min(4 * rto, 60.0))  # §5.5
+
+
+def test_ts_recent_follows_the_peer(impl, arrival_path):
+    """RFC 7323 §4.3: TS.Recent takes the TSval of each segment that covers the last ACK
+    sent, so after a transfer it holds the client's latest TSval."""
+    t = Transfer(impl, 50 * SMSS).run()
+    last = t.net.sent_by(t.client)[-1].segment
+    assert last.timestamps is not None
+    assert t.server.ts_recent == last.timestamps[0]
+    assert all(s.fate == DELIVERED for s in t.net.trace)
+
+
+class Writes:
+    """The client writes ``count`` small pieces, one every ``gap`` seconds, over a 100 ms path."""
+
+    def __init__(self, impl: SimpleNamespace, config: Config, count: int = 40, gap: float = 0.005,
+                 piece: bytes = b"keystroke") -> None:
+        self.client = Connection(CLIENT, SERVER, config=config, iss=CLIENT_ISS)
+        self.server = Connection(SERVER, config=config, iss=SERVER_ISS)
+        self.server.listen()
+        self.net = Network(impl, self.client, self.server, forward=Path(delay=ONE_WAY),
+                           backward=Path(delay=ONE_WAY))
+        self.count, self.gap, self.piece = count, gap, piece
+        self.written, self.got, self.start = 0, bytearray(), None
+        self.client.connect(0.0)
+
+    def app(self, now: float) -> None:
+        if self.client.state is State.ESTABLISHED:
+            if self.start is None:
+                self.start = now
+            due = min(self.count, int((now - self.start) / self.gap + 1e-6) + 1)
+            while self.written < due:
+                assert self.client.send(self.piece) == len(self.piece)
+                self.written += 1
+        while (event := self.server.next_event()) is not None:
+            if isinstance(event, DataReceived):
+                self.got += event.data
+        while self.client.next_event() is not None:
+            pass
+
+    def run(self) -> List:
+        total = self.count * len(self.piece)
+        self.net.run(lambda: self.start is not None, app=self.app)
+        for i in range(1, self.count):  # the application's clock: a write every ``gap``
+            tick = self.start + i * self.gap
+            self.net.run(lambda tick=tick: self.net.now >= tick, app=self.app, wake=tick)
+        self.net.run(lambda: len(self.got) == total, app=self.app, horizon=60.0)
+        assert bytes(self.got) == self.piece * self.count
+        return [s for s in self.net.sent_by(self.client) if s.segment.payload]
+
+
+def test_nagle_coalesces_small_writes(impl, arrival_path):
+    """RFC 9293 §3.7.4 (RFC 896): while data is unacknowledged, small writes wait and go
+    out together when the ACK comes: about one segment per round trip, not one per write."""
+    sent = Writes(impl, CONFIG).run()
+    assert len(sent[0].segment.payload) == len(b"keystroke")  # nothing in flight: at once
+    assert len(sent) <= 2 + (40 * 0.005) / (2 * ONE_WAY) * 2
+    assert all(len(s.segment.payload) % len(b"keystroke") == 0 for s in sent)
+    for earlier, later in zip(sent, sent[1:]):  # one small segment per round trip at most
+        assert later.time - earlier.time >= 2 * ONE_WAY - 1e-9
+
+
+def test_nodelay_sends_each_write_at_once(impl, arrival_path):
+    sent = Writes(impl, replace(CONFIG, nagle=False)).run()
+    assert [len(s.segment.payload) for s in sent] == [len(b"keystroke")] * 40
+
+
+def test_zero_window_probes_back_off_and_never_give_up(impl, arrival_path):
+    """RFC 9293 §3.8.6.1: a closed window is probed when the persist timer fires, the
+    interval doubling each time (RFC 1122 §4.2.2.17) up to rto_max, and a peer that keeps
+    answering is never dropped (MUST-36), however many probes that takes: here more than
+    the 4 retransmissions ``retries`` allows.  Once the application reads, the transfer ends."""
+    config = replace(CONFIG, receive_buffer=20_000, retries=4, rto_max=8.0)
+    t = Transfer(impl, 60_000, config=config)
+    reading = [False]
+    app = t.app
+
+    def stalled_app(now: float) -> None:
+        if reading[0]:
+            app(now)
+        elif t.client.state is State.ESTABLISHED and t.written < t.size:
+            t.written += t.client.send(t.data[t.written:])
+
+    t.net.run(lambda: t.net.now >= 60.0, app=stalled_app, horizon=80.0)
+    assert t.client.state is State.ESTABLISHED and t.client.snd_wnd == 0
+    fired = t.net.fired(t.client, Timer.PERSIST)
+    probes = [s for s in t.data_sent() if s.time in fired and len(s.segment.payload) == 1]
+    assert len(probes) > config.retries + 1
+    assert {s.segment.seq for s in probes} == {t.client.snd_una}  # the same byte each time
+    gaps = [b.time - a.time for a, b in zip(probes, probes[1:])]
+    assert gaps[0] == pytest.approx(2 * t.client._rto.rto)
+    for a, b in zip(gaps, gaps[1:]):
+        assert b == pytest.approx(min(2 * a, config.rto_max))
+    assert gaps[-1] == pytest.approx(config.rto_max)
+    # nothing but probes went out while the window was shut: no retransmission of any kind
+    shut = min(s.time for s in probes)
+    assert all(len(s.segment.payload) == 1 for s in t.data_sent() if s.time >= shut)
+    assert not t.net.fired(t.client, Timer.RETRANSMIT)
+    reading[0] = True
+    t.net.run(lambda: len(t.got) == t.size, app=t.app, horizon=200.0)
+    assert bytes(t.got) == t.data
