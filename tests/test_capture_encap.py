@@ -15,7 +15,9 @@ is in test_analyze_captures.py.
 from __future__ import annotations
 
 import io
+import shutil
 import struct
+import subprocess
 from pathlib import Path
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
@@ -35,6 +37,8 @@ O6 = ("fd00:9::1", "fd00:9::2")
 PAYLOAD = b"inside the tunnel"
 
 ETHERNET, PPP, PPP_HDLC, IPOIB = 1, 9, 50, 242
+TSHARK = shutil.which("tshark")
+TSHARK_TIMEOUT = 60
 
 
 def inner(version: int = 4) -> bytes:
@@ -339,3 +343,26 @@ def test_a_tunnel_ends_where_its_outer_packet_ends(tmp_path: Path, reader: str) 
         (Kind.MALFORMED, "IPv4 header needs 20 bytes, 12 left")]
     assert isinstance(records[2], TcpRecord) and records[2].checksum_ok is None
     assert records[2].segment.payload == PAYLOAD[:-1]
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark is not on PATH (apt-get install tshark)")
+@pytest.mark.parametrize("linktype", sorted({case.linktype for case in CASES.values()}))
+def test_tshark_finds_the_same_inner_segments(tmp_path: Path, reader: str, linktype: int) -> None:
+    """Per frame: the innermost addresses (tshark's Source and Destination columns), ports,
+    payload length and checksum verdict."""
+    names = sorted(name for name, case in CASES.items() if case.linktype == linktype)
+    path = write_frames(tmp_path / "cases.pcap", [CASES[name].frame for name in names],
+                        linktype=linktype)
+    command = [str(TSHARK), "-n", "-r", str(path), "-o", "tcp.check_checksum:TRUE",
+               "-o", 'gui.column.format:"Source","%s","Destination","%d"', "-Y", "tcp",
+               "-T", "fields", "-E", "separator=,"]
+    for field in ("_ws.col.Source", "_ws.col.Destination", "tcp.srcport", "tcp.dstport",
+                  "tcp.len", "tcp.checksum.status"):
+        command += ["-e", field]
+    lines = subprocess.run(command, check=True, capture_output=True, text=True,
+                           timeout=TSHARK_TIMEOUT).stdout.splitlines()
+    ours = [(str(r.src_address), str(r.dst_address), str(r.segment.src_port),
+             str(r.segment.dst_port), str(len(r.segment.payload)), "1" if r.checksum_ok else "0")
+            for r in read_checked(path, reader)]
+    assert dict(zip(names, (tuple(line.split(",")) for line in lines))) == dict(zip(names, ours))
+    assert len(lines) == len(names)
