@@ -328,21 +328,24 @@ def test_twins_agree_on_mangled_stacks(frames: List[bytes], cut: bool) -> None:
 def test_a_tunnel_ends_where_its_outer_packet_ends(tmp_path: Path, reader: str) -> None:
     """Bytes past the outer packet's total length (an Ethernet trailer) are not the inner's."""
     packet = ip(4, gre(inner(4), c.ETHERTYPE_IPV4), c.IPPROTO_GRE)
+    bad_version = packet[:24] + b"\x65" + packet[25:]  # what the trailer holds is not read
 
-    def outer_total(total: int) -> bytes:
-        return eth(packet[:2] + total.to_bytes(2, "big") + packet[4:])
+    def outer_total(total: int, whole: bytes = packet) -> bytes:
+        return eth(whole[:2] + total.to_bytes(2, "big") + whole[4:])
 
     frames = [
         outer_total(20 + 4 + 20 + 10),    # the outer packet ends 10 bytes into the TCP header
         outer_total(20 + 4 + 12),         # ... 12 bytes into the inner IPv4 header
+        outer_total(20 + 4 + 12, bad_version),
         outer_total(len(packet) - 1),     # ... one byte short of the inner's payload
     ]
     records = read_checked(write_frames(tmp_path / "trailer.pcap", frames), reader)
-    assert [(r.kind, r.detail) for r in records[:2]] == [
+    assert [(r.kind, r.detail) for r in records[:3]] == [
         (Kind.MALFORMED, "TCP header needs 20 bytes, 10 left"),
+        (Kind.MALFORMED, "IPv4 header needs 20 bytes, 12 left"),
         (Kind.MALFORMED, "IPv4 header needs 20 bytes, 12 left")]
-    assert isinstance(records[2], TcpRecord) and records[2].checksum_ok is None
-    assert records[2].segment.payload == PAYLOAD[:-1]
+    assert isinstance(records[3], TcpRecord) and records[3].checksum_ok is None
+    assert records[3].segment.payload == PAYLOAD[:-1]
 
 
 @pytest.mark.skipif(TSHARK is None, reason="tshark is not on PATH (apt-get install tshark)")
