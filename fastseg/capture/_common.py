@@ -84,7 +84,7 @@ MAX_ENCAPSULATIONS = 8
 #: §6.5: a first byte with the PPP_PFC_BIT set ends the field); RFC 1662 §3.1's address
 #: and control bytes may come first.  PPP_IPV4 and PPP_IPV6 (RFC 5072 §3) are opened.
 PPP_PROTOCOL_LEN, PPP_PFC_BIT = 2, 0x01
-PPP_ADDRESS, PPP_HDLC_LEN = 0xFF, 2  # the address byte, then the control byte
+PPP_ADDRESS, PPP_CONTROL, PPP_HDLC_LEN = 0xFF, 0x03, 2
 PPP_IPV4, PPP_IPV6 = 0x0021, 0x0057
 #: PPPoE (RFC 2516 §4): version and type, code, session id, length; PPP follows.
 PPPOE_HEADER_LEN = 6
