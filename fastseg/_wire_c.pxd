@@ -79,6 +79,8 @@ cdef enum:
 cdef enum:
     LINKTYPE_NULL = 0
     LINKTYPE_ETHERNET = 1
+    LINKTYPE_PPP = 9
+    LINKTYPE_PPP_HDLC = 50
     LINKTYPE_RAW_12 = 12
     LINKTYPE_RAW_14 = 14
     LINKTYPE_RAW = 101
@@ -86,6 +88,7 @@ cdef enum:
     LINKTYPE_LINUX_SLL = 113
     LINKTYPE_IPV4 = 228
     LINKTYPE_IPV6 = 229
+    LINKTYPE_IPOIB = 242
     LINKTYPE_LINUX_SLL2 = 276
 
     # Link headers: their lengths, and where the ethertype lies in them.
@@ -98,6 +101,12 @@ cdef enum:
     LOOPBACK_HEADER_LEN = 4
     VLAN_TAG_LEN = 4
     VLAN_TYPE = 2
+    IPOIB_HEADER_LEN = 44      # a 40-byte GRH or address, then RFC 4391's type and reserved
+    IPOIB_TYPE = 40
+    CHDLC_HEADER_LEN = 4       # Cisco HDLC: address, control, ethertype
+    CHDLC_TYPE = 2
+    CHDLC_UNICAST = 0x0F
+    CHDLC_MULTICAST = 0x8F
 
     # BSD address families in NULL and LOOP headers (AF_INET6_* make up _common.AF_INET6).
     AF_INET = 2
@@ -111,10 +120,20 @@ cdef enum:
     ETHERTYPE_8021Q = 0x8100
     ETHERTYPE_8021AD = 0x88A8
     ETHERTYPE_QINQ = 0x9100
+    # Encapsulations opened (see _common): inner Ethernet, PPP, MPLS, PPPoE session.
+    ETHERTYPE_TEB = 0x6558
+    ETHERTYPE_PPP = 0x880B
+    ETHERTYPE_MPLS = 0x8847
+    ETHERTYPE_MPLS_MULTICAST = 0x8848
+    ETHERTYPE_PPPOE_SESSION = 0x8864
 
     # IP protocol numbers.
     IPPROTO_HOPOPTS = 0
+    IPPROTO_IPIP = 4
     IPPROTO_TCP = 6
+    IPPROTO_UDP = 17
+    IPPROTO_IPV6 = 41
+    IPPROTO_GRE = 47
     IPPROTO_ROUTING = 43
     IPPROTO_FRAGMENT = 44
     IPPROTO_AH = 51
@@ -187,6 +206,49 @@ cdef enum:
     LAYER_IPV6_EXT = 7
     LAYER_TCP = 8
     LAYER_AH = 9
+    LAYER_GRE = 10
+    LAYER_VXLAN = 11
+    LAYER_GENEVE = 12
+    LAYER_MPLS = 13
+    LAYER_PPPOE = 14
+    LAYER_PPP = 15
+    LAYER_IPOIB = 16
+    LAYER_CHDLC = 17
+
+# Encapsulations (RFC 1661, 1662, 2516, 2784, 2890, 2637, 3032, 7348, 8926; see _common).
+cdef enum:
+    MAX_ENCAPSULATIONS = 8     # opened one inside another before a frame is malformed
+    PPP_PROTOCOL_LEN = 2
+    PPP_PFC_BIT = 0x01         # a first protocol byte with it set is the whole field
+    PPP_ADDRESS = 0xFF
+    PPP_HDLC_LEN = 2
+    PPP_IPV4 = 0x0021
+    PPP_IPV6 = 0x0057
+    PPPOE_HEADER_LEN = 6
+    MPLS_LABEL_LEN = 4
+    MPLS_BOTTOM = 2            # the byte holding the bottom-of-stack bit
+    MPLS_BOTTOM_BIT = 0x01
+    GRE_HEADER_LEN = 4
+    GRE_PROTOCOL = 2
+    GRE_FIELD_LEN = 4          # each of checksum (with reserved), key, sequence, ack
+    GRE_CHECKSUM = 0x8000
+    GRE_ROUTING = 0x4000
+    GRE_KEY = 0x2000
+    GRE_SEQUENCE = 0x1000
+    GRE_ACK = 0x0080
+    GRE_VERSION_MASK = 0x0007
+    GRE_VERSION_PPTP = 1
+    UDP_HEADER_LEN = 8
+    UDP_SRC_PORT = 0
+    UDP_DST_PORT = 2
+    VXLAN_PORT = 4789
+    VXLAN_HEADER_LEN = 8
+    GENEVE_PORT = 6081
+    GENEVE_HEADER_LEN = 8
+    GENEVE_PROTOCOL = 2
+    GENEVE_VERSION_SHIFT = 6
+    GENEVE_OPT_LEN_MASK = 0x3F
+    GENEVE_OPT_UNIT = 4
 
 # The IP headers (RFC 791 §3.1, RFC 8200 §3-4, RFC 4302 §2).
 cdef enum:

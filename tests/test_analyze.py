@@ -386,8 +386,8 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     (lambda d: (d / "text.pcap", (d / "text.pcap").write_text("hello"))[0],
      "not a pcap or pcapng capture"),
     (lambda d: (d / "empty.pcap", (d / "empty.pcap").write_bytes(b""))[0], "empty file"),
-    (lambda d: (d / "ppp.pcap", capture.write_pcap(d / "ppp.pcap", [], linktype=9))[0],
-     "unsupported link type 9"),
+    (lambda d: (d / "wifi.pcap", capture.write_pcap(d / "wifi.pcap", [], linktype=105))[0],
+     "unsupported link type 105"),
     (lambda d: d, "is a directory"),
 ])
 def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], make: Any,

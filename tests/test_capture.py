@@ -1070,7 +1070,7 @@ def test_file_objects_that_lie(tmp_path: Path, reader: str) -> None:
 # ================================================================ the writer
 
 
-@pytest.mark.parametrize("linktype", [1, 101, 0, 108])
+@pytest.mark.parametrize("linktype", [1, 101, 0, 108, 9, 50, 242])
 @pytest.mark.parametrize("byteorder", ["<", ">"])
 def test_writer_round_trip(tmp_path: Path, reader: str, linktype: int, byteorder: str) -> None:
     source = HERE / "data" / "captures" / "rst.pcap"

@@ -32,7 +32,8 @@ from fastseg.capture._columns_py import COLUMNS, IPV4_MAPPED_PREFIX
 np = pytest.importorskip("numpy", reason="fastseg.capture.columns needs numpy")
 
 HERE = Path(__file__).resolve().parent
-CAPTURES = sorted((HERE / "data" / "captures").glob("*.pcap"))
+CAPTURES = (sorted((HERE / "data" / "captures").glob("*.pcap"))
+            + sorted((HERE / "data" / "encap").glob("*.pcap")))  # TCP inside tunnels
 EXAMPLE = HERE.parent / "examples" / "columns_duckdb.py"
 
 try:

@@ -5,6 +5,8 @@ Usage (as root, on Linux)::
 
     python3 tools/make_captures.py tests/data/captures
     python3 tools/make_captures.py tests/data/captures --only md5sig rst
+    python3 tools/make_captures.py tests/data/analysis --set analysis
+    python3 tools/make_captures.py tests/data/encap --set encap
 
 For every scenario the script creates two private network namespaces
 (``fastseg_cap_cli`` and ``fastseg_cap_srv``) joined by a veth pair carrying
@@ -13,6 +15,10 @@ so the kernel computes and checks every TCP checksum in software), runs ``tcpdum
 end, and drives the traffic with this same file re-executed as a client or
 server role through ``ip netns exec``.  Nothing leaves the two namespaces,
 which are deleted again in a ``finally`` block.  Every wait is bounded.
+
+``--set encap`` runs the HELLO exchange through a VXLAN tunnel between the
+namespaces and captures it on the veth, then has ``encap_frames`` write its
+inner packets again inside the encapsulations the kernel may not build.
 
 Needs: iproute2, tcpdump, ethtool and nftables (the last two are installed
 with apt-get when missing).  A ``README.md`` describing the files is written
@@ -35,6 +41,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+import encap_frames
 import netns
 from netns import sh
 
@@ -594,6 +601,7 @@ class Scenario:
     nano: bool = False  # nanosecond pcap timestamps
     snaplen: int = 0  # tcpdump -s: bytes kept of each frame (0: all)
     loopback: bool = False  # both roles and tcpdump on the client namespace's lo
+    tunnel: int = 0  # a VXLAN tunnel over the veth pair, over IPv4 (4) or IPv6 (6)
 
 
 def _drop_rules(port: int, picks: str) -> str:
@@ -712,6 +720,42 @@ ANALYSIS_SCENARIOS: List[Scenario] = [
 ]
 
 
+#: The VXLAN tunnel of the encap set: its VNI, and the overlay addresses (client, server).
+VXLAN_ID = 42
+OVERLAY4 = ("10.214.0.1", "10.214.0.2")
+OVERLAY6 = ("fd00:fa57:e0::1", "fd00:fa57:e0::2")
+
+
+def _vxlan(underlay: int) -> None:
+    """A VXLAN device (UDP 4789, RFC 7348) in both namespaces over the veth pair, carrying
+    the overlay addresses, its offloads off like the veth's."""
+    underlay_addrs = (V4_CLI, V4_SRV) if underlay == 4 else (V6_CLI, V6_SRV)
+    for ns, device, me in ((NS_CLI, VETH_CLI, 0), (NS_SRV, VETH_SRV, 1)):
+        sh("ip", "-n", ns, "link", "add", "fsvx0", "type", "vxlan", "id", str(VXLAN_ID),
+           "local", underlay_addrs[me], "remote", underlay_addrs[1 - me], "dstport", "4789",
+           "dev", device)
+        sh("ip", "-n", ns, "addr", "add", f"{OVERLAY4[me]}/24", "dev", "fsvx0")
+        sh("ip", "-n", ns, "-6", "addr", "add", f"{OVERLAY6[me]}/64", "dev", "fsvx0", "nodad")
+        sh("ethtool", "-K", "fsvx0", *[w for name in netns.OFFLOADS for w in (name, "off")],
+           ns=ns, check=False)
+        sh("ip", "-n", ns, "link", "set", "fsvx0", "up")
+
+
+#: Captures of TCP inside encapsulations (``tests/test_analyze_captures.py``).  This kernel
+#: makes VXLAN; ``encap_frames`` writes the inner packets of these two recordings again
+#: inside the encapsulations it cannot make.
+ENCAP_SCENARIOS: List[Scenario] = [
+    Scenario("vxlan_ipv4", "basic", OVERLAY4[1], 47020,
+             f"VXLAN (VNI {VXLAN_ID}, UDP 4789) over IPv4 between the veth ends, recorded from "
+             f"the kernel: the HELLO exchange between {OVERLAY4[0]} and {OVERLAY4[1]}, with ARP "
+             "inside the tunnel.", nano=True, tunnel=4),
+    Scenario("vxlan_ipv6", "basic", OVERLAY6[1], 47021,
+             f"VXLAN over IPv6, recorded from the kernel: the HELLO exchange between "
+             f"{OVERLAY6[0]} and {OVERLAY6[1]}, with neighbour discovery inside the tunnel.",
+             nano=True, tunnel=6),
+]
+
+
 def run_scenario(sc: Scenario, outdir: str) -> str:
     """Record one scenario into ``outdir/NAME.pcap``; return the path."""
     path = os.path.join(outdir, sc.name + ".pcap")
@@ -719,6 +763,8 @@ def run_scenario(sc: Scenario, outdir: str) -> str:
     procs: List[subprocess.Popen] = []
     try:
         netns.veth_pair(CLIENT_END, SERVER_END, sc.sysctls)
+        if sc.tunnel:
+            _vxlan(sc.tunnel)
         if sc.nft_srv:
             sh("nft", "-f", "-", ns=NS_SRV, stdin=sc.nft_srv)
         if sc.nft_cli:
@@ -815,7 +861,7 @@ def _first_line(*cmd: str) -> str:
 
 
 def write_readme(outdir: str, made: List[Tuple[Scenario, str]], argv: Sequence[str],
-                 which: str) -> None:
+                 which: str, wrapped: Sequence[Tuple[encap_frames.Wrapping, str]] = ()) -> None:
     """Describe how the files were made, next to them."""
     tcpdump = _first_line("tcpdump", "--version") or "tcpdump"
     tshark = _first_line("tshark", "--version")
@@ -827,6 +873,18 @@ def write_readme(outdir: str, made: List[Tuple[Scenario, str]], argv: Sequence[s
         "their story as tshark does (connections, segments, announced bytes), as",
         "real users' captures are: taken on loopback, cut by a snap length, with",
         "ports reused.",
+    ] if which == "analysis" else [
+        "Captures for `tests/test_analyze_captures.py`: TCP inside encapsulations.",
+        "`fastseg analyze` must find the innermost TCP connection in each and tell",
+        "its story as tshark does (connections, segments, announced bytes).",
+        "",
+        "The recording kernel builds VXLAN only (no GRE, IPIP, SIT, ip6tnl, Geneve",
+        "or MPLS: `CONFIG_NET_IPIP`, `CONFIG_NET_IPGRE_DEMUX`, `CONFIG_IPV6_SIT`,",
+        "`CONFIG_IPV6_TUNNEL` are not set), so the two VXLAN files are recorded from",
+        "the kernel and every other file is written by fastseg's capture writer",
+        "(`tools/encap_frames.py`): the inner IP packets of a VXLAN recording, byte",
+        "for byte with their timestamps, inside the named encapsulation, between",
+        "the veth addresses. Nanosecond timestamps.",
     ]
     lines = [
         "# Real Linux TCP captures",
@@ -869,9 +927,17 @@ def write_readme(outdir: str, made: List[Tuple[Scenario, str]], argv: Sequence[s
     ]
     for sc, path in made:
         lines.append(f"| `{os.path.basename(path)}` | {_count(path)} | {sc.description} |")
+    for wrapping, path in wrapped:
+        source = ENCAP_SCENARIOS[0 if wrapping.source == "ipv4" else 1].name
+        lines.append(f"| `{os.path.basename(path)}` | {_count(path)} | {wrapping.description} "
+                     f"Written from the IP packets inside `{source}.pcap`. |")
     lines.append("")
     with open(os.path.join(outdir, "README.md"), "w") as f:
         f.write("\n".join(lines))
+
+
+SETS: Dict[str, List[Scenario]] = {
+    "known-answers": SCENARIOS, "analysis": ANALYSIS_SCENARIOS, "encap": ENCAP_SCENARIOS}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -883,15 +949,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("outdir", help="directory for the .pcap files and README.md")
     ap.add_argument("--only", nargs="+", metavar="NAME",
                     help="record only these scenarios (README is then not rewritten)")
-    ap.add_argument("--set", choices=("known-answers", "analysis"), default="known-answers",
-                    help="the known-answer captures (offloads off, whole frames) or the "
-                         "analysis ones (loopback, snap length, port reuse)")
+    ap.add_argument("--set", choices=tuple(SETS), default="known-answers",
+                    help="the known-answer captures (offloads off, whole frames), the "
+                         "analysis ones (loopback, snap length, port reuse) or TCP inside "
+                         "encapsulations (encap)")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("must run as root (network namespaces, tcpdump)")
     ensure_tools()
     os.makedirs(args.outdir, exist_ok=True)
-    scenarios = SCENARIOS if args.set == "known-answers" else ANALYSIS_SCENARIOS
+    scenarios = SETS[args.set]
     chosen = [sc for sc in scenarios if not args.only or sc.name in args.only]
     if args.only and len(chosen) != len(args.only):
         raise SystemExit(f"unknown scenario in {args.only}")
@@ -901,8 +968,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         path = run_scenario(sc, args.outdir)
         print(f"  {path}: {_count(path)} frames, {os.path.getsize(path)} bytes", flush=True)
         made.append((sc, path))
+    wrapped: List[Tuple[encap_frames.Wrapping, str]] = []
+    if args.set == "encap" and not args.only:
+        wrapped = encap_frames.write_wrapped(args.outdir, {"ipv4": made[0][1], "ipv6": made[1][1]})
+        for _, path in wrapped:
+            print(f"  {path}: {_count(path)} frames, {os.path.getsize(path)} bytes", flush=True)
     if not args.only:
-        write_readme(args.outdir, made, argv, args.set)
+        write_readme(args.outdir, made, argv, args.set, wrapped)
     return 0
 
 

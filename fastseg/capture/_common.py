@@ -23,12 +23,15 @@ __all__ = [
 
 LINKTYPE_NULL = 0           # BSD loopback: 4-byte address family in the writer's byte order
 LINKTYPE_ETHERNET = 1
+LINKTYPE_PPP = 9            # PPP (RFC 1661), optionally behind RFC 1662's 0xFF 0x03
+LINKTYPE_PPP_HDLC = 50      # PPP in HDLC-like framing (0xFF first), or Cisco HDLC (0x0F/0x8F)
 LINKTYPE_RAW_12 = 12        # DLT_RAW as some BSDs wrote it into files; raw IPv4 or IPv6
 LINKTYPE_RAW_14 = 14        # DLT_RAW on OpenBSD
 LINKTYPE_RAW = 101          # raw IPv4 or IPv6
 LINKTYPE_LOOP = 108         # OpenBSD loopback: 4-byte address family, network byte order
 LINKTYPE_LINUX_SLL = 113
 LINKTYPE_IPV4 = 228
+LINKTYPE_IPOIB = 242        # IP over InfiniBand (RFC 4391), behind a 40-byte pseudo-header
 LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
 
@@ -36,7 +39,8 @@ LINKTYPE_NAMES = {
     LINKTYPE_NULL: "NULL", LINKTYPE_ETHERNET: "ETHERNET", LINKTYPE_RAW_12: "RAW",
     LINKTYPE_RAW_14: "RAW", LINKTYPE_RAW: "RAW", LINKTYPE_LOOP: "LOOP",
     LINKTYPE_LINUX_SLL: "LINUX_SLL", LINKTYPE_IPV4: "IPV4", LINKTYPE_IPV6: "IPV6",
-    LINKTYPE_LINUX_SLL2: "LINUX_SLL2",
+    LINKTYPE_LINUX_SLL2: "LINUX_SLL2", LINKTYPE_PPP: "PPP", LINKTYPE_PPP_HDLC: "PPP_HDLC",
+    LINKTYPE_IPOIB: "IPOIB",
 }
 SUPPORTED_LINKTYPES = frozenset(LINKTYPE_NAMES)
 
@@ -46,6 +50,12 @@ SLL_HEADER_LEN, SLL_TYPE = 16, 14
 SLL2_HEADER_LEN, SLL2_TYPE = 20, 0
 LOOPBACK_HEADER_LEN = 4     # the address family
 VLAN_TAG_LEN, VLAN_TYPE = 4, 2
+#: IPoIB as libpcap, tcpdump and Wireshark lay it out: 40 bytes of Global Route Header or
+#: destination address, then RFC 4391 §6's header: the ethertype, two reserved bytes.
+IPOIB_HEADER_LEN, IPOIB_TYPE = 44, 40
+#: Cisco HDLC (RFC 1547 §4.3.1): address (CHDLC_UNICAST or CHDLC_MULTICAST), control, ethertype.
+CHDLC_HEADER_LEN, CHDLC_TYPE = 4, 2
+CHDLC_UNICAST, CHDLC_MULTICAST = 0x0F, 0x8F
 
 # BSD address families meaning IPv4 and IPv6 in NULL / LOOP headers.
 AF_INET = 2
@@ -57,6 +67,43 @@ ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_IPV6 = 0x86DD
 ETHERTYPE_8021Q, ETHERTYPE_8021AD, ETHERTYPE_QINQ = 0x8100, 0x88A8, 0x9100
 ETHERTYPE_VLANS = (ETHERTYPE_8021Q, ETHERTYPE_8021AD, ETHERTYPE_QINQ)
+#: Ethertypes (also GRE and Geneve protocol types, RFC 2784 §2.4, RFC 8926 §3.4) opened as
+#: encapsulations: transparent Ethernet bridging (an inner Ethernet frame: gretap, Geneve),
+#: PPP (PPTP's enhanced GRE, RFC 2637 §4.1), MPLS unicast and multicast (RFC 3032 §5),
+#: PPPoE session (RFC 2516 §5).
+ETHERTYPE_TEB = 0x6558
+ETHERTYPE_PPP = 0x880B
+ETHERTYPE_MPLS, ETHERTYPE_MPLS_MULTICAST = 0x8847, 0x8848
+ETHERTYPE_PPPOE_SESSION = 0x8864
+
+# ---------------------------------------------------------------- encapsulations
+#: Encapsulations opened one inside another (tunnel headers, inner Ethernet, MPLS, PPPoE)
+#: before a frame is called malformed: a hostile capture can nest GRE in GRE forever.
+MAX_ENCAPSULATIONS = 8
+#: PPP (RFC 1661 §2): the protocol field, two bytes, or one when compressed (RFC 1661
+#: §6.5: a first byte with the PPP_PFC_BIT set ends the field); RFC 1662 §3.1's address
+#: and control bytes may come first.  PPP_IPV4 and PPP_IPV6 (RFC 5072 §3) are opened.
+PPP_PROTOCOL_LEN, PPP_PFC_BIT = 2, 0x01
+PPP_ADDRESS, PPP_CONTROL, PPP_HDLC_LEN = 0xFF, 0x03, 2
+PPP_IPV4, PPP_IPV6 = 0x0021, 0x0057
+#: PPPoE (RFC 2516 §4): version and type, code, session id, length; PPP follows.
+PPPOE_HEADER_LEN = 6
+#: An MPLS label stack entry (RFC 3032 §2.1): the bottom-of-stack bit in its third byte.
+MPLS_LABEL_LEN, MPLS_BOTTOM, MPLS_BOTTOM_BIT = 4, 2, 0x01
+#: GRE (RFC 2784 §2, RFC 2890 §2): flags and version, the protocol type at GRE_PROTOCOL,
+#: then a GRE_FIELD_LEN field for each of checksum (with its reserved half), key and
+#: sequence number present.  Version GRE_VERSION_PPTP (RFC 2637 §4.1) always has the key
+#: and may add an acknowledgment number (GRE_ACK); a routing field (RFC 1701) is not opened.
+GRE_HEADER_LEN, GRE_PROTOCOL, GRE_FIELD_LEN = 4, 2, 4
+GRE_CHECKSUM, GRE_ROUTING, GRE_KEY, GRE_SEQUENCE = 0x8000, 0x4000, 0x2000, 0x1000
+GRE_ACK, GRE_VERSION_MASK, GRE_VERSION_PPTP = 0x0080, 0x0007, 1
+#: UDP (RFC 768): the ports, then the tunnels on their IANA ports, which Wireshark opens by
+#: default on either port: VXLAN (RFC 7348 §5: 8 bytes, then an Ethernet frame) and Geneve
+#: (RFC 8926 §3.4: version, option length in GENEVE_OPT_UNITs, flags, protocol type, VNI).
+UDP_HEADER_LEN, UDP_SRC_PORT, UDP_DST_PORT = 8, 0, 2
+VXLAN_PORT, VXLAN_HEADER_LEN = 4789, 8
+GENEVE_PORT, GENEVE_HEADER_LEN, GENEVE_PROTOCOL = 6081, 8, 2
+GENEVE_VERSION_SHIFT, GENEVE_OPT_LEN_MASK, GENEVE_OPT_UNIT = 6, 0x3F, 4
 
 #: The IP version field's values.
 IPV4_VERSION, IPV6_VERSION = 4, 6
@@ -77,7 +124,11 @@ IPV4_MAPPED_ONES, IPV4_MAPPED_ADDR = 10, 12
 
 # IP protocol numbers.
 IPPROTO_HOPOPTS = 0
+IPPROTO_IPIP = 4            # IPv4 inside (RFC 2003)
 IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_IPV6 = 41           # IPv6 inside (RFC 4213 §3.5, RFC 2473)
+IPPROTO_GRE = 47
 IPPROTO_ROUTING = 43
 IPPROTO_FRAGMENT = 44
 IPPROTO_AH = 51
@@ -264,7 +315,9 @@ class TcpRecord(NamedTuple):
     captured than the IP header says).  ``announced_len`` is the segment's
     length (header and payload) as the IP header announces it: what the
     sender sent, more than the captured ``segment`` holds when a snap length
-    cut the frame.
+    cut the frame.  In a tunnel (GRE, IP in IP, VXLAN, Geneve, MPLS, PPPoE)
+    all of these describe the innermost IP header and its TCP segment, as
+    tshark's ``tcp.stream`` does.
     """
 
     frame: int                  # 1-based frame number, as Wireshark counts
@@ -302,8 +355,10 @@ class TcpRecord(NamedTuple):
 class OtherRecord(NamedTuple):
     """A frame that yielded no TCP segment (only with ``include_other=True``).
 
-    ``version``, ``src`` and ``dst`` are 0 and empty when no IP header was
-    read; ``protocol`` is the IP protocol (the last next-header) or -1.
+    ``version``, ``src`` and ``dst`` are those of the innermost IP header
+    read (in a tunnel, the one around the header that ended the walk), 0 and
+    empty when none was; ``protocol`` is its IP protocol (the last
+    next-header) or -1.
     """
 
     frame: int                  # 0 for CUT_SHORT
@@ -349,8 +404,11 @@ def tsresol_scale(code: int) -> Tuple[int, int]:
 
 LAYER_ETHERNET, LAYER_VLAN, LAYER_SLL, LAYER_SLL2, LAYER_LOOPBACK = 0, 1, 2, 3, 4
 LAYER_IPV4, LAYER_IPV6, LAYER_IPV6_EXT, LAYER_TCP, LAYER_AH = 5, 6, 7, 8, 9
+LAYER_GRE, LAYER_VXLAN, LAYER_GENEVE, LAYER_MPLS, LAYER_PPPOE = 10, 11, 12, 13, 14
+LAYER_PPP, LAYER_IPOIB, LAYER_CHDLC = 15, 16, 17
 LAYERS = ("Ethernet", "VLAN tag", "Linux cooked", "Linux cooked v2", "loopback",
-          "IPv4", "IPv6", "IPv6 extension", "TCP", "AH")
+          "IPv4", "IPv6", "IPv6 extension", "TCP", "AH",
+          "GRE", "VXLAN", "Geneve", "MPLS", "PPPoE", "PPP", "IPoIB", "Cisco HDLC")
 
 
 def short_detail(layer: int, need: int, have: int) -> str:
@@ -369,6 +427,26 @@ def version_detail(expected: int, version: int) -> str:
     if expected:
         return f"IP version {version} on an IPv{expected} link"
     return f"IP version {version}"
+
+
+def ppp_detail(protocol: int) -> str:
+    return f"PPP protocol 0x{protocol:04x}"
+
+
+def mpls_detail(nibble: int) -> str:
+    return f"MPLS payload starting with nibble {nibble}, neither IPv4 nor IPv6"
+
+
+def tunnel_version_detail(layer: int, version: int) -> str:
+    return f"{LAYERS[layer]} version {version}"
+
+
+def gre_routing_detail() -> str:
+    return "GRE with a routing field (RFC 1701)"
+
+
+def depth_detail() -> str:
+    return f"more than {MAX_ENCAPSULATIONS} encapsulations nested"
 
 
 def protocol_detail(protocol: int) -> str:

@@ -28,6 +28,11 @@ cdef enum:
     D_IHL = 6         # ihl_detail(header_len)
     D_TOTAL = 7       # total_len_detail(total, header_len)
     D_ROUTING = 8     # routing_detail(routing_type, left, addresses)
+    D_PPP = 9         # ppp_detail(protocol)
+    D_MPLS = 10       # mpls_detail(nibble)
+    D_TUNNEL_VERSION = 11  # tunnel_version_detail(layer, version)
+    D_GRE_ROUTING = 12     # gre_routing_detail()
+    D_DEPTH = 13      # depth_detail()
 
 # What _capture_format makes of a file's first bytes.
 cdef enum:

@@ -1,7 +1,7 @@
 # cython: language_level=3, auto_pickle=False
 """Frame decoding for the compiled capture readers, ``_reader_c`` and ``_columns_c``.
 
-Link, IP and TCP headers taken apart on C pointers (as ``_reader_py``, the
+Link, tunnel, IP and TCP headers taken apart on C pointers (as ``_reader_py``, the
 specification, does in Python), the TCP checksum, the capture file's magic
 and the pcapng interface and packet blocks.  Nothing here is for Python:
 the two readers ``cimport`` it (see ``_frames.pxd``).
@@ -40,6 +40,20 @@ from fastseg._wire_c cimport (
     SLL_HEADER_LEN, SLL_TYPE, SRH_LAST_ENTRY, U16, VLAN_TAG_LEN, VLAN_TYPE,
 )
 
+from fastseg._wire_c cimport (
+    CHDLC_HEADER_LEN, CHDLC_MULTICAST, CHDLC_TYPE, CHDLC_UNICAST, ETHERTYPE_MPLS,
+    ETHERTYPE_MPLS_MULTICAST, ETHERTYPE_PPP, ETHERTYPE_PPPOE_SESSION, ETHERTYPE_TEB,
+    GENEVE_HEADER_LEN, GENEVE_OPT_LEN_MASK, GENEVE_OPT_UNIT, GENEVE_PORT, GENEVE_PROTOCOL,
+    GENEVE_VERSION_SHIFT, GRE_ACK, GRE_CHECKSUM, GRE_FIELD_LEN, GRE_HEADER_LEN, GRE_KEY,
+    GRE_PROTOCOL, GRE_ROUTING, GRE_SEQUENCE, GRE_VERSION_MASK, GRE_VERSION_PPTP, IPOIB_HEADER_LEN,
+    IPOIB_TYPE, IPPROTO_GRE, IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_UDP, LAYER_CHDLC, LAYER_GENEVE,
+    LAYER_GRE, LAYER_IPOIB, LAYER_MPLS, LAYER_PPP, LAYER_PPPOE, LAYER_VXLAN, LINKTYPE_IPOIB,
+    LINKTYPE_PPP, LINKTYPE_PPP_HDLC, MAX_ENCAPSULATIONS, MPLS_BOTTOM, MPLS_BOTTOM_BIT,
+    MPLS_LABEL_LEN, PPP_ADDRESS, PPP_HDLC_LEN, PPP_IPV4, PPP_IPV6, PPP_PFC_BIT,
+    PPP_PROTOCOL_LEN, PPPOE_HEADER_LEN, UDP_DST_PORT, UDP_HEADER_LEN, UDP_SRC_PORT, VXLAN_HEADER_LEN,
+    VXLAN_PORT,
+)
+
 import struct
 
 from fastseg.capture import _common as c
@@ -72,7 +86,7 @@ cdef inline int _short(Found* f, bint cut, int layer, Py_ssize_t at, Py_ssize_t 
 @cython.cdivision(True)
 cdef int _decode(const uint8_t* p, Py_ssize_t n, Py_ssize_t orig_len, int linktype,
                  Found* f) noexcept nogil:
-    """Take the frame p[0:n] apart down to its TCP segment, or say why there is none.
+    """Take the frame p[0:n] apart down to its innermost TCP segment, or say why there is none.
 
     Returns the kind (K_TCP when ``f`` locates a segment) and fills ``f`` in.
     """
@@ -96,6 +110,20 @@ cdef int _decode(const uint8_t* p, Py_ssize_t n, Py_ssize_t orig_len, int linkty
             return _short(f, cut, LAYER_SLL2, 0, SLL2_HEADER_LEN, n, n, 0, -1, -1)
         ethertype = be16(p + SLL2_TYPE)
         base = SLL2_HEADER_LEN
+    elif linktype == LINKTYPE_IPOIB:
+        if n < IPOIB_HEADER_LEN:
+            return _short(f, cut, LAYER_IPOIB, 0, IPOIB_HEADER_LEN, n, n, 0, -1, -1)
+        ethertype = be16(p + IPOIB_TYPE)
+        base = IPOIB_HEADER_LEN
+    elif linktype == LINKTYPE_PPP_HDLC and n and (p[0] == CHDLC_UNICAST
+                                                  or p[0] == CHDLC_MULTICAST):
+        if n < CHDLC_HEADER_LEN:
+            return _short(f, cut, LAYER_CHDLC, 0, CHDLC_HEADER_LEN, n, n, 0, -1, -1)
+        ethertype = be16(p + CHDLC_TYPE)
+        base = CHDLC_HEADER_LEN
+    elif linktype == LINKTYPE_PPP or linktype == LINKTYPE_PPP_HDLC:
+        ethertype = ETHERTYPE_PPP           # address and control, if any, go with PPP
+        base = 0
     elif linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
         if n < LOOPBACK_HEADER_LEN:
             return _short(f, cut, LAYER_LOOPBACK, 0, LOOPBACK_HEADER_LEN, n, n, 0, -1, -1)
@@ -123,37 +151,104 @@ cdef int _decode(const uint8_t* p, Py_ssize_t n, Py_ssize_t orig_len, int linkty
             version = IPV4_VERSION
         ethertype = ETHERTYPE_IPV6 if version == IPV6_VERSION else ETHERTYPE_IPV4
         base = 0
-    if (linktype == LINKTYPE_ETHERNET or linktype == LINKTYPE_LINUX_SLL
-            or linktype == LINKTYPE_LINUX_SLL2):
-        while (ethertype == ETHERTYPE_8021Q or ethertype == ETHERTYPE_8021AD
-               or ethertype == ETHERTYPE_QINQ):
-            if n < base + VLAN_TAG_LEN:
-                return _short(f, cut, LAYER_VLAN, base, VLAN_TAG_LEN, n, n, 0, -1, -1)
-            ethertype = be16(p + base + VLAN_TYPE)
-            base += VLAN_TAG_LEN
-    if ethertype == ETHERTYPE_IPV4:
-        return _ipv4(p, n, base, cut, orig_len, expected, f)
-    if ethertype == ETHERTYPE_IPV6:
-        return _ipv6(p, n, base, cut, expected, f)
-    return _other(f, K_NON_IP, 0, -1, -1, D_ETHERTYPE, ethertype, 0, 0)
+    return _network(p, n, ethertype, base, n, cut, orig_len, expected, 0, -1, -1, 0, f)
 
 
-cdef int _ipv4(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, Py_ssize_t orig_len,
-               int expected, Found* f) noexcept nogil:
-    cdef Py_ssize_t header_len, total, end, limit, at, size
+cdef int _network(const uint8_t* p, Py_ssize_t n, uint32_t ethertype, Py_ssize_t at,
+                  Py_ssize_t limit, bint cut, Py_ssize_t orig_len, int expected, int ov,
+                  Py_ssize_t oaddr, int oprotocol, int depth, Found* f) noexcept nogil:
+    """As _reader_py._network: what p[at:limit], of type ``ethertype``, carries.
+
+    ``ov``, ``oaddr`` and ``oprotocol`` are the innermost IP header read so far
+    (0, -1, -1: none), ``depth`` the encapsulations opened.  Every read is of
+    p[i] with i < limit <= n, checked on the lines above it.
+    """
+    cdef Py_ssize_t size
+    cdef uint32_t protocol
+    while True:
+        if depth > MAX_ENCAPSULATIONS:
+            return _other(f, K_MALFORMED, ov, oaddr, oprotocol, D_DEPTH, 0, 0, 0)
+        if (ethertype == ETHERTYPE_8021Q or ethertype == ETHERTYPE_8021AD
+                or ethertype == ETHERTYPE_QINQ):
+            if at + VLAN_TAG_LEN > limit:
+                return _short(f, cut, LAYER_VLAN, at, VLAN_TAG_LEN, n, limit, ov, oaddr, oprotocol)
+            ethertype = be16(p + at + VLAN_TYPE)
+            at += VLAN_TAG_LEN
+        elif ethertype == ETHERTYPE_TEB:    # an inner Ethernet frame
+            if at + ETHERNET_HEADER_LEN > limit:
+                return _short(f, cut, LAYER_ETHERNET, at, ETHERNET_HEADER_LEN, n, limit, ov, oaddr,
+                              oprotocol)
+            ethertype = be16(p + at + ETHERNET_TYPE)
+            at += ETHERNET_HEADER_LEN
+            depth += 1
+        elif ethertype == ETHERTYPE_MPLS or ethertype == ETHERTYPE_MPLS_MULTICAST:
+            while True:                     # down to the bottom of the label stack
+                if at + MPLS_LABEL_LEN > limit:
+                    return _short(f, cut, LAYER_MPLS, at, MPLS_LABEL_LEN, n, limit, ov, oaddr,
+                                  oprotocol)
+                at += MPLS_LABEL_LEN
+                if p[at - MPLS_LABEL_LEN + MPLS_BOTTOM] & MPLS_BOTTOM_BIT:
+                    break
+            if at + 1 > limit:              # the payload's first nibble says what it is
+                return _short(f, cut, LAYER_MPLS, at, 1, n, limit, ov, oaddr, oprotocol)
+            if p[at] >> IP_VERSION_SHIFT == IPV4_VERSION:
+                ethertype = ETHERTYPE_IPV4
+            elif p[at] >> IP_VERSION_SHIFT == IPV6_VERSION:
+                ethertype = ETHERTYPE_IPV6
+            else:
+                return _other(f, K_NON_IP, ov, oaddr, oprotocol, D_MPLS, p[at] >> IP_VERSION_SHIFT,
+                              0, 0)
+            depth += 1
+        elif ethertype == ETHERTYPE_PPPOE_SESSION:
+            if at + PPPOE_HEADER_LEN > limit:
+                return _short(f, cut, LAYER_PPPOE, at, PPPOE_HEADER_LEN, n, limit, ov, oaddr,
+                              oprotocol)
+            ethertype = ETHERTYPE_PPP
+            at += PPPOE_HEADER_LEN
+            depth += 1
+        elif ethertype == ETHERTYPE_PPP:
+            if at < limit and p[at] == PPP_ADDRESS:     # address and control
+                if at + PPP_HDLC_LEN > limit:
+                    return _short(f, cut, LAYER_PPP, at, PPP_HDLC_LEN, n, limit, ov, oaddr,
+                                  oprotocol)
+                at += PPP_HDLC_LEN
+            size = 1 if at < limit and p[at] & PPP_PFC_BIT else PPP_PROTOCOL_LEN
+            if at + size > limit:
+                return _short(f, cut, LAYER_PPP, at, size, n, limit, ov, oaddr, oprotocol)
+            protocol = p[at] if size == 1 else be16(p + at)
+            at += size
+            if protocol == PPP_IPV4:
+                ethertype = ETHERTYPE_IPV4
+            elif protocol == PPP_IPV6:
+                ethertype = ETHERTYPE_IPV6
+            else:
+                return _other(f, K_NON_IP, ov, oaddr, oprotocol, D_PPP, protocol, 0, 0)
+        elif ethertype == ETHERTYPE_IPV4:
+            return _ipv4(p, n, at, limit, cut, orig_len, expected, ov, oaddr, oprotocol, depth, f)
+        elif ethertype == ETHERTYPE_IPV6:
+            return _ipv6(p, n, at, limit, cut, orig_len, expected, ov, oaddr, oprotocol, depth, f)
+        else:
+            return _other(f, K_NON_IP, ov, oaddr, oprotocol, D_ETHERTYPE, ethertype, 0, 0)
+
+
+cdef int _ipv4(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, Py_ssize_t limit, bint cut,
+               Py_ssize_t orig_len, int expected, int ov, Py_ssize_t oaddr, int oprotocol,
+               int depth, Found* f) noexcept nogil:
+    cdef Py_ssize_t header_len, total, end, at, size
     cdef uint32_t fragment
     cdef int protocol, version
     cdef Py_ssize_t addr = base + IPV4_SRC
-    if n - base < IPV4_HEADER_LEN:
-        return _short(f, cut, LAYER_IPV4, base, IPV4_HEADER_LEN, n, n, 0, -1, -1)
+    if limit - base < IPV4_HEADER_LEN:
+        return _short(f, cut, LAYER_IPV4, base, IPV4_HEADER_LEN, n, limit, ov, oaddr, oprotocol)
     version = p[base] >> IP_VERSION_SHIFT
     if version != IPV4_VERSION:
-        return _other(f, K_MALFORMED, 0, -1, -1, D_VERSION, expected or IPV4_VERSION, version, 0)
+        return _other(f, K_MALFORMED, ov, oaddr, oprotocol, D_VERSION, expected or IPV4_VERSION,
+                      version, 0)
     header_len = (p[base] & IPV4_IHL_MASK) * IHL_UNIT
     if header_len < IPV4_HEADER_LEN:
-        return _other(f, K_MALFORMED, 0, -1, -1, D_IHL, header_len, 0, 0)
-    if n - base < header_len:
-        return _short(f, cut, LAYER_IPV4, base, header_len, n, n, 0, -1, -1)
+        return _other(f, K_MALFORMED, ov, oaddr, oprotocol, D_IHL, header_len, 0, 0)
+    if limit - base < header_len:
+        return _short(f, cut, LAYER_IPV4, base, header_len, n, limit, ov, oaddr, oprotocol)
     protocol = p[base + IPV4_PROTOCOL]
     total = be16(p + base + IPV4_TOTAL_LEN)
     if total == 0:                          # segmentation offload left the length out
@@ -166,7 +261,8 @@ cdef int _ipv4(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, Py_ssi
                       (fragment & IPV4_FRAGMENT_OFFSET) * FRAGMENT_UNIT,
                       (fragment & IPV4_MORE_FRAGMENTS) != 0)
     end = base + total
-    limit = n if n < end else end
+    if end < limit:
+        limit = end
     at = base + header_len
     while protocol == IPPROTO_AH:
         if at + EXT_HEAD_LEN > limit:
@@ -177,8 +273,8 @@ cdef int _ipv4(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, Py_ssi
         protocol = p[at + EXT_NEXT_HEADER]
         at += size
     if protocol != IPPROTO_TCP:
-        return _other(f, K_NON_TCP, IPV4_VERSION, addr, protocol, D_PROTOCOL, protocol, 0, 0)
-    return _tcp(f, IPV4_VERSION, addr, at, end, n, cut, base + IPV4_DST, 0)
+        return _inside(p, n, IPV4_VERSION, addr, protocol, at, limit, cut, orig_len, depth, f)
+    return _tcp(f, IPV4_VERSION, addr, at, end, limit, n, cut, base + IPV4_DST, 0)
 
 
 cdef Py_ssize_t _jumbo_length(const uint8_t* p, Py_ssize_t n, Py_ssize_t at) noexcept nogil:
@@ -256,27 +352,30 @@ cdef int _final_destination(const uint8_t* p, Py_ssize_t at, Py_ssize_t size, Py
     return 1                                # other types change nothing
 
 
-cdef int _ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, int expected,
-               Found* f) noexcept nogil:
-    cdef Py_ssize_t at, end, limit, size, payload_len
+cdef int _ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, Py_ssize_t limit, bint cut,
+               Py_ssize_t orig_len, int expected, int ov, Py_ssize_t oaddr, int oprotocol,
+               int depth, Found* f) noexcept nogil:
+    cdef Py_ssize_t at, end, size, payload_len
     cdef Py_ssize_t addr = base + IPV6_SRC
     cdef Py_ssize_t final = base + IPV6_DST
     cdef int prefix = 0
     cdef long long count
     cdef int protocol, version
     cdef uint32_t offset_flags
-    if n - base < IPV6_HEADER_LEN:
-        return _short(f, cut, LAYER_IPV6, base, IPV6_HEADER_LEN, n, n, 0, -1, -1)
+    if limit - base < IPV6_HEADER_LEN:
+        return _short(f, cut, LAYER_IPV6, base, IPV6_HEADER_LEN, n, limit, ov, oaddr, oprotocol)
     version = p[base] >> IP_VERSION_SHIFT
     if version != IPV6_VERSION:
-        return _other(f, K_MALFORMED, 0, -1, -1, D_VERSION, expected or IPV6_VERSION, version, 0)
+        return _other(f, K_MALFORMED, ov, oaddr, oprotocol, D_VERSION, expected or IPV6_VERSION,
+                      version, 0)
     protocol = p[base + IPV6_NEXT_HEADER]
     at = base + IPV6_HEADER_LEN
     payload_len = be16(p + base + IPV6_PAYLOAD_LEN)
     if payload_len == 0 and protocol == IPPROTO_HOPOPTS:
-        payload_len = _jumbo_length(p, n, at)
+        payload_len = _jumbo_length(p, limit, at)
     end = at + payload_len
-    limit = n if n < end else end
+    if end < limit:
+        limit = end
     while True:
         if (protocol == IPPROTO_HOPOPTS or protocol == IPPROTO_ROUTING
                 or protocol == IPPROTO_DSTOPTS or protocol == IPPROTO_AH):
@@ -309,13 +408,80 @@ cdef int _ipv6(const uint8_t* p, Py_ssize_t n, Py_ssize_t base, bint cut, int ex
         protocol = p[at + EXT_NEXT_HEADER]
         at += size
     if protocol != IPPROTO_TCP:
-        return _other(f, K_NON_TCP, IPV6_VERSION, addr, protocol, D_PROTOCOL, protocol, 0, 0)
-    return _tcp(f, IPV6_VERSION, addr, at, end, n, cut, final, prefix)
+        return _inside(p, n, IPV6_VERSION, addr, protocol, at, limit, cut, orig_len, depth, f)
+    return _tcp(f, IPV6_VERSION, addr, at, end, limit, n, cut, final, prefix)
+
+
+cdef int _inside(const uint8_t* p, Py_ssize_t n, int version, Py_ssize_t addr, int protocol,
+                 Py_ssize_t at, Py_ssize_t limit, bint cut, Py_ssize_t orig_len, int depth,
+                 Found* f) noexcept nogil:
+    """As _reader_py._inside: open the tunnel an IP packet carries in p[at:limit], if it is one."""
+    cdef uint32_t flags, low, high, port
+    cdef int tunnel_version
+    cdef Py_ssize_t size
+    if protocol == IPPROTO_IPIP:
+        return _network(p, n, ETHERTYPE_IPV4, at, limit, cut, orig_len, 0, version, addr,
+                        protocol, depth + 1, f)
+    if protocol == IPPROTO_IPV6:
+        return _network(p, n, ETHERTYPE_IPV6, at, limit, cut, orig_len, 0, version, addr,
+                        protocol, depth + 1, f)
+    if protocol == IPPROTO_GRE:
+        if at + GRE_HEADER_LEN > limit:
+            return _short(f, cut, LAYER_GRE, at, GRE_HEADER_LEN, n, limit, version, addr, protocol)
+        flags = be16(p + at)
+        tunnel_version = flags & GRE_VERSION_MASK
+        if tunnel_version > GRE_VERSION_PPTP:
+            return _other(f, K_NON_IP, version, addr, protocol, D_TUNNEL_VERSION, LAYER_GRE,
+                          tunnel_version, 0)
+        if flags & GRE_ROUTING:
+            return _other(f, K_NON_IP, version, addr, protocol, D_GRE_ROUTING, 0, 0, 0)
+        size = GRE_HEADER_LEN
+        if flags & GRE_CHECKSUM:
+            size += GRE_FIELD_LEN
+        if flags & GRE_KEY:
+            size += GRE_FIELD_LEN
+        if flags & GRE_SEQUENCE:
+            size += GRE_FIELD_LEN
+        if tunnel_version == GRE_VERSION_PPTP and flags & GRE_ACK:
+            size += GRE_FIELD_LEN
+        if at + size > limit:
+            return _short(f, cut, LAYER_GRE, at, size, n, limit, version, addr, protocol)
+        return _network(p, n, be16(p + at + GRE_PROTOCOL), at + size, limit, cut, orig_len, 0,
+                        version, addr, protocol, depth + 1, f)
+    if protocol == IPPROTO_UDP and at + UDP_HEADER_LEN <= limit:
+        low = be16(p + at + UDP_SRC_PORT)
+        high = be16(p + at + UDP_DST_PORT)
+        if high < low:
+            low, high = high, low
+        port = low if low == VXLAN_PORT or low == GENEVE_PORT else high   # the lower first
+        at += UDP_HEADER_LEN
+        if port == VXLAN_PORT:
+            if at + VXLAN_HEADER_LEN > limit:
+                return _short(f, cut, LAYER_VXLAN, at, VXLAN_HEADER_LEN, n, limit, version, addr,
+                              protocol)
+            return _network(p, n, ETHERTYPE_TEB, at + VXLAN_HEADER_LEN, limit, cut, orig_len, 0,
+                            version, addr, protocol, depth + 1, f)
+        if port == GENEVE_PORT:
+            if at + GENEVE_HEADER_LEN > limit:
+                return _short(f, cut, LAYER_GENEVE, at, GENEVE_HEADER_LEN, n, limit, version, addr,
+                              protocol)
+            tunnel_version = p[at] >> GENEVE_VERSION_SHIFT
+            if tunnel_version:
+                return _other(f, K_NON_IP, version, addr, protocol, D_TUNNEL_VERSION,
+                              LAYER_GENEVE, tunnel_version, 0)
+            size = GENEVE_HEADER_LEN + (p[at] & GENEVE_OPT_LEN_MASK) * GENEVE_OPT_UNIT
+            if at + size > limit:
+                return _short(f, cut, LAYER_GENEVE, at, size, n, limit, version, addr, protocol)
+            return _network(p, n, be16(p + at + GENEVE_PROTOCOL), at + size, limit, cut,
+                            orig_len, 0, version, addr, protocol, depth + 1, f)
+    return _other(f, K_NON_TCP, version, addr, protocol, D_PROTOCOL, protocol, 0, 0)
 
 
 cdef inline int _tcp(Found* f, int version, Py_ssize_t addr, Py_ssize_t start, Py_ssize_t end,
-                     Py_ssize_t n, bint cut, Py_ssize_t final, int prefix) noexcept nogil:
-    cdef Py_ssize_t stop = n if n < end else end
+                     Py_ssize_t limit, Py_ssize_t n, bint cut, Py_ssize_t final,
+                     int prefix) noexcept nogil:
+    """The segment p[start:end], of which p[:limit] was captured (all of p[:n], or its tunnel's part)."""
+    cdef Py_ssize_t stop = limit if limit < end else end
     if stop - start < HEADER_LEN:
         return _short(f, cut, LAYER_TCP, start, HEADER_LEN, n, stop, version, addr, IPPROTO_TCP)
     f.kind = K_TCP
@@ -324,7 +490,7 @@ cdef inline int _tcp(Found* f, int version, Py_ssize_t addr, Py_ssize_t start, P
     f.start = start
     f.stop = stop
     f.end = end
-    f.complete = end <= n
+    f.complete = end <= stop
     f.final = final
     f.final_prefix = prefix
     return K_TCP

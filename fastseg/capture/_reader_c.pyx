@@ -33,7 +33,8 @@ from fastseg._wire_c cimport (
     PCAPNG_PB, PCAPNG_SHB, PCAPNG_SHB_BYTE_ORDER, PCAPNG_SHB_HEAD, PCAPNG_SPB,
 )
 from fastseg.capture._frames cimport (
-    D_ETHERTYPE, D_FAMILY, D_FRAGMENT, D_IHL, D_PROTOCOL, D_ROUTING, D_SHORT, D_VERSION,
+    D_DEPTH, D_ETHERTYPE, D_FAMILY, D_FRAGMENT, D_GRE_ROUTING, D_IHL, D_MPLS, D_PPP, D_PROTOCOL,
+    D_ROUTING, D_SHORT, D_TUNNEL_VERSION, D_VERSION,
     FORMAT_PCAP, FORMAT_PCAPNG, K_TCP, Found, Interface, Packet, _capture_format, _checksum_ok,
     _decode, _interface_fields, _le32, _other_frame, _packet_block, _rd32,
 )
@@ -90,6 +91,16 @@ cdef object _detail(Found* f):
         return c.ihl_detail(f.a)
     if f.detail == D_ROUTING:
         return c.routing_detail(f.a, f.b, f.c)
+    if f.detail == D_PPP:
+        return c.ppp_detail(f.a)
+    if f.detail == D_MPLS:
+        return c.mpls_detail(f.a)
+    if f.detail == D_TUNNEL_VERSION:
+        return c.tunnel_version_detail(f.a, f.b)
+    if f.detail == D_GRE_ROUTING:
+        return c.gre_routing_detail()
+    if f.detail == D_DEPTH:
+        return c.depth_detail()
     return c.total_len_detail(f.a, f.b)
 
 

@@ -307,7 +307,7 @@ def _short(cut: bool, layer: int, at: int, need: int, frame_len: int, limit: int
 
 
 def decode(linktype: int, frame: bytes, orig_len: int) -> Verdict:
-    """Take one frame apart down to its TCP segment, or say why there is none."""
+    """Take one frame apart down to its innermost TCP segment, or say why there is none."""
     n = len(frame)
     cut = n < orig_len
     expected = 0  # the IP version a version-specific link type promises
@@ -323,6 +323,17 @@ def decode(linktype: int, frame: bytes, orig_len: int) -> Verdict:
         if n < 20:
             return _short(cut, c.LAYER_SLL2, 0, 20, n, n)
         ethertype, base = _be16(frame, 0), 20
+    elif linktype == c.LINKTYPE_IPOIB:  # a GRH or address, then RFC 4391 §6: type, reserved
+        if n < 44:
+            return _short(cut, c.LAYER_IPOIB, 0, 44, n, n)
+        ethertype, base = _be16(frame, 40), 44
+    elif linktype == c.LINKTYPE_PPP_HDLC and n and frame[0] in (c.CHDLC_UNICAST,
+                                                               c.CHDLC_MULTICAST):
+        if n < 4:  # Cisco HDLC (RFC 1547 §4.3.1): address, control, ethertype
+            return _short(cut, c.LAYER_CHDLC, 0, 4, n, n)
+        ethertype, base = _be16(frame, 2), 4
+    elif linktype in (c.LINKTYPE_PPP, c.LINKTYPE_PPP_HDLC):  # address and control, if any,
+        ethertype, base = c.ETHERTYPE_PPP, 0                 # go with the PPP header
     elif linktype in (c.LINKTYPE_NULL, c.LINKTYPE_LOOP):
         if n < 4:
             return _short(cut, c.LAYER_LOOPBACK, 0, 4, n, n)
@@ -345,31 +356,98 @@ def decode(linktype: int, frame: bytes, orig_len: int) -> Verdict:
         version = expected or (frame[0] >> 4 if n else 4)
         ethertype = c.ETHERTYPE_IPV6 if version == 6 else c.ETHERTYPE_IPV4
         base = 0
-    if linktype in (c.LINKTYPE_ETHERNET, c.LINKTYPE_LINUX_SLL, c.LINKTYPE_LINUX_SLL2):
-        while ethertype in c.ETHERTYPE_VLANS:  # a 4-byte tag: TCI, then the next type
-            if n < base + 4:
-                return _short(cut, c.LAYER_VLAN, base, 4, n, n)
-            ethertype = _be16(frame, base + 2)
-            base += 4
-    if ethertype == c.ETHERTYPE_IPV4:
-        return _ipv4(frame, base, cut, orig_len, expected)
-    if ethertype == c.ETHERTYPE_IPV6:
-        return _ipv6(frame, base, cut, expected)
-    return (Kind.NON_IP, 0, b"", b"", -1, c.ethertype_detail(ethertype))
+    return _network(frame, ethertype, base, n, cut, orig_len, expected, _NO_IP, 0)
 
 
-def _ipv4(frame: bytes, base: int, cut: bool, orig_len: int, expected: int) -> Verdict:
+#: The innermost IP header read so far, for what a verdict reports: version, source,
+#: destination, protocol.  None yet at the link layer.
+Outer = Tuple[int, bytes, bytes, int]
+_NO_IP: Outer = (0, b"", b"", -1)
+
+
+def _network(frame: bytes, ethertype: int, at: int, limit: int, cut: bool, orig_len: int,
+             expected: int, outer: Outer, depth: int) -> Verdict:
+    """What ``frame[at:limit]``, of type ``ethertype``, carries, ``depth`` encapsulations deep.
+
+    VLAN tags, inner Ethernet frames (transparent Ethernet bridging), MPLS
+    label stacks, PPPoE and PPP headers are walked here; IPv4 and IPv6 are
+    taken apart by their own functions, which come back here for a tunnel.
+    """
     n = len(frame)
-    if n - base < 20:
-        return _short(cut, c.LAYER_IPV4, base, 20, n, n)
+    while True:
+        if depth > c.MAX_ENCAPSULATIONS:
+            return (Kind.MALFORMED, *outer, c.depth_detail())
+        if ethertype in c.ETHERTYPE_VLANS:  # a 4-byte tag: TCI, then the next type
+            if at + 4 > limit:
+                return _short(cut, c.LAYER_VLAN, at, 4, n, limit, *outer)
+            ethertype = _be16(frame, at + 2)
+            at += 4
+        elif ethertype == c.ETHERTYPE_TEB:  # an Ethernet frame inside (gretap, VXLAN, Geneve)
+            if at + 14 > limit:
+                return _short(cut, c.LAYER_ETHERNET, at, 14, n, limit, *outer)
+            ethertype = _be16(frame, at + 12)
+            at += 14
+            depth += 1
+        elif ethertype in (c.ETHERTYPE_MPLS, c.ETHERTYPE_MPLS_MULTICAST):
+            while True:  # RFC 3032 §2.1: labels down to the one with the bottom-of-stack bit
+                if at + 4 > limit:
+                    return _short(cut, c.LAYER_MPLS, at, 4, n, limit, *outer)
+                at += 4
+                if frame[at - 2] & c.MPLS_BOTTOM_BIT:
+                    break
+            if at + 1 > limit:  # RFC 3032 §2.2: the payload's first nibble says what it is
+                return _short(cut, c.LAYER_MPLS, at, 1, n, limit, *outer)
+            nibble = frame[at] >> 4
+            if nibble == 4:
+                ethertype = c.ETHERTYPE_IPV4
+            elif nibble == 6:
+                ethertype = c.ETHERTYPE_IPV6
+            else:
+                return (Kind.NON_IP, *outer, c.mpls_detail(nibble))
+            depth += 1
+        elif ethertype == c.ETHERTYPE_PPPOE_SESSION:  # RFC 2516 §4, then PPP
+            if at + 6 > limit:
+                return _short(cut, c.LAYER_PPPOE, at, 6, n, limit, *outer)
+            ethertype = c.ETHERTYPE_PPP
+            at += 6
+            depth += 1
+        elif ethertype == c.ETHERTYPE_PPP:
+            if at < limit and frame[at] == c.PPP_ADDRESS:  # RFC 1662 §3.1: address, control
+                if at + 2 > limit:  # (0xFF is no protocol: 0x00FF is reserved, RFC 1661 §2)
+                    return _short(cut, c.LAYER_PPP, at, 2, n, limit, *outer)
+                at += 2
+            size = 1 if at < limit and frame[at] & c.PPP_PFC_BIT else 2  # RFC 1661 §6.5
+            if at + size > limit:
+                return _short(cut, c.LAYER_PPP, at, size, n, limit, *outer)
+            protocol = frame[at] if size == 1 else _be16(frame, at)
+            at += size
+            if protocol == c.PPP_IPV4:
+                ethertype = c.ETHERTYPE_IPV4
+            elif protocol == c.PPP_IPV6:
+                ethertype = c.ETHERTYPE_IPV6
+            else:
+                return (Kind.NON_IP, *outer, c.ppp_detail(protocol))
+        elif ethertype == c.ETHERTYPE_IPV4:
+            return _ipv4(frame, at, limit, cut, orig_len, expected, outer, depth)
+        elif ethertype == c.ETHERTYPE_IPV6:
+            return _ipv6(frame, at, limit, cut, orig_len, expected, outer, depth)
+        else:
+            return (Kind.NON_IP, *outer, c.ethertype_detail(ethertype))
+
+
+def _ipv4(frame: bytes, base: int, limit: int, cut: bool, orig_len: int, expected: int,
+          outer: Outer, depth: int) -> Verdict:
+    n = len(frame)
+    if limit - base < 20:
+        return _short(cut, c.LAYER_IPV4, base, 20, n, limit, *outer)
     version = frame[base] >> 4
     if version != 4:
-        return (Kind.MALFORMED, 0, b"", b"", -1, c.version_detail(expected or 4, version))
+        return (Kind.MALFORMED, *outer, c.version_detail(expected or 4, version))
     header_len = (frame[base] & 0x0F) * 4
     if header_len < 20:
-        return (Kind.MALFORMED, 0, b"", b"", -1, c.ihl_detail(header_len))
-    if n - base < header_len:
-        return _short(cut, c.LAYER_IPV4, base, header_len, n, n)
+        return (Kind.MALFORMED, *outer, c.ihl_detail(header_len))
+    if limit - base < header_len:
+        return _short(cut, c.LAYER_IPV4, base, header_len, n, limit, *outer)
     src, dst = frame[base + 12:base + 16], frame[base + 16:base + 20]
     protocol = frame[base + 9]
     total = _be16(frame, base + 2)
@@ -382,7 +460,7 @@ def _ipv4(frame: bytes, base: int, cut: bool, orig_len: int, expected: int) -> V
         return (Kind.FRAGMENT, 4, src, dst, protocol,
                 c.fragment_detail(4, (fragment & 0x1FFF) * 8, fragment & 0x2000))
     end = base + total
-    limit = min(n, end)
+    limit = min(limit, end)
     at = base + header_len
     while protocol == c.IPPROTO_AH:  # RFC 4302: next header, length in 4-octet units - 2
         if at + 2 > limit:
@@ -393,15 +471,15 @@ def _ipv4(frame: bytes, base: int, cut: bool, orig_len: int, expected: int) -> V
         protocol = frame[at]
         at += size
     if protocol != c.IPPROTO_TCP:
-        return (Kind.NON_TCP, 4, src, dst, protocol, c.protocol_detail(protocol))
-    return _tcp(4, src, dst, at, end, n, cut, dst)
+        return _inside(frame, (4, src, dst, protocol), at, limit, cut, orig_len, depth)
+    return _tcp(4, src, dst, at, end, limit, n, cut, dst)
 
 
-def _jumbo_length(frame: bytes, at: int) -> Optional[int]:
+def _jumbo_length(frame: bytes, at: int, limit: int) -> Optional[int]:
     """The Jumbo Payload option's length (RFC 2675) in the hop-by-hop header at ``at``."""
-    if at + 2 > len(frame):
+    if at + 2 > limit:
         return None
-    end = min(at + (frame[at + 1] + 1) * 8, len(frame))
+    end = min(at + (frame[at + 1] + 1) * 8, limit)
     i = at + 2
     while i < end:
         option = frame[i]
@@ -417,21 +495,22 @@ def _jumbo_length(frame: bytes, at: int) -> Optional[int]:
     return None
 
 
-def _ipv6(frame: bytes, base: int, cut: bool, expected: int) -> Verdict:
+def _ipv6(frame: bytes, base: int, limit: int, cut: bool, orig_len: int, expected: int,
+          outer: Outer, depth: int) -> Verdict:
     n = len(frame)
-    if n - base < 40:
-        return _short(cut, c.LAYER_IPV6, base, 40, n, n)
+    if limit - base < 40:
+        return _short(cut, c.LAYER_IPV6, base, 40, n, limit, *outer)
     version = frame[base] >> 4
     if version != 6:
-        return (Kind.MALFORMED, 0, b"", b"", -1, c.version_detail(expected or 6, version))
+        return (Kind.MALFORMED, *outer, c.version_detail(expected or 6, version))
     src, dst = frame[base + 8:base + 24], frame[base + 24:base + 40]
     protocol = frame[base + 6]
     at = base + 40
     payload_len = _be16(frame, base + 4)
     if payload_len == 0 and protocol == c.IPPROTO_HOPOPTS:
-        payload_len = _jumbo_length(frame, at) or 0
+        payload_len = _jumbo_length(frame, at, limit) or 0
     end = at + payload_len
-    limit = min(n, end)
+    limit = min(limit, end)
     final = dst
     while True:
         if protocol in c.IPV6_EXTENSIONS or protocol == c.IPPROTO_AH:
@@ -458,8 +537,8 @@ def _ipv6(frame: bytes, base: int, cut: bool, expected: int) -> Verdict:
         protocol = frame[at]
         at += size
     if protocol != c.IPPROTO_TCP:
-        return (Kind.NON_TCP, 6, src, dst, protocol, c.protocol_detail(protocol))
-    return _tcp(6, src, dst, at, end, n, cut, final)
+        return _inside(frame, (6, src, dst, protocol), at, limit, cut, orig_len, depth)
+    return _tcp(6, src, dst, at, end, limit, n, cut, final)
 
 
 def _final_destination(frame: bytes, at: int, size: int, dst: bytes) -> Union[bytes, str, None]:
@@ -505,10 +584,59 @@ def _final_destination(frame: bytes, at: int, size: int, dst: bytes) -> Union[by
     return None
 
 
-def _tcp(version: int, src: bytes, dst: bytes, start: int, end: int, n: int, cut: bool,
-         final: bytes) -> Verdict:
-    """The TCP segment in ``frame[start:end]``, of which ``frame[:n]`` was captured."""
-    stop = min(end, n)
+def _inside(frame: bytes, ip: Outer, at: int, limit: int, cut: bool, orig_len: int,
+            depth: int) -> Verdict:
+    """What the IP packet ``ip`` (version, source, destination, protocol) carries from
+    ``at`` to ``limit``, other than TCP: a tunnel is opened, anything else reported."""
+    n = len(frame)
+    protocol = ip[3]
+    if protocol == c.IPPROTO_IPIP:  # RFC 2003, and RFC 2473 inside IPv6
+        return _network(frame, c.ETHERTYPE_IPV4, at, limit, cut, orig_len, 0, ip, depth + 1)
+    if protocol == c.IPPROTO_IPV6:  # RFC 4213 §3.5 (6in4, SIT), RFC 2473 (ip6tnl)
+        return _network(frame, c.ETHERTYPE_IPV6, at, limit, cut, orig_len, 0, ip, depth + 1)
+    if protocol == c.IPPROTO_GRE:
+        if at + 4 > limit:
+            return _short(cut, c.LAYER_GRE, at, 4, n, limit, *ip)
+        flags = _be16(frame, at)
+        version = flags & c.GRE_VERSION_MASK
+        if version > c.GRE_VERSION_PPTP:
+            return (Kind.NON_IP, *ip, c.tunnel_version_detail(c.LAYER_GRE, version))
+        if flags & c.GRE_ROUTING:
+            return (Kind.NON_IP, *ip, c.gre_routing_detail())
+        size = 4 + 4 * (bool(flags & c.GRE_CHECKSUM) + bool(flags & c.GRE_KEY)
+                        + bool(flags & c.GRE_SEQUENCE)
+                        + bool(version == c.GRE_VERSION_PPTP and flags & c.GRE_ACK))
+        if at + size > limit:
+            return _short(cut, c.LAYER_GRE, at, size, n, limit, *ip)
+        return _network(frame, _be16(frame, at + 2), at + size, limit, cut, orig_len, 0, ip,
+                        depth + 1)
+    if protocol == c.IPPROTO_UDP and at + 8 <= limit:
+        low, high = sorted((_be16(frame, at), _be16(frame, at + 2)))
+        port = low if low in (c.VXLAN_PORT, c.GENEVE_PORT) else high  # the lower port first
+        at += 8
+        if port == c.VXLAN_PORT:  # RFC 7348 §5: flags, VNI, reserved; an Ethernet frame
+            if at + 8 > limit:
+                return _short(cut, c.LAYER_VXLAN, at, 8, n, limit, *ip)
+            return _network(frame, c.ETHERTYPE_TEB, at + 8, limit, cut, orig_len, 0, ip, depth + 1)
+        if port == c.GENEVE_PORT:  # RFC 8926 §3.4
+            if at + 8 > limit:
+                return _short(cut, c.LAYER_GENEVE, at, 8, n, limit, *ip)
+            version = frame[at] >> 6
+            if version:
+                return (Kind.NON_IP, *ip, c.tunnel_version_detail(c.LAYER_GENEVE, version))
+            size = 8 + (frame[at] & 0x3F) * 4
+            if at + size > limit:
+                return _short(cut, c.LAYER_GENEVE, at, size, n, limit, *ip)
+            return _network(frame, _be16(frame, at + 2), at + size, limit, cut, orig_len, 0, ip,
+                            depth + 1)
+    return (Kind.NON_TCP, *ip, c.protocol_detail(protocol))
+
+
+def _tcp(version: int, src: bytes, dst: bytes, start: int, end: int, limit: int, n: int,
+         cut: bool, final: bytes) -> Verdict:
+    """The TCP segment in ``frame[start:end]``, of which ``frame[:limit]`` was captured
+    (the whole frame ``frame[:n]``, or the part its tunnel holds)."""
+    stop = min(end, limit)
     if stop - start < 20:
         return _short(cut, c.LAYER_TCP, start, 20, n, stop, version, src, dst, c.IPPROTO_TCP)
     return ("tcp", version, src, dst, start, stop, end, final)

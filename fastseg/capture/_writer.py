@@ -100,7 +100,9 @@ def tcp_frame(segment: Union[Segment, Bytes], src: Address, dst: Address, *,
 
     A :class:`~fastseg.Segment` is packed with its checksum as held, or
     computed for ``src``/``dst`` with ``fix_checksum``; bytes go in as they are.
-    Link types: Ethernet, raw IP (101), IPv4 (228), IPv6 (229), NULL and LOOP.
+    Link types: Ethernet, raw IP (101), IPv4 (228), IPv6 (229), NULL and LOOP,
+    PPP (9) and PPP_HDLC (50) in HDLC-like framing (RFC 1662 §3.1), and IPOIB
+    (242) behind 40 zero bytes where Linux puts the address (RFC 4391 §6).
     """
     src_raw, dst_raw = _addr.pair(src, dst)
     if isinstance(segment, Segment):
@@ -118,6 +120,12 @@ def tcp_frame(segment: Union[Segment, Bytes], src: Address, dst: Address, *,
         family = c.AF_INET if version == 4 else c.AF_INET6[0]
         order = "big" if linktype == c.LINKTYPE_LOOP else "little"
         return family.to_bytes(4, order) + packet  # type: ignore[arg-type]
+    if linktype in (c.LINKTYPE_PPP, c.LINKTYPE_PPP_HDLC):
+        protocol = c.PPP_IPV4 if version == 4 else c.PPP_IPV6
+        return struct.pack("!BBH", c.PPP_ADDRESS, c.PPP_CONTROL, protocol) + packet
+    if linktype == c.LINKTYPE_IPOIB:
+        ethertype = c.ETHERTYPE_IPV4 if version == 4 else c.ETHERTYPE_IPV6
+        return bytes(c.IPOIB_TYPE) + struct.pack("!HH", ethertype, 0) + packet
     raise ValueError(f"cannot wrap an IPv{version} segment for link type {linktype}")
 
 
