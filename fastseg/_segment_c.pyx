@@ -342,11 +342,12 @@ def replace(segment, **changes):
     re-derive header_len unless it is given too."""
     cdef list values
     cdef Py_ssize_t index
-    if type(segment) is not _ADOPTED or not _filled(segment):
-        return _segment_py.replace(segment, **changes)
-    # Every slot is set (checked just above): each field() is a borrowed, non-NULL reference.
-    values = [<object>field(segment, index) for index in range(N_EAGER - 1)]  # all but anomalies
-    values += [options_of(segment), payload_of(segment), <object>field(segment, F_ANOMALIES)]
+    if type(segment) is _ADOPTED and _filled(segment):
+        # Every slot is set (checked just above): each field() is a borrowed, non-NULL reference.
+        values = [<object>field(segment, index) for index in range(N_EAGER - 1)]  # not anomalies
+        values += [options_of(segment), payload_of(segment), <object>field(segment, F_ANOMALIES)]
+    else:  # a subclass's segment, or one without its fields (whose fields() raises)
+        values = list(segment.fields())
     for name, value in changes.items():
         position = _POSITION.get(name)
         if position is None:

@@ -144,3 +144,16 @@ def test_plain_int_kinds_become_the_decoded_members() -> None:
         assert kinds == [2, 1, 200] and type(built.options) is tuple
         assert [type(kind) for kind in kinds] == [OptionKind, OptionKind, int]
         assert built.header_len == 20 + 12  # 4 + 1 + 4 option bytes, padded to 12
+
+
+def test_replace_of_a_subclass_gives_a_segment() -> None:
+    """As the specification says: replace() builds a Segment, whatever the segment's class."""
+
+    class Tagged(Segment):
+        __slots__ = ()
+
+    tagged = Tagged(seq=5, options=((2, 1460),))
+    for copy, expected in ((tagged.replace(), Segment(seq=5, options=((2, 1460),))),
+                           (tagged.replace(seq=6), Segment(seq=6, options=((2, 1460),))),
+                           (tagged.replace(options=()), Segment(seq=5))):
+        assert type(copy) is Segment and copy.fields() == expected.fields()
