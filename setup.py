@@ -10,8 +10,8 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["_buffer", "_checksum_c", "_options_c", "_segment_c", "_codec_c", "_seq_c", "capture._frames",
-           "capture._reader_c", "capture._columns_c"]
+MODULES = ["_buffer", "_addr_c", "_checksum_c", "_options_c", "_segment_c", "_codec_c", "_seq_c",
+           "capture._frames", "capture._reader_c", "capture._columns_c"]
 
 
 def _flag(name):

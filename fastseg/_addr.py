@@ -1,4 +1,10 @@
-"""IP addresses for the pseudo-header: one parser shared by both twins."""
+"""IP addresses for the pseudo-header: the pure twin's parser, and every error for both twins.
+
+The compiled codec reads bytes and the common text forms itself (``_addr_c``)
+and hands every other address here.  A program that keeps an address parsed
+passes its packed bytes: ``ipaddress.ip_address(text).packed`` or
+``socket.inet_pton``, 4 or 16 bytes, which no twin parses again.
+"""
 
 from __future__ import annotations
 

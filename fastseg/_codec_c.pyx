@@ -9,8 +9,10 @@ into a 60-byte header array with a room check before every option, and into
 the caller's buffer only after checking that all of it fits.
 
 Encoding takes a fast path for the types ``unpack`` produces (exact ints,
-bytes, tuples); anything else, and every error, is handed to the reference
-twin, so both raise the same error for the same input by construction.
+bytes, tuples) and for addresses given as 4- or 16-byte bytes or as text
+(parsed in C by ``_addr_c``); anything else, and every error, is handed to
+the reference twin, so both raise the same error for the same input by
+construction.
 
 The public functions carry the reference twin's docstrings (set below) and,
 being Cython function objects, their signatures for ``inspect``.
@@ -26,6 +28,7 @@ from cpython.tuple cimport PyTuple_GET_ITEM
 from libc.stdint cimport UINT32_MAX, uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy, memset
 
+from fastseg._addr_c cimport address_into
 from fastseg._buffer cimport Bytes, acquire, release
 from fastseg._checksum_c cimport addresses, fold, pseudo_header, sum_native
 from fastseg._endian cimport be16, be32, put16, put32
@@ -37,8 +40,8 @@ from fastseg._segment_c cimport (
 from fastseg._uint cimport fastseg_uint
 from fastseg._wire_c cimport (
     ACK, CHECKSUM, DATA_OFFSET, DATA_OFFSET_SHIFT, DST_PORT, FLAG_BITS, HEADER_LEN, IPV4_ADDR_LEN,
-    MAX_HEADER_LEN, MIN_DATA_OFFSET, OFFSET_UNIT, PSEUDO_HEADER_MAX, RESERVED_BITS, RESERVED_SHIFT,
-    SEQ, SRC_PORT, U16, URGENT, WINDOW,
+    IPV6_ADDR_LEN, MAX_HEADER_LEN, MIN_DATA_OFFSET, OFFSET_UNIT, PSEUDO_HEADER_MAX, RESERVED_BITS,
+    RESERVED_SHIFT, SEQ, SRC_PORT, U16, URGENT, WINDOW,
 )
 
 from fastseg import _codec_py, _segment_c, errors  # _codec_py first: it defines and adopts Segment
@@ -170,7 +173,11 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
     """Fill ``enc``; False when the reference twin must encode (or raise) instead."""
     cdef long long src_port, dst_port, seq, ack, flags, reserved, window, checksum, urgent
     cdef long long header_len
-    cdef Py_ssize_t pos = HEADER_LEN, total, i
+    cdef Py_ssize_t pos = HEADER_LEN, total, i, size
+    cdef uint8_t src_addr[IPV6_ADDR_LEN]
+    cdef uint8_t dst_addr[IPV6_ADDR_LEN]
+    cdef const uint8_t* src_p
+    cdef const uint8_t* dst_p
     if type(segment) is not _SEGMENT:
         return False
     cdef SegmentBase fields = <SegmentBase>segment
@@ -218,15 +225,19 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
         return True
     if src is None or dst is None:
         return False
-    if type(src) is bytes and type(dst) is bytes and len(<bytes>src) == len(<bytes>dst) == IPV4_ADDR_LEN:
-        src_raw, dst_raw = src, dst  # the common case, without the tuple addresses() returns
+    # Bytes and text addresses are read here, into the arrays; anything else (and every
+    # error) is _addr's, which returns the packed bytes or raises.
+    size = address_into(src, src_addr)
+    if size and address_into(dst, dst_addr) == size:
+        src_p, dst_p = src_addr, dst_addr
     else:
-        src_raw, dst_raw = addresses(src, dst)
+        src_raw, dst_raw = addresses(src, dst)  # kept by these locals while src_p, dst_p are used
+        size = len(<bytes>src_raw)
+        src_p, dst_p = <const uint8_t*>PyBytes_AS_STRING(src_raw), <const uint8_t*>PyBytes_AS_STRING(dst_raw)
     total = enc.header_size + enc.payload_size
-    if total > (U16 if len(<bytes>src_raw) == IPV4_ADDR_LEN else UINT32_MAX):
+    if total > (U16 if size == IPV4_ADDR_LEN else UINT32_MAX):
         return False
-    enc.pseudo_size = pseudo_header(enc.pseudo, <bytes>src_raw, <bytes>dst_raw,
-                                    len(<bytes>src_raw), total)
+    enc.pseudo_size = pseudo_header(enc.pseudo, src_p, dst_p, size, total)
     return True
 
 

@@ -1,6 +1,6 @@
 """The one place that decides which twin serves: compiled (Cython) or pure Python, once per process.
 
-Every module with twins has a *role*: the option walk, the Segment storage,
+Every module with twins has a *role*: the option walk, address parsing, the Segment storage,
 checksum, seq, codec, capture reader and columns.  The rule is all or nothing: the compiled
 twins serve when every one of them is built and ``FASTSEG_NO_EXTENSIONS`` is
 not set; otherwise the pure-Python twins serve, and with
@@ -28,6 +28,7 @@ __all__ = ["IMPLEMENTATION", "ROLES", "checksum", "codec", "flag", "seq", "stora
 #: role -> (compiled module, pure-Python module), in the order they load.
 ROLES = {
     "options": ("fastseg._options_c", "fastseg._options_py"),
+    "addr": ("fastseg._addr_c", "fastseg._addr"),
     "storage": ("fastseg._segment_c", "fastseg._segment_py"),
     "checksum": ("fastseg._checksum_c", "fastseg._checksum_py"),
     "seq": ("fastseg._seq_c", "fastseg._seq_py"),

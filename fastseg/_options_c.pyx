@@ -9,7 +9,9 @@ kinds; the storage's lazy getters and the codec decode with
 
 The safety contract: every read of ``p`` is at an index that ``step``, or a
 comparison against ``end`` on the lines above, has shown to be in range;
-``put_option`` checks the room in the 60-byte header before every write.
+``put_option`` checks the room in the 60-byte header before every write;
+``option_length`` takes the same options without writing, for a Segment's
+header_len.
 
 From Python, ``decode`` and ``pack_option`` serve the tests that hold
 this twin against ``_options_py``.
@@ -26,7 +28,7 @@ from fastseg._endian cimport be16, be32, put16, put32
 from fastseg._uint cimport fastseg_uint
 from fastseg._wire_c cimport (
     DATA_OFFSET, DATA_OFFSET_SHIFT, EOL, HEADER_LEN, KIND_LEN, MAX_HEADER_LEN, MAX_OPTION_DATA,
-    MAX_OPTIONS_LEN, NOP, OFFSET_UNIT, OPTION_KIND, OPTION_LENGTH, SACK, SACK_BLOCK_LEN,
+    MAX_OPTIONS_LEN, MAX_SACK_BLOCKS, NOP, OFFSET_UNIT, OPTION_KIND, OPTION_LENGTH, SACK, SACK_BLOCK_LEN,
     SACK_PERMITTED, TIMESTAMPS, TIMESTAMPS_LEN, U8, U16, U32_LEN, WSCALE,
 )
 
@@ -292,6 +294,63 @@ cdef bint put_option(uint8_t* h, Py_ssize_t* pos, PyObject* option) noexcept:
     h[start + OPTION_LENGTH] = <uint8_t>(n + OPTION_HEAD_LEN)
     pos[0] = start + OPTION_HEAD_LEN + n
     return True
+
+
+cdef inline bint _is_pair(PyObject* pair) noexcept:
+    """Whether ``pair`` is an (a, b) 2-tuple of 32-bit ints, as ``_put_pair`` takes it."""
+    cdef unsigned long long a, b
+    return (_is_tuple(pair) and _tuple_size(pair) == 2
+            and fastseg_uint(_item(pair, 0), UINT32_MAX, &a)
+            and fastseg_uint(_item(pair, 1), UINT32_MAX, &b))
+
+
+cdef Py_ssize_t option_length(PyObject* option) noexcept:
+    """The bytes one (kind, value) option takes on the wire, found without writing them;
+    -1 when ``_options_py.pack_options`` must decide (and raise, or not).
+
+    It takes what ``put_option`` takes, without the room of one header: a Segment's
+    header_len follows from the options before any header is written.
+    """
+    cdef unsigned long long k, number
+    cdef Py_ssize_t i, blocks
+    cdef PyObject* kind
+    cdef PyObject* value
+    if not _is_tuple(option) or _tuple_size(option) != 2:
+        return -1
+    kind, value = _item(option, 0), _item(option, 1)
+    if kind == <PyObject*>None:
+        return _bytes_size(value) if _is_bytes(value) else -1
+    if not fastseg_uint(kind, U8, &k):
+        return -1
+    if k == EOL or k == NOP:
+        if value == <PyObject*>None:
+            return KIND_LEN
+        if k == NOP or not _is_bytes(value):
+            return -1
+        return KIND_LEN + _bytes_size(value)
+    if _is_bytes(value):
+        if _bytes_size(value) > MAX_OPTION_DATA:
+            return -1
+        return OPTION_HEAD_LEN + _bytes_size(value)
+    if k == MSS:
+        return MSS_LEN if fastseg_uint(value, U16, &number) else -1
+    if k == WSCALE:
+        return WSCALE_LEN if fastseg_uint(value, U8, &number) else -1
+    if k == SACK_PERMITTED and value == <PyObject*>None:
+        return SACK_PERMITTED_LEN
+    if k == TIMESTAMPS:
+        return TIMESTAMPS_LEN if _is_pair(value) else -1
+    if k == SACK:
+        if not _is_tuple(value):
+            return -1
+        blocks = _tuple_size(value)
+        if blocks == 0 or blocks > MAX_SACK_BLOCKS:
+            return -1
+        for i in range(blocks):
+            if not _is_pair(_item(value, i)):
+                return -1
+        return OPTION_HEAD_LEN + SACK_BLOCK_LEN * blocks
+    return -1
 
 
 # ---------------------------------------------------------------- for the tests

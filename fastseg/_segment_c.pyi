@@ -2,7 +2,7 @@ from typing import Any, NoReturn, Optional
 
 from typing_extensions import disjoint_base
 
-__all__ = ["EAGER", "SegmentBase", "SegmentCore", "adopt", "adopted", "new"]
+__all__ = ["EAGER", "SegmentBase", "SegmentCore", "adopt", "adopted", "build", "new", "replace"]
 
 EAGER: tuple[str, ...]
 
@@ -48,3 +48,9 @@ def new(
     reserved: Any, window: Any, checksum: Any, urgent: Any, options: Any, payload: Any,
     anomalies: Any,
 ) -> Any: ...
+def build(
+    cls: type, src_port: Any = 0, dst_port: Any = 0, seq: Any = 0, ack: Any = 0,
+    header_len: Any = None, flags: Any = 0, reserved: Any = 0, window: Any = 0xFFFF,
+    checksum: Any = 0, urgent: Any = 0, options: Any = (), payload: Any = b"", anomalies: Any = (),
+) -> Any: ...
+def replace(segment: Any, **changes: Any) -> Any: ...

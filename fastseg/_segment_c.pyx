@@ -18,23 +18,35 @@ through those descriptors, with the public ``tp_descr_set`` of their type.
 which makes it the class the compiled ``unpack`` builds.
 
 The options are decoded by ``_options_c``, the one compiled option walk.
+
+:func:`build` is ``Segment.__new__`` and :func:`replace` ``Segment.replace``.
+They take the common cases in C: options as a tuple or list of (kind, value)
+tuples the compiled encoder takes, kinds and flags as plain ints (looked up in
+the tables ``unpack`` uses) or members, bytes payload, a tuple of anomalies.
+``header_len`` follows from the options' lengths (``option_length``) without
+encoding them.  Every other case, and every error, goes to the pure twin's
+``fields_of``, the specification, so both twins raise the same errors.
 """
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyTypeObject
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.ref cimport Py_INCREF, PyObject
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport uint8_t
 
 from fastseg._endian cimport be16
-from fastseg._options_c cimport unpack_options
-from fastseg._wire_c cimport DATA_OFFSET, DATA_OFFSET_SHIFT, OFFSET_UNIT
+from fastseg._options_c cimport option_length, unpack_options
+from fastseg._uint cimport fastseg_uint
+from fastseg._wire_c cimport DATA_OFFSET, DATA_OFFSET_SHIFT, FLAG_BITS, HEADER_LEN, OFFSET_UNIT, U8
 
 import inspect
 
-from fastseg._enums import FIELDS
+from fastseg import _segment_py
+from fastseg._enums import FIELDS, FLAG_MEMBERS, KIND_OBJECTS, Flags, OptionKind
 
-__all__ = ["EAGER", "SegmentBase", "SegmentCore", "adopt", "adopted", "new"]
+__all__ = ["EAGER", "SegmentBase", "SegmentCore", "adopt", "adopted", "build", "new", "replace"]
 
 cdef extern from *:
     """
@@ -218,3 +230,129 @@ def new(cls, src_port, dst_port, seq, ack, header_len, flags, reserved, window, 
         return SegmentBase.__new__(cls)  # which raises object.__new__'s error, naming the methods
     return make(cls, src_port, dst_port, seq, ack, header_len, flags, reserved, window, checksum,
                 urgent, anomalies, options, payload, None)
+
+
+# ---------------------------------------------------------------- construction
+
+# The tables plain ints are looked up in, made once at import and never changed.
+if len(FLAG_MEMBERS) != FLAG_BITS + 1 or len(KIND_OBJECTS) != U8 + 1:
+    raise ImportError("FLAG_MEMBERS and KIND_OBJECTS must hold every flag and kind value")
+cdef tuple _FLAG_MEMBERS = FLAG_MEMBERS
+cdef tuple _KIND_OBJECTS = KIND_OBJECTS
+cdef object _FLAGS_TYPE = Flags
+cdef object _KIND_TYPE = OptionKind
+#: FIELDS name -> its position in build()'s arguments after cls.
+cdef dict _POSITION = {name: index for index, name in enumerate(FIELDS)}
+
+
+cdef object _flags_member(object flags):
+    """The Flags member of plain-int or Flags ``flags``; None sends the caller to fields_of."""
+    cdef unsigned long long bits
+    if type(flags) is int:
+        if fastseg_uint(<PyObject*>flags, FLAG_BITS, &bits):
+            return <object>PyTuple_GET_ITEM(_FLAG_MEMBERS, bits)  # bits <= FLAG_BITS: in the table
+        return None
+    if type(flags) is _FLAGS_TYPE:
+        return flags
+    return None
+
+
+cdef object _option(object option, Py_ssize_t* length):
+    """``option`` with its kind as ``unpack`` gives it, adding its wire length to ``length``;
+    None when ``fields_of`` must decide."""
+    cdef unsigned long long k
+    cdef Py_ssize_t size
+    if type(option) is not tuple or PyTuple_GET_SIZE(option) != 2:
+        return None
+    kind = <object>PyTuple_GET_ITEM(option, 0)  # a 2-tuple: items 0 and 1 are there
+    if not ((type(kind) is int or type(kind) is _KIND_TYPE)
+            and fastseg_uint(<PyObject*>kind, U8, &k)):
+        return None
+    size = option_length(<PyObject*>option)
+    if size < 0:
+        return None
+    length[0] += size
+    member = <object>PyTuple_GET_ITEM(_KIND_OBJECTS, k)  # k <= U8: in the table
+    if member is kind:
+        return option  # an exact tuple, as unpack's: kept
+    return (member, <object>PyTuple_GET_ITEM(option, 1))
+
+
+cdef tuple _options(object options, Py_ssize_t* length):
+    """The options of a tuple or list as ``fields_of`` normalises them, their wire length
+    in ``length``; None when ``fields_of`` must decide."""
+    cdef Py_ssize_t i, count
+    cdef tuple result
+    if type(options) is tuple:
+        count = PyTuple_GET_SIZE(options)
+    elif type(options) is list:
+        count = PyList_GET_SIZE(options)
+    else:
+        return None
+    result = PyTuple_New(count)  # filled in order; one left unfilled holds NULL, which it frees
+    for i in range(count):
+        # Read again at each step, and i checked against the size again: an option's checks
+        # run no Python code, but a list is still re-read rather than trusted.
+        if type(options) is tuple:
+            item = <object>PyTuple_GET_ITEM(options, i)  # i < count == the tuple's size
+        elif i < PyList_GET_SIZE(options):
+            item = <object>PyList_GET_ITEM(options, i)
+        else:
+            return None
+        option = _option(item, length)
+        if option is None:
+            return None
+        Py_INCREF(option)
+        PyTuple_SET_ITEM(result, i, option)
+    if type(options) is list and PyList_GET_SIZE(options) != count:
+        return None  # changed while it was read (by a collection's finalizer): fields_of reads it
+    return result
+
+
+def build(cls, src_port=0, dst_port=0, seq=0, ack=0, header_len=None, flags=0, reserved=0,
+          window=0xFFFF, checksum=0, urgent=0, options=(), payload=b"", anomalies=()):
+    """``Segment.__new__``: a ``cls`` holding these fields, normalised as
+    ``_segment_py.fields_of`` says (which serves every case not taken here)."""
+    cdef Py_ssize_t length = 0
+    cdef tuple normal
+    if cls is _ADOPTED and type(payload) is bytes and type(anomalies) is tuple:
+        member = _flags_member(flags)
+        normal = _options(options, &length) if member is not None else None
+        if normal is not None:
+            if header_len is None:
+                header_len = HEADER_LEN + (length + OFFSET_UNIT - 1) // OFFSET_UNIT * OFFSET_UNIT
+            return make(cls, src_port, dst_port, seq, ack, header_len, member, reserved, window,
+                        checksum, urgent, anomalies, normal, payload, None)
+    return new(cls, *_segment_py.fields_of(src_port, dst_port, seq, ack, header_len, flags,
+                                           reserved, window, checksum, urgent, options, payload,
+                                           anomalies))
+
+
+cdef bint _filled(SegmentBase segment) noexcept:
+    """Whether every eager slot of ``segment`` is set (not so for SegmentBase.__new__(Segment))."""
+    cdef Py_ssize_t index
+    for index in range(N_EAGER):
+        if field(segment, index) == NULL:
+            return False
+    return True
+
+
+def replace(segment, **changes):
+    """``Segment.replace``: a Segment of ``segment``'s fields with ``changes``; new options
+    re-derive header_len unless it is given too."""
+    cdef list values
+    cdef Py_ssize_t index
+    if type(segment) is _ADOPTED and _filled(segment):
+        # Every slot is set (checked just above): each field() is a borrowed, non-NULL reference.
+        values = [<object>field(segment, index) for index in range(N_EAGER - 1)]  # not anomalies
+        values += [options_of(segment), payload_of(segment), <object>field(segment, F_ANOMALIES)]
+    else:  # a subclass's segment, or one without its fields (whose fields() raises)
+        values = list(segment.fields())
+    for name, value in changes.items():
+        position = _POSITION.get(name)
+        if position is None:
+            raise TypeError(f"Segment has no field {sorted(changes.keys() - _POSITION.keys())[0]!r}")
+        values[position] = value
+    if "options" in changes and "header_len" not in changes:
+        values[F_HEADER_LEN] = None
+    return build(_ADOPTED, *values)

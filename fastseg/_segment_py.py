@@ -1,17 +1,26 @@
-"""The storage of a Segment in pure Python: one slot per field, all filled when it is built.
+"""The storage of a Segment in pure Python, and its construction: the twin of ``_segment_c``.
 
-The twin of ``_segment_c``, chosen by ``segment`` under the same rule as the
-codec twins.  Here nothing is decoded lazily: the reference ``unpack`` builds
+Chosen by ``segment`` under the same rule as the codec twins.  One slot per
+field, all filled when the segment is built: the reference ``unpack`` builds
 every field at once.
+
+:func:`fields_of` is the specification of ``Segment(...)``: what it
+normalises (option kinds, flags, payload, anomalies), what it derives
+(``header_len`` from the options, RFC 9293 §3.1: the data offset counts
+32-bit words, so the options are padded to a multiple of 4) and what it
+refuses.  The compiled ``build`` takes the common cases itself and hands every
+other one to it, so both raise the same errors by construction.
 """
 
 from __future__ import annotations
 
 from typing import Any, NoReturn, Optional
 
-from fastseg._enums import FIELDS
+from fastseg import _wire
+from fastseg._enums import FIELDS, FLAG_MEMBERS, KIND_OBJECTS, Flags, Option
+from fastseg._options_py import pack_options
 
-__all__ = ["SegmentCore", "adopt", "new"]
+__all__ = ["SegmentCore", "adopt", "build", "fields_of", "new", "replace"]
 
 
 class SegmentCore:
@@ -51,3 +60,65 @@ def new(cls: type, *values: Any) -> Any:
     for set_field, value in zip(_SETTERS, values):
         set_field(segment, value)
     return segment
+
+
+def fields_of(
+    src_port: Any = 0, dst_port: Any = 0, seq: Any = 0, ack: Any = 0, header_len: Any = None,
+    flags: Any = 0, reserved: Any = 0, window: Any = 0xFFFF, checksum: Any = 0, urgent: Any = 0,
+    options: Any = (), payload: Any = b"", anomalies: Any = (),
+) -> tuple[Any, ...]:
+    """The 13 values, in ``FIELDS`` order, that ``Segment(...)`` of these arguments holds.
+
+    Option kinds and flags given as plain ints become the OptionKind and Flags
+    members ``unpack`` gives; ``header_len`` left as None follows from the
+    options; the numbers are kept as given (``pack`` checks them).
+    """
+    options = tuple(_normalize(option) for option in options)
+    if header_len is None:
+        header_len = _wire.HEADER_LEN + (len(pack_options(options)) + 3) // 4 * 4
+    if type(flags) is int and 0 <= flags <= _wire.FLAG_BITS:
+        flags = FLAG_MEMBERS[flags]  # what Flags(flags) returns, without enum's lookup
+    elif not isinstance(flags, Flags):
+        flags = Flags(flags)
+    return (src_port, dst_port, seq, ack, header_len, flags, reserved, window, checksum, urgent,
+            options, _as_bytes(payload), tuple(anomalies))
+
+
+def build(
+    cls: type, src_port: Any = 0, dst_port: Any = 0, seq: Any = 0, ack: Any = 0,
+    header_len: Any = None, flags: Any = 0, reserved: Any = 0, window: Any = 0xFFFF,
+    checksum: Any = 0, urgent: Any = 0, options: Any = (), payload: Any = b"", anomalies: Any = (),
+) -> Any:
+    """``Segment.__new__``: a ``cls`` holding :func:`fields_of` these arguments."""
+    return new(cls, *fields_of(src_port, dst_port, seq, ack, header_len, flags, reserved, window,
+                               checksum, urgent, options, payload, anomalies))
+
+
+def replace(segment: Any, **changes: Any) -> Any:
+    """``Segment.replace``: a Segment of ``segment``'s fields with ``changes``; new options
+    re-derive header_len unless it is given too."""
+    fields = dict(zip(FIELDS, segment.fields()))
+    unknown = changes.keys() - fields.keys()
+    if unknown:
+        raise TypeError(f"Segment has no field {sorted(unknown)[0]!r}")
+    if "options" in changes and "header_len" not in changes:
+        changes["header_len"] = None
+    fields.update(changes)
+    if _adopted is None:
+        raise TypeError("replace() needs the Segment class, which adopt() was not given")
+    return _adopted(**fields)
+
+
+def _as_bytes(payload: Any) -> bytes:
+    """The payload's bytes; unlike ``bytes(n)`` an int is refused, not zero-filled."""
+    if type(payload) is bytes:
+        return payload
+    with memoryview(payload) as view:
+        return view.tobytes()
+
+
+def _normalize(option: Any) -> Option:
+    kind, value = option
+    if type(kind) is int and 0 <= kind <= 255:
+        kind = KIND_OBJECTS[kind]
+    return (kind, value)

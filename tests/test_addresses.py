@@ -11,6 +11,10 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from conftest import PYTHON, _cython_or_skip, compiled_twin
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from segment_gen import examples
 
 from fastseg import EncodeError, Segment, _addr
 
@@ -68,3 +72,84 @@ def test_the_parsed_table_is_bounded():
         _addr.packed(f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}", "src")
     info = _addr._parse.cache_info()
     assert info.maxsize == _addr.PARSED_KEPT and info.currsize <= _addr.PARSED_KEPT
+
+
+# ---------------------------------------------------------------- the compiled parser
+
+def _dotted_tail(address: ipaddress.IPv6Address) -> str:
+    """``address`` with its last 32 bits written as an IPv4 tail (RFC 4291 §2.2, form 3)."""
+    head = address.exploded.rsplit(":", 2)[0]
+    return head + ":" + str(ipaddress.IPv4Address(address.packed[12:]))
+
+
+_valid_text = st.one_of(
+    st.integers(0, 2**32 - 1).map(lambda n: str(ipaddress.IPv4Address(n))),
+    st.integers(0, 2**128 - 1).map(lambda n: ipaddress.IPv6Address(n)).flatmap(
+        lambda a: st.sampled_from([a.compressed, a.exploded, a.exploded.upper(), _dotted_tail(a),
+                                   str(ipaddress.IPv6Address(int(a) >> 64 << 64))])),
+    st.sampled_from(FORMS),
+)
+
+
+@st.composite
+def near_addresses(draw: st.DrawFn) -> str:
+    """Address text and small edits of it: characters inserted, dropped, replaced or doubled,
+    from the grammar's own alphabet and a few beyond it."""
+    text = list(draw(_valid_text))
+    alphabet = st.sampled_from("0123456789abcdefABCDEF:.:.%gx /\u0661\uff10")
+    for _ in range(draw(st.integers(0, 3))):
+        where = draw(st.integers(0, len(text)))
+        edit = draw(st.sampled_from(["insert", "drop", "replace", "double"]))
+        if edit == "insert" or not text:
+            text.insert(where, draw(alphabet))
+        elif where < len(text):
+            if edit == "drop":
+                del text[where]
+            elif edit == "replace":
+                text[where] = draw(alphabet)
+            else:
+                text.insert(where, text[where])
+    return "".join(text)
+
+
+address_text = near_addresses() | st.text(st.sampled_from("0123456789abcdef:.%"), max_size=46)
+
+
+@settings(max_examples=examples(600), deadline=None)
+@given(text=address_text)
+@example(text="1:2:3:4:5:6:7::")
+@example(text="::1:2:3:4:5:6:7")
+@example(text="1:2:3:4:5:6:1.2.3.4")
+@example(text="1:2:3:4:5:6:7:1.2.3.4")
+@example(text="::ffff:01.2.3.4")
+@example(text="1.2.3.4::")
+@example(text="0000:0000:0000:0000:0000:0000:255.255.255.255")
+def test_the_compiled_parser_is_ipaddress(text):
+    """Every text the compiled parser takes, it packs as ipaddress does; it takes every form
+    ipaddress takes but scope IDs (``%eth0``), which it leaves to ``_addr``."""
+    parse = compiled_twin("addr").parse
+    expected = reference(text)
+    got = parse(text)
+    if "%" in text:
+        assert got is None
+    else:
+        assert got == expected, (text, got, expected)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(text=address_text)
+def test_pack_with_text_agrees_in_both_twins(text):
+    """Accepted and refused alike, with the same bytes or the same error, as ipaddress says."""
+    cython, python = _cython_or_skip(), PYTHON
+    segment = Segment(src_port=1, dst_port=2, payload=b"x")
+    other = "::2" if ":" in text else "10.9.9.9"
+    expected = reference(text)
+    for pack in (cython.pack, python.pack):
+        if expected is None:
+            with pytest.raises(EncodeError, match="not an IPv4 or IPv6 address"):
+                pack(segment, src=text, dst=other)
+            with pytest.raises(EncodeError, match="not an IPv4 or IPv6 address"):
+                pack(segment, src=other, dst=text)
+        else:
+            assert pack(segment, src=text, dst=other) == python.pack(
+                segment, src=expected, dst=reference(other))

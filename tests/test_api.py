@@ -127,6 +127,7 @@ def test_twin_names_each_role_and_refuses_other_implementations() -> None:
 def test_stubs_match_compiled_modules():
     _cython_or_skip()
     stubtest = pytest.importorskip("mypy.stubtest")
-    modules = ["fastseg._codec_c", "fastseg._checksum_c", "fastseg._options_c", "fastseg._seq_c",
-               "fastseg._segment_c", "fastseg.capture._reader_c", "fastseg.capture._columns_c"]
+    modules = ["fastseg._addr_c", "fastseg._codec_c", "fastseg._checksum_c", "fastseg._options_c",
+               "fastseg._seq_c", "fastseg._segment_c", "fastseg.capture._reader_c",
+               "fastseg.capture._columns_c"]
     assert stubtest.test_stubs(stubtest.parse_options(modules)) == 0

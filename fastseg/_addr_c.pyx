@@ -1,0 +1,183 @@
+# cython: language_level=3, auto_pickle=False
+"""Addresses for the pseudo-header in C: 4- or 16-byte bytes, and text parsed without Python.
+
+``address_into`` writes an address's packed bytes into a 16-byte array and
+returns how many there are (4 or 16), or 0 when it does not take the address:
+then ``_addr.packed`` (``ipaddress`` and its bounded cache of parsed text)
+decides, and raises the errors.  So this parser only has to accept a part of
+what ``ipaddress`` accepts, and give the same bytes: the text forms of
+``inet_pton`` (RFC 4291 §2.2 for IPv6, with the dotted IPv4 tail of its
+form 3; four decimal octets for IPv4), which ``ipaddress`` takes alike.  It
+refuses, and so leaves to ``ipaddress``, octets with leading zeros, scope
+IDs (``%eth0``), non-ASCII text and anything longer than the longest such
+address (45 characters).
+
+The safety contract: the text is copied into a local array only after its
+length has been checked against the array's size; every read of it is at an
+index compared with that length on the lines just above; the output array
+is written at most 16 bytes, each write after a count checked against 8
+groups or 4 octets.
+
+From Python, :func:`parse` serves the tests that hold it against ``ipaddress``.
+"""
+
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from libc.stdint cimport uint8_t, uint32_t
+from libc.string cimport memchr, memcpy, memset
+
+from fastseg._wire_c cimport IPV4_ADDR_LEN, IPV6_ADDR_LEN, U8
+
+__all__ = ["parse"]
+
+cdef enum:
+    TEXT_MAX = 45          # INET6_ADDRSTRLEN less its NUL: "ffff:...:ffff:255.255.255.255"
+    IPV6_GROUPS = 8        # 16-bit groups of an IPv6 address (RFC 4291 §2.2)
+    GROUP_DIGITS = 4       # hex digits of one group, at most
+    OCTET_DIGITS = 3       # decimal digits of one IPv4 octet, at most
+    ASCII_MAX = 0x7F
+    DECIMAL = 10
+    HEX = 16
+    GROUP_BITS = 16
+    NO_GAP = -1            # no "::" seen
+
+
+cdef inline int _hex_value(char c) noexcept nogil:
+    """The value of the hex digit ``c``, or -1."""
+    if c'0' <= c <= c'9':
+        return c - c'0'
+    if c'a' <= c <= c'f':
+        return c - c'a' + DECIMAL
+    if c'A' <= c <= c'F':
+        return c - c'A' + DECIMAL
+    return -1
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef bint _ipv4(const char* s, Py_ssize_t start, Py_ssize_t end, uint8_t* out) noexcept nogil:
+    """Four decimal octets, dot-separated, filling s[start:end] exactly, into out[0:4]."""
+    cdef Py_ssize_t i = start, first
+    cdef int octet
+    cdef uint32_t value
+    for octet in range(IPV4_ADDR_LEN):
+        if octet:
+            if i >= end or s[i] != c'.':
+                return False
+            i += 1
+        first = i
+        value = 0
+        while i < end and c'0' <= s[i] <= c'9':   # i < end: s[i] is in the text
+            if i - first == OCTET_DIGITS:
+                return False
+            value = value * DECIMAL + <uint32_t>(s[i] - c'0')
+            i += 1
+        if i == first or value > U8 or (i - first > 1 and s[first] == c'0'):
+            return False    # empty, too big, or a leading zero (which ipaddress refuses)
+        out[octet] = <uint8_t>value   # octet < IPV4_ADDR_LEN
+    return i == end
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef bint _ipv6(const char* s, Py_ssize_t n, uint8_t* out) noexcept nogil:
+    """RFC 4291 §2.2 text filling s[0:n] (n >= 1) into out[0:16]."""
+    cdef uint32_t groups[IPV6_GROUPS]
+    cdef uint8_t tail[IPV4_ADDR_LEN]
+    cdef Py_ssize_t count = 0, gap = NO_GAP, i = 0, j, skipped, k
+    cdef uint32_t value
+    cdef int digit, digits
+    if s[0] == c':':                                  # n >= 1
+        if n < 2 or s[1] != c':':
+            return False
+        gap, i = 0, 2
+    while i < n:
+        j = i                                         # a dotted IPv4 tail ends the text
+        while j < n and s[j] != c':' and s[j] != c'.':
+            j += 1
+        if j < n and s[j] == c'.':
+            if count > IPV6_GROUPS - 2 or not _ipv4(s, i, n, tail):
+                return False
+            groups[count] = <uint32_t>tail[0] << 8 | tail[1]   # count + 1 < IPV6_GROUPS
+            groups[count + 1] = <uint32_t>tail[2] << 8 | tail[3]
+            count += 2
+            break
+        value = 0
+        digits = 0
+        while i < n:                                  # one group of 1 to 4 hex digits
+            digit = _hex_value(s[i])
+            if digit < 0:
+                break
+            if digits == GROUP_DIGITS:
+                return False
+            value = value * HEX + <uint32_t>digit
+            digits += 1
+            i += 1
+        if digits == 0 or count == IPV6_GROUPS:
+            return False
+        groups[count] = value                         # count < IPV6_GROUPS
+        count += 1
+        if i == n:
+            break
+        if s[i] != c':':                              # i < n
+            return False
+        i += 1
+        if i == n:
+            return False                              # a single trailing colon
+        if s[i] == c':':                              # i < n: "::"
+            if gap != NO_GAP:
+                return False
+            gap = count
+            i += 1
+    if gap == NO_GAP:
+        if count != IPV6_GROUPS:
+            return False
+        gap, skipped = count, 0
+    else:
+        skipped = IPV6_GROUPS - count
+        if skipped < 1:
+            return False                              # "::" stands for at least one group
+    memset(out, 0, IPV6_ADDR_LEN)
+    for k in range(count):                            # k < count <= IPV6_GROUPS
+        j = k if k < gap else k + skipped             # j < IPV6_GROUPS
+        out[2 * j] = <uint8_t>(groups[k] >> 8)
+        out[2 * j + 1] = <uint8_t>(groups[k] & U8)
+    return True
+
+
+cdef Py_ssize_t _text_into(str text, uint8_t* out) noexcept:
+    """The bytes of an IPv4 or IPv6 address in ``text`` written to out[0:16]: 4, 16, or 0."""
+    cdef char s[TEXT_MAX]
+    cdef Py_ssize_t n = len(text), i = 0
+    cdef Py_UCS4 c
+    if n == 0 or n > TEXT_MAX:
+        return 0
+    for c in text:                                    # n <= TEXT_MAX characters
+        if c > ASCII_MAX:
+            return 0
+        s[i] = <char>c                                # i < n
+        i += 1
+    if memchr(s, c':', n) == NULL:
+        return IPV4_ADDR_LEN if _ipv4(s, 0, n, out) else 0
+    return IPV6_ADDR_LEN if _ipv6(s, n, out) else 0
+
+
+cdef Py_ssize_t address_into(object address, uint8_t* out) noexcept:
+    """``address`` (exact str, or exact bytes of 4 or 16) packed into out[0:16]: its size,
+    or 0 when ``_addr.packed`` must decide."""
+    cdef Py_ssize_t size
+    if type(address) is str:
+        return _text_into(<str>address, out)
+    if type(address) is bytes:
+        size = PyBytes_GET_SIZE(address)
+        if size == IPV4_ADDR_LEN or size == IPV6_ADDR_LEN:
+            memcpy(out, PyBytes_AS_STRING(address), size)   # size <= 16
+            return size
+    return 0
+
+
+def parse(text):
+    """The packed bytes of the text address ``text`` when this parser takes it, else None."""
+    cdef uint8_t out[IPV6_ADDR_LEN]
+    cdef Py_ssize_t size = _text_into(text, out)
+    return PyBytes_FromStringAndSize(<const char*>out, size) if size else None
