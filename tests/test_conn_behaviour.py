@@ -15,10 +15,11 @@ from types import SimpleNamespace
 from typing import Dict, List, Optional
 
 import pytest
-from connlink import CLIENT, CLIENT_ISS, SERVER, SERVER_ISS
+from connlink import CLIENT, CLIENT_ISS, SERVER, SERVER_ISS, established
 from netsim import DELIVERED, Network, Path
 
-from fastseg.conn import Config, Connection, DataReceived, State
+from fastseg import Flags, OptionKind, Segment
+from fastseg.conn import Config, Connection, DataReceived, SegmentRejected, State
 from fastseg.conn.rtt import RtoEstimator
 from fastseg.conn.timers import Timer
 from fastseg.seq import seq_diff
@@ -301,3 +302,168 @@ def test_zero_window_probes_back_off_and_never_give_up(impl, arrival_path):
     reading[0] = True
     t.net.run(lambda: len(t.got) == t.size, app=t.app, horizon=200.0)
     assert bytes(t.got) == t.data
+
+
+# ---------------------------------------------------------------- keep-alives
+
+
+def idle_pair(impl: SimpleNamespace, config: Config, server_config: Config = CONFIG) -> Network:
+    """An established pair on a 100 ms path; the client has ``config``."""
+    client = Connection(CLIENT, SERVER, config=config, iss=CLIENT_ISS)
+    server = Connection(SERVER, config=server_config, iss=SERVER_ISS)
+    server.listen()
+    net = Network(impl, client, server, forward=Path(delay=ONE_WAY), backward=Path(delay=ONE_WAY))
+    client.connect(0.0)
+    net.run(lambda: client.state is State.ESTABLISHED and server.state is State.ESTABLISHED)
+    return net
+
+
+KEEPALIVE = replace(CONFIG, keepalive_idle=10.0, keepalive_interval=2.0, keepalive_count=3)
+
+
+def test_keepalives_probe_an_idle_peer_that_answers(impl, arrival_path):
+    """RFC 1122 §4.2.3.6: after the idle time a probe (SND.NXT - 1, no data) goes; the
+    peer's ACK restarts the idle time; the connection stays up indefinitely."""
+    net = idle_pair(impl, KEEPALIVE)
+    client, server = net.a, net.b
+    net.run(lambda: net.now >= 100.0, horizon=120.0)
+    assert client.state is State.ESTABLISHED
+    probes = net.sent_by(client)[2:]  # after the SYN and the handshake's ACK
+    assert len(probes) >= 8
+    assert all(not p.segment.payload and p.segment.seq == (client.snd_nxt - 1) % 2**32
+               for p in probes)
+    gaps = [b.time - a.time for a, b in zip(probes, probes[1:])]
+    assert all(g == pytest.approx(10.0 + 2 * ONE_WAY) for g in gaps)  # idle time after each answer
+    answers = [s.time for s in net.sent_by(server)[1:]]  # after the SYN,ACK
+    assert answers == pytest.approx([p.time + ONE_WAY for p in probes][:len(answers)])
+    assert len(answers) >= len(probes) - 1  # each probe answered by an ACK (the last perhaps later)
+
+
+def test_keepalives_end_a_dead_connection(impl, arrival_path):
+    """``keepalive_count`` unanswered probes, ``keepalive_interval`` apart: ConnectionTimedOut."""
+    net = idle_pair(impl, KEEPALIVE)
+    client = net.a
+    net.paths[id(client)].drop = lambda index, segment: True  # the server is gone
+    heard = net.sent_by(net.b)[-1].time + ONE_WAY  # the last the client heard of it
+    events: List = []
+
+    def app(now: float) -> None:
+        while (event := client.next_event()) is not None:
+            events.append(event)
+
+    net.run(lambda: client.state is State.CLOSED, app=app, horizon=60.0)
+    assert [type(e).__name__ for e in events][-2:] == ["ConnectionTimedOut", "Closed"]
+    probes = [s for s in net.sent_by(client) if s.time > heard]
+    assert [p.time - heard for p in probes] == pytest.approx([10.0, 12.0, 14.0])
+    assert net.now - heard == pytest.approx(16.0)
+
+
+def test_keepalives_are_off_by_default(impl):
+    net = idle_pair(impl, CONFIG)
+    sent = len(net.trace)
+    assert net.a.next_deadline() is None and net.b.next_deadline() is None
+    assert len(net.trace) == sent
+
+
+# ---------------------------------------------------------------- RFC 5961 §7
+
+
+def test_challenge_acks_are_rate_limited(impl, arrival_path):
+    """At most ``challenge_ack_limit`` challenge ACKs a second, however many SYNs come."""
+    limited = replace(CONFIG, challenge_ack_limit=3)
+    net = idle_pair(impl, limited, limited)
+    server = net.b
+    syn = Segment(src_port=CLIENT[1], dst_port=SERVER[1], seq=12345, flags=Flags.SYN, window=1000,
+                  options=[(OptionKind.NOP, None), (OptionKind.NOP, None),
+                           (OptionKind.TIMESTAMPS, (server.ts_recent, 0))])
+    sent = []
+    for i in range(20):
+        now = net.now + 0.01 * (i + 1)
+        server.receive(syn, now, remote_ip=CLIENT[0])
+        sent += server.segments_to_send(now)
+    assert len(sent) == 3 and all(s.flags == Flags.ACK for s in sent)
+    later = net.now + 1.5
+    server.receive(syn, later, remote_ip=CLIENT[0])
+    assert len(server.segments_to_send(later)) == 1  # a new second, a new allowance
+
+
+# ---------------------------------------------------------------- RFC 6298 §5.7
+
+
+def test_rto_is_three_seconds_after_a_lost_syn(impl, arrival_path):
+    """The SYN timed out: once data flows, RTO is 3 s until a round trip is measured (the
+    handshake gave none: Karn's rule); without that loss the handshake's round trip sets it."""
+    for lose_syn in (True, False):
+        client = Connection(CLIENT, SERVER, config=CONFIG, iss=CLIENT_ISS)
+        server = Connection(SERVER, config=CONFIG, iss=SERVER_ISS)
+        server.listen()
+        net = Network(impl, client, server, forward=Path(
+            delay=ONE_WAY, drop=lambda index, segment, lose=lose_syn: lose and index == 0))
+        client.connect(0.0)
+        net.run(lambda client=client: client.state is State.ESTABLISHED)
+        if lose_syn:
+            assert client._rto.srtt is None and client._rto.rto == pytest.approx(3.0)
+        else:
+            assert client._rto.srtt == pytest.approx(ONE_WAY + Path().delay)
+            assert client._rto.rto < 1.0
+
+
+# ---------------------------------------------------------------- RFC 6582 after a timeout
+
+
+def test_no_fast_retransmit_below_recover_after_a_timeout(impl, arrival_path):
+    """RFC 6582 §3.2 step 1: after a timeout, duplicate ACKs that do not cover SND.MAX at the
+    timeout ("recover") do not start fast retransmit.  Here the receiver gets the resent
+    first segment five times (a duplicating path): the first copy's ACK is delayed, the
+    second is ACKed, the other three bring duplicate ACKs while the rest of the flight is
+    still missing."""
+    link = established(impl)
+    client, server = link.a, link.b
+    client.send(b"x" * 10 * 1448)
+    assert len(client.segments_to_send(link.now)) == 10  # all lost
+    link.now = client.next_deadline()
+    client.handle_timeout(link.now)
+    first = [s for s in client.segments_to_send(link.now) if s.payload]
+    assert len(first) == 1
+    out: List = []
+    for _ in range(5):
+        link.deliver(client, first[0])
+        for ack in server.segments_to_send(link.now):
+            link.deliver(server, ack)
+        out += [s.seq for s in client.segments_to_send(link.now) if s.payload]
+    assert client._dupacks == 3 and client._recover is None
+    assert sorted(out) == sorted(set(out))  # nothing sent twice: no fast retransmit
+
+
+# ---------------------------------------------------------------- RFC 7323 §5.5
+
+
+def test_ts_recent_expires_after_24_days_idle(impl, arrival_path):
+    """A TSval older than TS.Recent is refused by PAWS, unless TS.Recent is 24 days old."""
+    net = idle_pair(impl, CONFIG)
+    server = net.b
+    base = net.now
+
+    def stale_data(now: float) -> Segment:
+        return Segment(src_port=CLIENT[1], dst_port=SERVER[1], seq=server.rcv_nxt,
+                       ack=server.snd_nxt, flags=Flags.ACK | Flags.PSH, window=1000,
+                       options=[(OptionKind.NOP, None), (OptionKind.NOP, None),
+                                (OptionKind.TIMESTAMPS, ((server.ts_recent - 5) % 2**32, 0))],
+                       payload=b"late")
+
+    day = 24 * 60 * 60
+    server.receive(stale_data(base + 23 * day), base + 23 * day, remote_ip=CLIENT[0])
+    assert [e.reason for e in drain_events(server) if isinstance(e, SegmentRejected)] == [
+        "PAWS: timestamp older than TS.Recent"]
+    now = base + 25 * day
+    segment = stale_data(now)
+    server.receive(segment, now, remote_ip=CLIENT[0])
+    assert [e.data for e in drain_events(server) if isinstance(e, DataReceived)] == [b"late"]
+    assert server.ts_recent == segment.timestamps[0]
+
+
+def drain_events(conn: Connection) -> List:
+    events = []
+    while (event := conn.next_event()) is not None:
+        events.append(event)
+    return events

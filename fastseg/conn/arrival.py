@@ -26,6 +26,8 @@ __all__ = ["RECEIVING", "Arrival"]
 S = State
 #: States in which arriving data is delivered (RFC 9293 §3.10.7.4, seventh check).
 RECEIVING = (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2)
+#: Idle seconds after which TS.Recent no longer rejects older timestamps (RFC 7323 §5.5).
+PAWS_IDLE_LIMIT = 24 * 24 * 60 * 60
 #: What the first check lets through: (data inside the window, its offset past RCV.NXT,
 #: whether the FIN is inside the window too).
 Accepted = tuple[bytes, int, bool]
@@ -116,6 +118,7 @@ class Arrival(StateMachine):
         self._ts_ok = self.config.timestamps and stamps is not None
         if stamps is not None and self._ts_ok:
             self._ts_recent = stamps[0]
+            self._ts_recent_time = self._now
         self._cwnd = 10 * self._smss  # RFC 6928 initial window
         self._ssthresh = 1 << 30
 
@@ -180,6 +183,7 @@ class Arrival(StateMachine):
         self._update_send_window(seq, ack, window, now)
         if stamps is not None and seq_le(seq, self._last_ack_sent):
             self._ts_recent = stamps[0]  # RFC 7323 §4.3 (not older: PAWS passed)
+            self._ts_recent_time = now
         if data:
             self._rcv_nxt = seq_add(seq, len(data))
             self._deliver(data)
@@ -230,7 +234,8 @@ class Arrival(StateMachine):
 
     def _paws_rejects(self, segment: Segment, flags: int) -> bool:
         """RFC 7323: drop a segment without timestamps once they are in use (§3.2, silently)
-        or with a TSval older than TS.Recent (§5.3, answered with an ACK)."""
+        or with a TSval older than TS.Recent (§5.3, answered with an ACK) unless TS.Recent
+        has not changed for 24 days (§5.5)."""
         if not self._ts_ok or flags & RST:
             return False
         stamps = segment.timestamps
@@ -238,6 +243,11 @@ class Arrival(StateMachine):
             self._reject("no timestamp option although timestamps are in use")
             return True
         if not seq_lt(stamps[0], self._ts_recent):
+            return False
+        if self._now - self._ts_recent_time > PAWS_IDLE_LIMIT:
+            # RFC 7323 §5.5: after 24 days idle TS.Recent is stale (the peer's clock may have
+            # wrapped): the segment is taken and its TSval becomes TS.Recent
+            self._ts_recent, self._ts_recent_time = stamps[0], self._now
             return False
         self._ack_pending = True
         self._reject("PAWS: timestamp older than TS.Recent")
@@ -247,12 +257,24 @@ class Arrival(StateMachine):
         """Second check (§3.10.7.4), with RFC 5961 §3.2: only a RST exactly at RCV.NXT resets;
         one elsewhere in the window gets a challenge ACK.  A passive open goes back to LISTEN."""
         if segment.seq != self._rcv_nxt:
-            self._ack_pending = True
-            self._reject("in-window RST not at RCV.NXT (challenge ACK)")
+            self._challenge("in-window RST not at RCV.NXT (challenge ACK)")
         elif self._state is S.SYN_RECEIVED and self._passive:
             self._transition("rcv_rst_passive")
         else:
             self._transition("rcv_rst")
+
+    def _challenge(self, reason: str) -> None:
+        """Drop the segment for ``reason`` and answer with a challenge ACK (RFC 5961 §3-5),
+        at most ``Config.challenge_ack_limit`` of them a second (§7), so that a flood of
+        forged segments does not become a flood of ACKs."""
+        start, sent = self._challenges
+        if self._now - start >= 1.0:
+            start, sent = self._now, 0
+        if sent < self.config.challenge_ack_limit:
+            self._ack_pending = True
+            sent += 1
+        self._challenges = (start, sent)
+        self._reject(reason)
 
     def _check_security(self, segment: Segment) -> None:
         """Third check (§3.10.7.4): a security/compartment that differs from the connection's
@@ -262,8 +284,7 @@ class Arrival(StateMachine):
     def _check_syn(self) -> None:
         """Fourth check (§3.10.7.4), with RFC 5961 §4.2: a SYN in a synchronized state, in
         the window or not, gets a challenge ACK and is dropped."""
-        self._ack_pending = True
-        self._reject("SYN in a synchronized state (challenge ACK)")
+        self._challenge("SYN in a synchronized state (challenge ACK)")
 
     def _check_ack(self, segment: Segment, flags: int, now: float) -> bool:
         """Fifth check (§3.10.7.4): drop a segment without ACK; in SYN-RECEIVED the ACK must
@@ -289,8 +310,7 @@ class Arrival(StateMachine):
             self._reject("ACK of data never sent")
             return False
         if seq_lt(ack, seq_add(self._snd_una, -self._max_snd_wnd)):
-            self._ack_pending = True
-            self._reject("ACK older than SND.UNA - MAX.SND.WND (challenge ACK)")
+            self._challenge("ACK older than SND.UNA - MAX.SND.WND (challenge ACK)")
             return False
         window = segment.window << self._snd_shift
         if seq_gt(ack, self._snd_una):
@@ -321,6 +341,7 @@ class Arrival(StateMachine):
         if self._ts_ok and stamps is not None and seq_ge(stamps[0], self._ts_recent) \
                 and seq_le(segment.seq, self._last_ack_sent):
             self._ts_recent = stamps[0]
+            self._ts_recent_time = self._now
 
     def _check_urg(self, segment: Segment) -> None:
         """Sixth check (§3.10.7.4): the urgent pointer.  Urgent data is delivered inline with

@@ -45,6 +45,14 @@ class Config:
     ``receive_buffer`` (RFC 7323 §2.3).  ``nagle`` holds a small segment back
     while data is unacknowledged (RFC 9293 §3.7.4, RFC 896); False is what
     ``TCP_NODELAY`` asks of a socket.
+
+    Keep-alives (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6) are off unless
+    ``keepalive_idle`` is set: after that many seconds without a segment from
+    the peer, a probe goes every ``keepalive_interval`` seconds, and after
+    ``keepalive_count`` unanswered probes the connection ends with
+    ``ConnectionTimedOut`` (Linux's defaults: 7200, 75 and 9).
+    ``challenge_ack_limit`` caps the challenge ACKs sent per second
+    (RFC 5961 §7).
     """
 
     mss: int = 1460
@@ -60,6 +68,10 @@ class Config:
     syn_retries: int = 6
     retries: int = 12
     nagle: bool = True
+    keepalive_idle: float | None = None
+    keepalive_interval: float = 75.0
+    keepalive_count: int = 9
+    challenge_ack_limit: int = 100
     isn: IsnGenerator = field(default_factory=_default_isn, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -71,6 +83,11 @@ class Config:
             raise ValueError("need 0 < rto_min <= rto_initial <= rto_max")
         if self.receive_buffer < 1 or self.send_buffer < 1:
             raise ValueError("buffers must hold at least one byte")
+        if self.keepalive_idle is not None and not (
+                self.keepalive_idle > 0 and self.keepalive_interval > 0 and self.keepalive_count >= 1):
+            raise ValueError("keep-alives need idle and interval times > 0 and a count >= 1")
+        if self.challenge_ack_limit < 0:
+            raise ValueError(f"challenge_ack_limit must be >= 0, got {self.challenge_ack_limit}")
         if self.receive_buffer > 0xFFFF << 14:
             raise ValueError("receive_buffer exceeds what window scaling can advertise (2**30)")
 

@@ -159,6 +159,7 @@ class Connection(Arrival):
             self._on_syn_sent(segment, now)
         else:
             self._on_synchronized(segment, now)
+        self._keepalive_restart(now)
 
     # ------------------------------------------------------------ outputs
 
@@ -227,5 +228,8 @@ class Connection(Arrival):
                 self._ack_pending = True
             elif timer is Timer.PERSIST:
                 self._persist_fired(now)
+            elif timer is Timer.KEEPALIVE:
+                if not self._keepalive_fired(now):
+                    self._transition("timeout")
             elif timer is Timer.TIME_WAIT:
                 self._transition("time_wait_expired")

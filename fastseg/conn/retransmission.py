@@ -12,9 +12,12 @@ from fastseg.conn.events import SendBufferAvailable
 from fastseg.conn.sending import Sender
 from fastseg.conn.states import State
 from fastseg.conn.timers import Timer
-from fastseg.seq import seq_diff, seq_ge, seq_le, seq_lt
+from fastseg.seq import seq_diff, seq_ge, seq_gt, seq_le, seq_lt
 
-__all__ = ["Retransmission"]
+__all__ = ["RTO_AFTER_LOST_SYN", "Retransmission"]
+
+#: The RTO once data flows after a SYN or SYN,ACK timed out, in seconds (RFC 6298 §5.7).
+RTO_AFTER_LOST_SYN = 3.0
 
 
 class Retransmission(Sender):
@@ -31,6 +34,9 @@ class Retransmission(Sender):
             self._rto.sample(now - self._rtt_probe[1])
             self._rtt_probe = None
         self._rto.reset_backoff()
+        if self._syn_timed_out and seq_gt(ack, self._iss):
+            self._syn_timed_out = False  # RFC 6298 §5.7: the SYN (or SYN,ACK) was lost once
+            self._rto.base = max(self._rto.base, RTO_AFTER_LOST_SYN)
         self._retries = 0
         if self._snd_una == self._snd_max:  # RFC 6298 §5.2, §5.3
             self._timers.pop(Timer.RETRANSMIT, None)
@@ -64,7 +70,8 @@ class Retransmission(Sender):
         if self._snd_wnd == 0:
             return
         self._dupacks += 1
-        if self._dupacks == 3 and self._recover is None:
+        if self._dupacks == 3 and self._recover is None and (
+                self._rto_recover is None or seq_gt(self._snd_una, self._rto_recover)):
             flight = seq_diff(self._snd_max, self._snd_una)
             self._ssthresh = max(flight // 2, 2 * self._smss)
             self._cwnd = self._ssthresh + 3 * self._smss
@@ -101,12 +108,14 @@ class Retransmission(Sender):
         self._rtt_probe = None  # Karn: no samples from retransmitted data
         if seq_le(self._snd_una, self._iss):  # SYN-SENT, SYN-RECEIVED, or FIN-WAIT-1 entered from it
             self._fin_sent = False  # a FIN sent after the SYN goes again once the SYN is through
+            self._syn_timed_out = True
             self._send_syn(now, ack=self._state is not State.SYN_SENT)
             return
         flight = seq_diff(self._snd_max, self._snd_una)
         self._ssthresh = max(flight // 2, 2 * self._smss)  # RFC 5681 §3.1, eqn. 4
         self._cwnd = self._smss
         self._recover = None
+        self._rto_recover = self._snd_max  # RFC 6582 §3.2 step 1: no fast retransmit below it
         self._dupacks = 0
         self._go_back()
         self._timers[Timer.RETRANSMIT] = now + self._rto.rto

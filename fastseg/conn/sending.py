@@ -15,6 +15,8 @@ from fastseg.seq import seq_add, seq_diff, seq_gt, seq_lt
 __all__ = ["Sender"]
 
 _TWO_NOPS = ((OptionKind.NOP, None), (OptionKind.NOP, None))  # align the timestamps option
+#: Where keep-alives probe an idle peer: states in which this side still has a peer to lose.
+KEEPALIVE_STATES = (State.ESTABLISHED, State.CLOSE_WAIT)
 
 
 class Sender(Tcb):
@@ -154,6 +156,33 @@ class Sender(Tcb):
             self._timers.pop(Timer.PERSIST, None)
             self._probe = False
             self._persist_backoffs = 0
+
+    def _keepalive_restart(self, now: float) -> None:
+        """A segment came from the peer: it is alive, and its idle time starts again."""
+        self._keepalives = 0
+        idle = self.config.keepalive_idle
+        if idle is not None and self._state in KEEPALIVE_STATES:
+            self._timers[Timer.KEEPALIVE] = now + idle
+        else:
+            self._timers.pop(Timer.KEEPALIVE, None)
+
+    def _keepalive_fired(self, now: float) -> bool:
+        """The keep-alive timer went off (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6).  With data
+        outstanding the retransmission and persist timers watch the peer; else a probe goes:
+        an ACK at SND.NXT - 1 with no data, which the peer must answer with an ACK.  False
+        when ``keepalive_count`` probes went unanswered: the peer is dead."""
+        if self._state not in KEEPALIVE_STATES or self.config.keepalive_idle is None:
+            return True
+        waiting = self._snd_nxt != seq_add(self._data_start, len(self._send_buffer))
+        if self._snd_una != self._snd_max or waiting:
+            self._timers[Timer.KEEPALIVE] = now + self.config.keepalive_idle
+            return True
+        if self._keepalives >= self.config.keepalive_count:
+            return False
+        self._keepalives += 1
+        self._queue(self._segment(ACK, seq_add(self._snd_nxt, -1)))
+        self._timers[Timer.KEEPALIVE] = now + self.config.keepalive_interval
+        return True
 
     def _persist_fired(self, now: float) -> None:
         """The persist timer went off: send a probe (again), or override silly-window

@@ -91,6 +91,11 @@ class Tcb:
     _recover: Optional[int]  # NewReno's "recover" while in fast recovery (RFC 6582)
     _probe: bool  # the persist timer fired: probe the zero window, or override SWS avoidance
     _persist_backoffs: int  # probes sent since the window closed (the persist timer backs off)
+    _keepalives: int  # keep-alive probes unanswered
+    _challenges: tuple[float, int]  # (start of the current second, challenge ACKs sent in it)
+    _syn_timed_out: bool  # our SYN was retransmitted: RTO of 3 s once data flows (RFC 6298 §5.7)
+    _rto_recover: Optional[int]  # SND.MAX at the last timeout (RFC 6582 "recover")
+    _ts_recent_time: float  # when TS.Recent was last set (RFC 7323 §5.5)
 
     def _reset_tcb(self) -> None:
         """Forget everything learned of a peer (a new incarnation, or back to LISTEN)."""
@@ -123,6 +128,11 @@ class Tcb:
         self._recover = None
         self._probe = False
         self._persist_backoffs = 0
+        self._keepalives = 0
+        self._challenges = (0.0, 0)
+        self._syn_timed_out = False
+        self._rto_recover = None
+        self._ts_recent_time = 0.0
 
     # ------------------------------------------------------------ what the caller may read
 

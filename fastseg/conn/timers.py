@@ -12,6 +12,8 @@ class Timer(str, enum.Enum):
 
     #: Send the ACK held back for a second segment (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2).
     DELAYED_ACK = "delayed_ack"
+    #: Probe a peer idle for ``Config.keepalive_idle`` (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6).
+    KEEPALIVE = "keepalive"
     #: Probe a zero window (RFC 9293 §3.8.6.1).
     PERSIST = "persist"
     #: Retransmit the oldest unacknowledged segment (RFC 6298).
