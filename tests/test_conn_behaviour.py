@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from types import SimpleNamespace
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import pytest
 from connlink import CLIENT, CLIENT_ISS, SERVER, SERVER_ISS, established
@@ -29,15 +29,34 @@ CONFIG = Config(receive_buffer=8 << 20, send_buffer=8 << 20, delayed_ack=0.001)
 SMSS = CONFIG.mss - 12  # timestamps are on: 12 option bytes per segment
 
 
-class Transfer:
-    """The client sends ``size`` bytes to the server, which reads them as they come."""
+class Pair:
+    """A client connecting to a server over a 100 ms path; the server reads all it gets."""
 
-    def __init__(self, impl: SimpleNamespace, size: int, *,
-                 lose: Optional[List[int]] = None, config: Config = CONFIG) -> None:
+    def __init__(self, impl: SimpleNamespace, config: Config,
+                 drop: Optional[Callable[[int, Segment], bool]] = None) -> None:
         self.client = Connection(CLIENT, SERVER, config=config, iss=CLIENT_ISS)
         self.server = Connection(SERVER, config=config, iss=SERVER_ISS)
         self.server.listen()
-        self.size, self.got = size, bytearray()
+        self.net = Network(impl, self.client, self.server, forward=Path(delay=ONE_WAY, drop=drop),
+                           backward=Path(delay=ONE_WAY))
+        self.got = bytearray()
+        self.client.connect(0.0)
+
+    def read(self) -> None:
+        """What the applications do with events: the server keeps the data."""
+        while (event := self.server.next_event()) is not None:
+            if isinstance(event, DataReceived):
+                self.got += event.data
+        while self.client.next_event() is not None:
+            pass
+
+
+class Transfer(Pair):
+    """The client sends ``size`` bytes to the server."""
+
+    def __init__(self, impl: SimpleNamespace, size: int, *,
+                 lose: Optional[List[int]] = None, config: Config = CONFIG) -> None:
+        self.size = size
         self.data = bytes(i % 251 for i in range(size))
         lost = set(lose or [])
 
@@ -51,19 +70,13 @@ class Transfer:
                 return True
             return False
 
-        self.net = Network(impl, self.client, self.server, forward=Path(delay=ONE_WAY, drop=drop),
-                           backward=Path(delay=ONE_WAY))
-        self.client.connect(0.0)
+        super().__init__(impl, config, drop)
         self.written = 0
 
     def app(self, now: float) -> None:
         if self.client.state is State.ESTABLISHED and self.written < self.size:
             self.written += self.client.send(self.data[self.written:])
-        while (event := self.server.next_event()) is not None:
-            if isinstance(event, DataReceived):
-                self.got += event.data
-        while self.client.next_event() is not None:
-            pass
+        self.read()
 
     def run(self) -> Transfer:
         self.net.run(lambda: len(self.got) == self.size and self.client.snd_una == self.client.snd_max,
@@ -213,19 +226,15 @@ def test_ts_recent_follows_the_peer(impl, arrival_path):
     assert all(s.fate == DELIVERED for s in t.net.trace)
 
 
-class Writes:
-    """The client writes ``count`` small pieces, one every ``gap`` seconds, over a 100 ms path."""
+class Writes(Pair):
+    """The client writes ``count`` small pieces, one every ``gap`` seconds."""
 
     def __init__(self, impl: SimpleNamespace, config: Config, count: int = 40, gap: float = 0.005,
                  piece: bytes = b"keystroke") -> None:
-        self.client = Connection(CLIENT, SERVER, config=config, iss=CLIENT_ISS)
-        self.server = Connection(SERVER, config=config, iss=SERVER_ISS)
-        self.server.listen()
-        self.net = Network(impl, self.client, self.server, forward=Path(delay=ONE_WAY),
-                           backward=Path(delay=ONE_WAY))
+        super().__init__(impl, config)
         self.count, self.gap, self.piece = count, gap, piece
-        self.written, self.got, self.start = 0, bytearray(), None
-        self.client.connect(0.0)
+        self.written: int = 0
+        self.start: Optional[float] = None
 
     def app(self, now: float) -> None:
         if self.client.state is State.ESTABLISHED:
@@ -235,11 +244,7 @@ class Writes:
             while self.written < due:
                 assert self.client.send(self.piece) == len(self.piece)
                 self.written += 1
-        while (event := self.server.next_event()) is not None:
-            if isinstance(event, DataReceived):
-                self.got += event.data
-        while self.client.next_event() is not None:
-            pass
+        self.read()
 
     def run(self) -> List:
         total = self.count * len(self.piece)
