@@ -51,7 +51,7 @@ from fastseg.conn import (
 from fastseg.segment import Flags, Segment
 from fastseg.seq import seq_add, seq_diff, seq_gt, seq_le
 
-__all__ = ["ANOMALY_KINDS", "ConnectionTracker", "Endpoint"]
+__all__ = ["ANOMALY_KINDS", "LINGER", "LINGER_CONNECTIONS", "ConnectionTracker", "Endpoint"]
 
 Endpoint = Tuple[str, int]
 
@@ -111,6 +111,13 @@ _GAP_FILLED = 1 << 20
 #: The largest payload a snap length cut is made up to (an IPv4 datagram's limit).
 _CUT_FILLED = 0xFFFF
 _FILL_BUDGET = 16 << 20
+#: Seconds of capture time a finished connection is kept for late segments: 2 MSL (RFC 9293
+#: §3.4.2, MSL two minutes), the longest TIME-WAIT.
+LINGER = 240.0
+#: The most finished connections kept for late segments at once (the oldest goes first).
+LINGER_CONNECTIONS = 256
+#: The most address texts remembered (the cache is emptied when full).
+_NAMES_KEPT = 1 << 16
 
 
 def _offloaded(rec: Any) -> bool:
@@ -530,16 +537,38 @@ class TrackedConnection:
 
 
 class ConnectionTracker:
-    """Feed it a capture's TCP records; ``connections`` lists every incarnation seen."""
+    """Feed it a capture's TCP records in order; it follows every incarnation of each 4-tuple.
+
+    Connections are *released* as the capture is read, so memory follows the connections
+    open at once, not the length of the capture: a connection that has :attr:`finished
+    <TrackedConnection.finished>` (a RST, both FINs, or a replica closed) waits in a short
+    queue for late segments (a retransmitted FIN or last ACK still belongs to it), then
+    is ended as at the end of the capture and appended to :attr:`released`, which the
+    caller empties.  It leaves the queue when :data:`LINGER` seconds of capture time have
+    passed since its last segment (2 MSL: after a TIME-WAIT, RFC 9293 §3.4.2, a segment on
+    the 4-tuple belongs to a new incarnation), or when :data:`LINGER_CONNECTIONS` finished
+    connections are waiting behind it.  :meth:`finish` ends the rest.
+    """
 
     def __init__(self) -> None:
-        self.connections: List[TrackedConnection] = []
+        self.released: List[TrackedConnection] = []
+        self.started = 0
         self._current: Dict[Tuple[Endpoint, Endpoint], TrackedConnection] = {}
+        self._lingering: Dict[Tuple[Endpoint, Endpoint], TrackedConnection] = {}
+        self._names: Dict[bytes, str] = {}
+
+    def _name(self, raw: bytes) -> str:
+        name = self._names.get(raw)
+        if name is None:
+            if len(self._names) >= _NAMES_KEPT:
+                self._names.clear()
+            name = self._names[raw] = str(ipaddress.ip_address(raw))
+        return name
 
     def add(self, rec: Any) -> None:
         segment: Segment = rec.segment
-        src = (str(ipaddress.ip_address(rec.src)), segment.src_port)
-        dst = (str(ipaddress.ip_address(rec.dst)), segment.dst_port)
+        src = (self._name(rec.src), segment.src_port)
+        dst = (self._name(rec.dst), segment.dst_port)
         key = (src, dst) if src <= dst else (dst, src)
         conn = self._current.get(key)
         flags = segment.flags
@@ -547,19 +576,38 @@ class ConnectionTracker:
                 conn.finished or conn.abandoned_by(src)):
             syn = conn.sides[src].syn
             if syn is None or syn.seq != segment.seq:  # not a retransmission of the old SYN
-                conn.finish()
+                self._release(key, conn)
                 conn = None
         if conn is None:
-            conn = TrackedConnection(len(self.connections) + 1, src, dst, rec.frame, rec.timestamp)
-            self.connections.append(conn)
+            self.started += 1
+            conn = TrackedConnection(self.started, src, dst, rec.frame, rec.timestamp)
             self._current[key] = conn
         conn.add(rec, src)
+        lingering = self._lingering
+        if key in lingering:
+            del lingering[key]  # back to the end of the queue
+        if conn.finished:
+            lingering[key] = conn
+        if lingering:
+            oldest_key = next(iter(lingering))
+            oldest = lingering[oldest_key]
+            if len(lingering) > LINGER_CONNECTIONS or oldest.end + LINGER < conn.clock:
+                self._release(oldest_key, oldest)
+
+    def _release(self, key: Tuple[Endpoint, Endpoint], conn: TrackedConnection) -> None:
+        conn.finish()
+        self.released.append(conn)
+        del self._current[key]
+        self._lingering.pop(key, None)
 
     def finish(self) -> List[TrackedConnection]:
-        for conn in self._current.values():
-            conn.finish()
-        self._current.clear()
-        return self.connections
+        """End of capture: end every connection still held; return those released and not
+        yet taken from :attr:`released`, in the order they started."""
+        for key, conn in list(self._current.items()):
+            self._release(key, conn)
+        done = sorted(self.released, key=lambda conn: conn.index)
+        self.released = []
+        return done
 
 
 # ---------------------------------------------------------------- the report of one connection
