@@ -119,7 +119,7 @@ LINGER = 240.0
 #: The most finished connections kept for late segments at once (the oldest goes first).
 LINGER_CONNECTIONS = 256
 #: The most address texts remembered (the cache is emptied when full).
-_NAMES_KEPT = 1 << 16
+_NAMES_KEPT = 1 << 12
 
 
 def _offloaded(rec: Any) -> bool:
