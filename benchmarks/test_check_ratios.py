@@ -59,3 +59,15 @@ def test_a_missing_measurement_fails(tmp_path, capsys):
     del times[("unpack", "minimal")]
     assert check_ratios.main([_report(tmp_path, times)]) == 1
     assert "unpack: not measured for cython and minimal" in capsys.readouterr().err
+
+
+def test_an_optional_peer_may_be_missing_but_not_slow(tmp_path, capsys):
+    times = _healthy()
+    del times[("analyze", "tshark")]
+    assert check_ratios.main([_report(tmp_path, times)]) == 0
+    assert "skipped (tshark not run)" in capsys.readouterr().out
+    times = _healthy()
+    times[("analyze", "cython")] = times[("analyze", "tshark")] / check_ratios.FLOORS[
+        ("analyze", "tshark")] * 1.25
+    assert check_ratios.main([_report(tmp_path, times)]) == 1
+    assert "analyze: tshark time / Cython time" in capsys.readouterr().err

@@ -83,3 +83,9 @@ def test_pack_with_text_addresses(timed, impl):
 def test_connection_per_segment(timed, impl):
     """A bulk transfer between two Connections, per segment carried, beside the codec alone."""
     timed("connection", impl)
+
+
+@pytest.mark.parametrize("impl", impls("analyze"))
+def test_analyze(timed, impl):
+    """fastseg analyze end to end on a generated mix of connections, and tshark's conversations."""
+    timed("analyze", impl)

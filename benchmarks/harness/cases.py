@@ -10,7 +10,7 @@ from itertools import repeat
 from typing import Any, Callable, Iterator, Optional
 
 import fastseg
-from harness import connection
+from harness import analysis, connection
 from harness.corpus import (
     COUNT,
     SEED,
@@ -464,6 +464,14 @@ def _connection(w: Workload, impl: str) -> Case:
                 lambda: [connection.transfer(module, size)], [(moved, connection.sent_digest(size))])
 
 
+def _analyze(w: Workload, impl: str) -> Case:
+    """A capture analysed end to end: fastseg analyze (each twin) and tshark's conversations."""
+    path, frames, connections = w.derived("analyze capture",
+                                          lambda: analysis.write_capture(w.directory, w.short))
+    run = analysis.analyze_case_parts(path, impl)
+    return Case("analyze", impl, run, frames, run, [connections, frames])
+
+
 def _carried(size: int) -> list[Any]:
     carried: list[Any] = []
     connection.transfer(twin("cython"), size, carried)
@@ -485,6 +493,7 @@ PLAN: dict[str, tuple[Callable[[Workload, str], Case], tuple[str, ...]]] = {
     "build pack": (_build_pack, (*TWINS, "minimal")),
     "pack text": (_pack_text, (*TWINS, "bytes addresses")),
     "connection": (_connection, (*TWINS, "codec")),
+    "analyze": (_analyze, analysis.ANALYZE_IMPLS),
 }
 
 

@@ -57,6 +57,8 @@ TARGETS = (
            _over("build pack", "minimal"), 2.0),
     Target("pack, text addresses: <= 1.2x bytes addresses", _over("pack text", "bytes addresses"), 1.2),
     Target("Connection, per segment: <= 10x codec pack+unpack", _over("connection", "codec"), 10.0),
+    Target("fastseg analyze: <= 0.2x tshark -q -z conv,tcp (5x faster)",
+           _over("analyze", "tshark"), 0.2),
 )
 
 

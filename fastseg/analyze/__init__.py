@@ -10,7 +10,8 @@ Output: a table (``--verbose`` adds per-connection details) or ``--json``::
      "files": [                                   # in the order given
        {"file": str, "format": "pcap"|"pcapng", "frames": int, "tcp_segments": int,
         "other": {kind: int},                     # non-TCP frames by fastseg.capture.Kind
-        "connections": [
+        "connections": [                          # by id; streamed (``--json`` on one
+                                                  # file or -j1): in the order they ended
           {"id": int,                             # 1-based, by first frame
            "client": {"address": str, "port": int}, "server": {...},
            "opened_by": "client"|null,            # null: no SYN seen (roles guessed)
@@ -38,7 +39,8 @@ Output: a table (``--verbose`` adds per-connection details) or ``--json``::
                                 "frames": [int, ...],      # the first 20
                                 "details": [str, ...]}},   # up to 20; kinds: tracker.ANOMALY_KINDS
            "rejected": {reason: int}}]}           # SegmentRejected reasons of the replicas
-       | {"file": str, "error": str}]}
+       | {"file": str, "error": str}]}            # streamed, a file failing part-way keeps
+                                                  # the connections written before its error
 
 """
 
@@ -46,7 +48,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from fastseg import capture
 from fastseg.analyze.report import SCHEMA, render_json, render_text
@@ -62,16 +64,24 @@ PROGRESS_EVERY = 4096
 Progress = Callable[[int, int], None]
 
 
-def analyze_file(path: str, progress: Optional[Progress] = None) -> Dict[str, Any]:
+def analyze_file(path: str, progress: Optional[Progress] = None, *,
+                 each: Optional[Callable[[Dict[str, Any]], None]] = None) -> Dict[str, Any]:
     """Analyse one capture; a dict as in the module's schema.  CaptureError when unreadable.
 
-    ``progress(done_bytes, total_bytes)`` is called now and then while reading.
+    ``progress(done_bytes, total_bytes)`` is called now and then while reading.  The
+    capture is read once, and connections are released as they finish (see
+    :class:`~fastseg.analyze.tracker.ConnectionTracker`).  Without ``each`` their reports
+    are collected and returned in ``id`` order; with ``each``, every report is passed to it
+    as soon as it is final, in the order connections end, and the returned ``connections``
+    is empty: memory then follows the connections open at once, not the capture's length.
     """
     try:
         total = os.path.getsize(path)
     except OSError:
         total = 0
     tracker = ConnectionTracker()
+    kept: List[Dict[str, Any]] = []
+    emit = kept.append if each is None else each
     other: Counter[str] = Counter()
     tcp = frames = 0
     fmt = None
@@ -91,16 +101,23 @@ def analyze_file(path: str, progress: Optional[Progress] = None) -> Dict[str, An
             if isinstance(rec, capture.TcpRecord):
                 tcp += 1
                 tracker.add(rec)
+                if tracker.released:
+                    for conn in tracker.released:
+                        emit(summarize(conn))
+                    tracker.released.clear()
             else:
                 other[str(rec.kind)] += 1
             if progress is not None and n % PROGRESS_EVERY == 0:
                 progress(file.tell(), total)
         frames = reader.frames
+    for conn in tracker.finish():
+        emit(summarize(conn))
+    kept.sort(key=lambda conn: int(conn["id"]))
     return {
         "file": path,
         "format": fmt,
         "frames": frames,
         "tcp_segments": tcp,
         "other": dict(sorted(other.items())),
-        "connections": [summarize(conn) for conn in tracker.finish()],
+        "connections": kept,
     }

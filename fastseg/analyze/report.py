@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, TextIO
 
 from fastseg.analyze.tracker import ANOMALY_KINDS
 
-__all__ = ["SCHEMA", "render_json", "render_text"]
+__all__ = ["SCHEMA", "JsonStream", "render_json", "render_text"]
 
 #: The JSON document's ``schema`` value; bumped on any incompatible change.
 SCHEMA = "fastseg-analyze/1"
@@ -23,6 +23,59 @@ _ENDS = {"closed": "FIN ({by} first)", "simultaneous-close": "FIN (simultaneous)
 
 def render_json(results: List[Dict[str, Any]]) -> str:
     return json.dumps({"schema": SCHEMA, "files": results}, indent=2, sort_keys=False)
+
+
+class JsonStream:
+    """The ``--json`` document written as the analysis goes: each connection's report as soon
+    as it is final, so the output never waits for (or holds) a whole capture.
+
+    The document is :func:`render_json`'s, parsed alike: one file object per :meth:`file`
+    call, whose keys come in another order (``connections`` first, the totals known at the
+    end of the file after them), connections in the order they ended (``id`` is their
+    first-frame order).  A file that fails after some connections were written keeps them,
+    with its ``error`` after them.
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._files = 0
+        self._path: Optional[str] = None
+        self._connections = 0
+        out.write(f'{{"schema": {json.dumps(SCHEMA)}, "files": [')
+
+    def file(self, path: str) -> None:
+        """Start the object of the file ``path`` (written with its first connection)."""
+        self._path, self._connections = path, 0
+
+    def connection(self, report: Dict[str, Any]) -> None:
+        """Write one connection's report into the current file's ``connections``."""
+        if self._connections == 0:
+            self._open(f'{{"file": {json.dumps(self._path)}, "connections": [\n')
+        else:
+            self._out.write(",\n")
+        self._out.write(json.dumps(report))
+        self._connections += 1
+
+    def end_file(self, result: Dict[str, Any]) -> None:
+        """Close the current file's object with the rest of ``result`` (its totals or error)."""
+        rest = {key: value for key, value in result.items() if key not in ("file", "connections")}
+        if self._connections == 0:
+            whole = {"file": result["file"], **rest}
+            if "error" not in result:
+                whole["connections"] = []
+            self._open(json.dumps(whole))
+        else:
+            self._out.write("]" + "".join(f", {json.dumps(k)}: {json.dumps(v)}"
+                                          for k, v in rest.items()) + "}")
+        self._path = None
+
+    def close(self) -> None:
+        """End the document."""
+        self._out.write("]}\n")
+
+    def _open(self, text: str) -> None:
+        self._out.write((",\n" if self._files else "\n") + text)
+        self._files += 1
 
 
 def _endpoint(ep: Dict[str, Any]) -> str:

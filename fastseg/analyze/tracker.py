@@ -51,7 +51,7 @@ from fastseg.conn import (
 from fastseg.segment import Flags, Segment
 from fastseg.seq import seq_add, seq_diff, seq_gt, seq_le
 
-__all__ = ["ANOMALY_KINDS", "ConnectionTracker", "Endpoint"]
+__all__ = ["ANOMALY_KINDS", "LINGER", "LINGER_CONNECTIONS", "ConnectionTracker", "Endpoint"]
 
 Endpoint = Tuple[str, int]
 
@@ -97,6 +97,8 @@ _REASONS: Dict[str, Optional[str]] = {
 
 _OUTSIDE = "sequence number outside the receive window"
 _CLOSED = "connection is CLOSED"
+#: The control bits as plain ints (RFC 9293 §3.1): tested on every segment.
+_FIN, _SYN, _RST, _ACK = (int(flag) for flag in (Flags.FIN, Flags.SYN, Flags.RST, Flags.ACK))
 #: Replica buffers that never limit what is observed.
 _SEND_BUFFER = 1 << 40
 _RECEIVE_BUFFER = 0xFFFF << 14
@@ -111,6 +113,13 @@ _GAP_FILLED = 1 << 20
 #: The largest payload a snap length cut is made up to (an IPv4 datagram's limit).
 _CUT_FILLED = 0xFFFF
 _FILL_BUDGET = 16 << 20
+#: Seconds of capture time a finished connection is kept for late segments: 2 MSL (RFC 9293
+#: §3.4.2, MSL two minutes), the longest TIME-WAIT.
+LINGER = 240.0
+#: The most finished connections kept for late segments at once (the oldest goes first).
+LINGER_CONNECTIONS = 256
+#: The most address texts remembered (the cache is emptied when full).
+_NAMES_KEPT = 1 << 12
 
 
 def _offloaded(rec: Any) -> bool:
@@ -153,6 +162,7 @@ class Side:
         self.replica: Optional[Connection] = None
         self.in_flight: Deque[Tuple[int, Segment]] = deque()  # segments on their way to this side
         self.syn: Optional[Segment] = None          # first SYN (or SYN-ACK) sent
+        self.wscale: Optional[int] = None           # its window scale option
         self.syn_ack = False
         self.segments = 0
         self.payload_bytes = 0
@@ -195,6 +205,7 @@ class TrackedConnection:
         self.rejections: Dict[str, int] = {}
         self.closings = 0
         self._filled = 0                            # zeros given to the replicas for gaps
+        self._finished = False
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -222,14 +233,23 @@ class TrackedConnection:
 
     @property
     def finished(self) -> bool:
-        """Whether a new SYN on this 4-tuple starts a new incarnation."""
-        sides = list(self.sides.values())
-        if any(s.rst_frame is not None for s in sides):
+        """Whether a new SYN on this 4-tuple starts a new incarnation (once true, it stays:
+        a RST or a FIN is not unseen, and CLOSED is left only by a new incarnation)."""
+        if self._finished:
             return True
-        if all(s.fin_frame is not None for s in sides):
-            return True
-        return any(s.replica is not None and s.replica.state is State.CLOSED
-                   and len(s.replica.history) > 1 for s in sides)
+        fins = 0
+        for s in self.sides.values():
+            if s.rst_frame is not None:
+                self._finished = True
+                return True
+            if s.fin_frame is not None:
+                fins += 1
+            replica = s.replica
+            if replica is not None and replica.state is State.CLOSED and len(replica.history) > 1:
+                self._finished = True
+                return True
+        self._finished = fins == len(self.sides)
+        return self._finished
 
     def abandoned_by(self, endpoint: Endpoint) -> bool:
         """Whether a SYN from ``endpoint`` with a new ISN starts a new incarnation although this
@@ -312,8 +332,8 @@ class TrackedConnection:
             segment = queue[0][1]
             if ack is not None:
                 # A SYN has arrived once its SYN is acknowledged, whether or not its data was.
-                end = seq_add(segment.seq, 1 if segment.flags & Flags.SYN else segment.seg_len)
-                if not seq_le(end, ack) and not (segment.flags & Flags.RST and segment.seq == ack):
+                end = seq_add(segment.seq, 1 if int(segment.flags) & _SYN else segment.seg_len)
+                if not seq_le(end, ack) and not (int(segment.flags) & _RST and segment.seq == ack):
                     break
             self._deliver(receiver, queue.popleft(), now)
 
@@ -327,7 +347,7 @@ class TrackedConnection:
         sender = self.sides[sender_ep]
         receiver = self.other(sender_ep)
         sender.segments += 1
-        flags = segment.flags
+        flags = int(segment.flags)
 
         if rec.checksum_ok is False:
             self.note("checksum_offloaded" if _offloaded(rec) else "bad_checksum", sender, frame)
@@ -340,7 +360,7 @@ class TrackedConnection:
         self._windows(segment, sender, receiver, frame)
 
         # What the sender had received by now: everything its ACK covers.
-        if flags & Flags.ACK:
+        if flags & _ACK:
             self._deliver_covered(sender, segment.ack, now)
         self._sender_calls(segment, sender, receiver, now, frame)
         receiver.in_flight.append((frame, segment))
@@ -360,15 +380,16 @@ class TrackedConnection:
     def _sender_calls(self, segment: Segment, sender: Side, receiver: Side, now: float,
                       frame: int) -> None:
         """Replay what the sender did as user calls on its replica."""
-        flags = segment.flags
-        if flags & Flags.SYN and flags & Flags.ACK and segment.payload:
+        flags = int(segment.flags)
+        if flags & _SYN and flags & _ACK and segment.payload:
             self.note("syn_data", sender, frame)
-        if flags & Flags.SYN and sender.syn is None:
+        if flags & _SYN and sender.syn is None:
             sender.syn = segment
-            sender.syn_ack = bool(flags & Flags.ACK)
+            sender.wscale = segment.wscale
+            sender.syn_ack = bool(flags & _ACK)
             opened = Connection(sender.endpoint, receiver.endpoint,
                                 config=self._config(segment), iss=segment.seq, replay=True)
-            if flags & Flags.ACK:
+            if flags & _ACK:
                 self.passive = self.passive or sender.endpoint
                 opened.remote = None
                 opened.listen()
@@ -381,16 +402,16 @@ class TrackedConnection:
             # the data of a SYN-ACK (not modelled) is given to the replica with send() below
             sender.sent_end = seq_add(segment.seq, 1 + (0 if sender.syn_ack else len(segment.payload)))
             self._flush(sender, now)
-        elif flags & Flags.RST and sender.replica is None and sender.syn is None:
+        elif flags & _RST and sender.replica is None and sender.syn is None:
             # A reset from a side that never opened: nobody listens there.
             sender.replica = Connection(sender.endpoint, receiver.endpoint,
                                         config=Config(isn=_no_isn), replay=True)
-            self._deliver_covered(sender, segment.ack if flags & Flags.ACK else None, now)
+            self._deliver_covered(sender, segment.ack if flags & _ACK else None, now)
         if sender.replica is None:
             return
         replica: Connection = sender.replica
         payload = segment.payload
-        data_seq = seq_add(segment.seq, 1) if flags & Flags.SYN else segment.seq
+        data_seq = seq_add(segment.seq, 1) if flags & _SYN else segment.seq
         data_end = seq_add(data_seq, len(payload))
         fin_data = sender.fin_seq is not None and payload and seq_gt(data_end, sender.fin_seq)
         ahead = seq_diff(data_end, sender.sent_end) if sender.sent_end is not None else 0
@@ -411,14 +432,14 @@ class TrackedConnection:
         elif payload and ahead == -(1 << 31) and not fin_data:
             # Exactly 2**31 ahead: after and before at once (an antipode), so it cannot be ordered.
             self.note("not_captured", sender, frame, "2**31 bytes away from the data sent: not replayed")
-        if flags & Flags.FIN and not sender.closed_replica and not fin_data:
+        if flags & _FIN and not sender.closed_replica and not fin_data:
             try:
                 replica.close(now)
                 sender.closed_replica = True
             except StateError:
                 pass
             self._flush(sender, now)
-        if flags & Flags.RST and not sender.aborted and replica.state not in (
+        if flags & _RST and not sender.aborted and replica.state not in (
                 State.CLOSED, State.LISTEN):
             replica.abort(now)
             sender.aborted = True
@@ -427,16 +448,16 @@ class TrackedConnection:
     # ------------------------------------------------------------ sequence analysis
 
     def _sequence(self, segment: Segment, sender: Side, receiver: Side, frame: int) -> None:
-        flags = segment.flags
-        if flags & Flags.FIN and sender.fin_frame is None:
+        flags = int(segment.flags)
+        if flags & _FIN and sender.fin_frame is None:
             sender.fin_frame = frame
             sender.fin_seq = seq_add(segment.seq, segment.seg_len - 1)
-            sender.fin_ack = segment.ack if flags & Flags.ACK else None
-        elif sender.fin_seq is not None and (segment.payload or flags & Flags.FIN):
-            end = seq_add(segment.seq, segment.seg_len - (1 if flags & Flags.FIN else 0))
+            sender.fin_ack = segment.ack if flags & _ACK else None
+        elif sender.fin_seq is not None and (segment.payload or flags & _FIN):
+            end = seq_add(segment.seq, segment.seg_len - (1 if flags & _FIN else 0))
             if seq_gt(end, sender.fin_seq):
                 self.note("data_after_fin", sender, frame)
-        if flags & Flags.RST:
+        if flags & _RST:
             if sender.rst_frame is None:
                 sender.rst_frame = frame
             return
@@ -452,10 +473,10 @@ class TrackedConnection:
         duplicate = length > 0 and fingerprint in sender.recent
         sender.recent.append(fingerprint)
         if length == 0 or (length == 1 and len(segment.payload) == 1 and start == sender.hi - 1):
-            if start == sender.hi - 1 and not flags & (Flags.SYN | Flags.FIN):
+            if start == sender.hi - 1 and not flags & (_SYN | _FIN):
                 self.note("keep_alive", sender, frame)
             return
-        pstart = start + (1 if flags & Flags.SYN else 0)
+        pstart = start + (1 if flags & _SYN else 0)
         pend = pstart + len(segment.payload)
         filled = self._fill_holes(sender, start, min(end, sender.hi))
         new_payload = max(0, pend - max(pstart, sender.hi)) + self._overlap_removed(
@@ -502,25 +523,25 @@ class TrackedConnection:
         return sum(max(0, min(b, pend) - max(a, pstart)) for a, b in filled)
 
     def _windows(self, segment: Segment, sender: Side, receiver: Side, frame: int) -> None:
-        flags = segment.flags
-        if segment.window == 0 and not flags & (Flags.SYN | Flags.FIN | Flags.RST):
+        flags = int(segment.flags)
+        if segment.window == 0 and not flags & (_SYN | _FIN | _RST):
             self.note("zero_window", sender, frame)
         # Data beyond the window the receiver last offered (scaled when both SYNs agreed).
         payload = len(segment.payload)
-        if payload and receiver.right_edge is not None and not flags & Flags.SYN:
+        if payload and receiver.right_edge is not None and not flags & _SYN:
             end = seq_add(segment.seq, payload)
             if seq_gt(end, receiver.right_edge):
                 if payload == 1 and receiver.last_window == 0:
                     self.note("zero_window_probe", sender, frame)
                 else:
                     self.note("outside_window", sender, frame, "beyond the advertised window")
-        if flags & Flags.ACK and not flags & Flags.RST:
+        if flags & _ACK and not flags & _RST:
             shift = 0
-            if not flags & Flags.SYN:
+            if not flags & _SYN:
                 if sender.syn is None or receiver.syn is None:
                     return  # scale unknown without both SYNs
-                if sender.syn.wscale is not None and receiver.syn.wscale is not None:
-                    shift = min(sender.syn.wscale, 14)
+                if sender.wscale is not None and receiver.wscale is not None:
+                    shift = min(sender.wscale, 14)
             window = segment.window << shift
             edge = seq_add(segment.ack, window)
             if receiver.right_edge is None or sender.right_edge is None \
@@ -530,36 +551,77 @@ class TrackedConnection:
 
 
 class ConnectionTracker:
-    """Feed it a capture's TCP records; ``connections`` lists every incarnation seen."""
+    """Feed it a capture's TCP records in order; it follows every incarnation of each 4-tuple.
+
+    Connections are *released* as the capture is read, so memory follows the connections
+    open at once, not the length of the capture: a connection that has :attr:`finished
+    <TrackedConnection.finished>` (a RST, both FINs, or a replica closed) waits in a short
+    queue for late segments (a retransmitted FIN or last ACK still belongs to it), then
+    is ended as at the end of the capture and appended to :attr:`released`, which the
+    caller empties.  It leaves the queue when :data:`LINGER` seconds of capture time have
+    passed since its last segment (2 MSL: after a TIME-WAIT, RFC 9293 §3.4.2, a segment on
+    the 4-tuple belongs to a new incarnation), or when :data:`LINGER_CONNECTIONS` finished
+    connections are waiting behind it.  :meth:`finish` ends the rest.
+    """
 
     def __init__(self) -> None:
-        self.connections: List[TrackedConnection] = []
+        self.released: List[TrackedConnection] = []
+        self.started = 0
         self._current: Dict[Tuple[Endpoint, Endpoint], TrackedConnection] = {}
+        self._lingering: Dict[Tuple[Endpoint, Endpoint], TrackedConnection] = {}
+        self._names: Dict[bytes, str] = {}
+
+    def _name(self, raw: bytes) -> str:
+        name = self._names.get(raw)
+        if name is None:
+            if len(self._names) >= _NAMES_KEPT:
+                self._names.clear()
+            name = self._names[raw] = str(ipaddress.ip_address(raw))
+        return name
 
     def add(self, rec: Any) -> None:
         segment: Segment = rec.segment
-        src = (str(ipaddress.ip_address(rec.src)), segment.src_port)
-        dst = (str(ipaddress.ip_address(rec.dst)), segment.dst_port)
+        src = (self._name(rec.src), segment.src_port)
+        dst = (self._name(rec.dst), segment.dst_port)
         key = (src, dst) if src <= dst else (dst, src)
         conn = self._current.get(key)
-        flags = segment.flags
-        if conn is not None and flags & Flags.SYN and not flags & Flags.ACK and (
+        flags = int(segment.flags)
+        if conn is not None and flags & _SYN and not flags & _ACK and (
                 conn.finished or conn.abandoned_by(src)):
             syn = conn.sides[src].syn
             if syn is None or syn.seq != segment.seq:  # not a retransmission of the old SYN
-                conn.finish()
+                self._release(key, conn)
                 conn = None
         if conn is None:
-            conn = TrackedConnection(len(self.connections) + 1, src, dst, rec.frame, rec.timestamp)
-            self.connections.append(conn)
+            self.started += 1
+            conn = TrackedConnection(self.started, src, dst, rec.frame, rec.timestamp)
             self._current[key] = conn
         conn.add(rec, src)
+        lingering = self._lingering
+        if key in lingering:
+            del lingering[key]  # back to the end of the queue
+        if conn.finished:
+            lingering[key] = conn
+        if lingering:
+            oldest_key = next(iter(lingering))
+            oldest = lingering[oldest_key]
+            if len(lingering) > LINGER_CONNECTIONS or oldest.end + LINGER < conn.clock:
+                self._release(oldest_key, oldest)
+
+    def _release(self, key: Tuple[Endpoint, Endpoint], conn: TrackedConnection) -> None:
+        conn.finish()
+        self.released.append(conn)
+        del self._current[key]
+        self._lingering.pop(key, None)
 
     def finish(self) -> List[TrackedConnection]:
-        for conn in self._current.values():
-            conn.finish()
-        self._current.clear()
-        return self.connections
+        """End of capture: end every connection still held; return those released and not
+        yet taken from :attr:`released`, in the order they started."""
+        for key, conn in list(self._current.items()):
+            self._release(key, conn)
+        done = sorted(self.released, key=lambda conn: conn.index)
+        self.released = []
+        return done
 
 
 # ---------------------------------------------------------------- the report of one connection

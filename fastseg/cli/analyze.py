@@ -10,8 +10,10 @@ the number of CPUs); the result does not depend on it.  Workers ignore
 Ctrl-C (the parent stops them and exits 130) and, on Linux, die with their
 parent.  A file that cannot be read gives one error line on stderr and exit
 status 1; the others are still reported.  Files and pipes (``/dev/stdin``,
-FIFOs) are read as streams.  ``--scheduler`` runs the per-file work on a
-Dask cluster instead (:func:`run_on_cluster`).
+FIFOs) are read as streams.  ``--json`` on one file, or with ``-j 1``, writes each
+connection as soon as it ends (:class:`~fastseg.analyze.report.JsonStream`), so
+memory follows the connections open at once, not the length of the capture.
+``--scheduler`` runs the per-file work on a Dask cluster instead (:func:`run_on_cluster`).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import argparse
 import os
 import signal
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from fastseg.analyze import SAMPLE, SCHEMA, Progress, analyze_file, render_json, render_text
+from fastseg.analyze.report import JsonStream
 from fastseg.cli import Parser, guard
 from fastseg.errors import FastsegError
 
@@ -34,11 +37,12 @@ PROGRESS_MIN = 4 << 20
 MAX_JOBS = 64
 
 
-def _safe_analyze(path: str, show: Optional[Progress] = None) -> Dict[str, Any]:
+def _safe_analyze(path: str, show: Optional[Progress] = None,
+                  each: Optional[Callable[[Dict[str, Any]], None]] = None) -> Dict[str, Any]:
     """One file's report; what goes wrong with it becomes an ``error`` entry, never a traceback,
-    so one file cannot stop the others."""
+    so one file cannot stop the others.  ``each`` as in :func:`analyze_file`."""
     try:
-        return analyze_file(path, show)
+        return analyze_file(path, show, each=each)
     except (FastsegError, OSError) as exc:
         message = str(exc)
         if isinstance(exc, OSError) and not isinstance(exc, FastsegError):
@@ -79,16 +83,26 @@ def _bar(name: str) -> Progress:
     return show
 
 
-def run(paths: Sequence[str], jobs: int, *, progress: bool) -> List[Dict[str, Any]]:
-    """Analyse ``paths``, in parallel when there are several; results in the given order."""
-    if jobs <= 1 or len(paths) <= 1:
+def run(paths: Sequence[str], jobs: int, *, progress: bool,
+        stream: Optional[JsonStream] = None) -> List[Dict[str, Any]]:
+    """Analyse ``paths``, in parallel when there are several; results in the given order.
+
+    With ``stream``, files are analysed one after the other, each connection written to it
+    as soon as it ends (memory follows the connections open at once), and the results'
+    ``connections`` are empty."""
+    if jobs <= 1 or len(paths) <= 1 or stream is not None:
         results = []
         for path in paths:
             show = None
             if progress and os.path.isfile(path) and os.path.getsize(path) >= PROGRESS_MIN:
                 show = _bar(path)
             try:
-                results.append(_safe_analyze(path, show))
+                if stream is not None:
+                    stream.file(path)
+                    results.append(_safe_analyze(path, show, stream.connection))
+                    stream.end_file(results[-1])
+                else:
+                    results.append(_safe_analyze(path, show))
             finally:
                 if show is not None:
                     sys.stderr.write("\r\033[K")
@@ -161,8 +175,13 @@ def _run(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     paths = list(args.files) or [SAMPLE]
     progress = not args.no_progress and sys.stderr.isatty()
+    stream = None
     if args.scheduler is not None:
         results = run_on_cluster(paths, args.scheduler)
+    elif args.json and (args.jobs <= 1 or len(paths) <= 1):
+        stream = JsonStream(sys.stdout)
+        results = run(paths, args.jobs, progress=progress, stream=stream)
+        stream.close()
     else:
         results = run(paths, args.jobs, progress=progress)
     status = 0
@@ -171,7 +190,8 @@ def _run(argv: Sequence[str]) -> int:
             print(f"fastseg analyze: error: {result['error']}", file=sys.stderr)
             status = 1
     if args.json:
-        sys.stdout.write(render_json(results) + "\n")
+        if stream is None:
+            sys.stdout.write(render_json(results) + "\n")
     elif any("error" not in r for r in results):
         sys.stdout.write(render_text(results, verbose=args.verbose))
     return status
