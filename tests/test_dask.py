@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -77,9 +78,17 @@ def test_analyze_on_a_local_cluster_reports_what_one_process_does(tmp_path):
         return subprocess.run([sys.executable, "-c", runner, "analyze", "--json", *options, *files],
                               capture_output=True, text=True, timeout=120, cwd=tmp_path)
 
+    def document(out):
+        """The JSON document, connections by id: -j 1 streams them in the order they end."""
+        parsed = json.loads(out)
+        for file in parsed["files"]:
+            file.get("connections", []).sort(key=lambda conn: conn["id"])
+        return parsed
+
     alone, spread = analyze("-j", "1"), analyze("--scheduler", "local")
     assert alone.returncode == spread.returncode == 1
-    assert spread.stdout == alone.stdout and '"error"' in spread.stdout
+    assert document(spread.stdout) == document(alone.stdout) and '"error"' in spread.stdout
+    assert sum(len(f.get("connections", [])) for f in document(alone.stdout)["files"]) > 3
     assert spread.stderr == alone.stderr and "Traceback" not in spread.stderr
 
 
