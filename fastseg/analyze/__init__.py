@@ -8,7 +8,9 @@ Output: a table (``--verbose`` adds per-connection details) or ``--json``::
 
     {"schema": "fastseg-analyze/1",
      "files": [                                   # in the order given
-       {"file": str, "format": "pcap"|"pcapng", "frames": int, "tcp_segments": int,
+       {"file": str, "format": "pcap"|"pcapng"|"mixed", "frames": int, "tcp_segments": int,
+        "pieces": [str, ...],                     # only for a capture read from pieces
+                                                  # (--rotated): all of them, in order
         "other": {kind: int},                     # non-TCP frames by fastseg.capture.Kind
         "connections": [                          # by id; streamed (``--json`` on one
                                                   # file or -j1): in the order they ended
@@ -48,7 +50,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Union
 
 from fastseg import capture
 from fastseg.analyze.report import SCHEMA, render_json, render_text
@@ -64,9 +66,14 @@ PROGRESS_EVERY = 4096
 Progress = Callable[[int, int], None]
 
 
-def analyze_file(path: str, progress: Optional[Progress] = None, *,
+def analyze_file(path: Union[str, Sequence[str]], progress: Optional[Progress] = None, *,
                  each: Optional[Callable[[Dict[str, Any]], None]] = None) -> Dict[str, Any]:
     """Analyse one capture; a dict as in the module's schema.  CaptureError when unreadable.
+
+    ``path`` names the capture, or is a sequence of paths: one capture cut into pieces
+    (``tcpdump -C``/``-G`` rotation, ``editcap -c``), read in that order as one, so that
+    connections spanning pieces are followed across them; frames are then numbered
+    across the pieces, ``file`` is the first and ``pieces`` lists them all.
 
     ``progress(done_bytes, total_bytes)`` is called now and then while reading.  The
     capture is read once, and connections are released as they finish (see
@@ -75,49 +82,64 @@ def analyze_file(path: str, progress: Optional[Progress] = None, *,
     as soon as it is final, in the order connections end, and the returned ``connections``
     is empty: memory then follows the connections open at once, not the capture's length.
     """
-    try:
-        total = os.path.getsize(path)
-    except OSError:
-        total = 0
+    paths = [path] if isinstance(path, str) else list(path)
+    if not paths:
+        raise ValueError("analyze_file needs at least one path")
+    total = sum(_size(p) for p in paths)
     tracker = ConnectionTracker()
     kept: List[Dict[str, Any]] = []
     emit = kept.append if each is None else each
     other: Counter[str] = Counter()
-    tcp = frames = 0
-    fmt = None
-    file = None
+    tcp = frames = done = 0
+    formats: List[str] = []
+    for piece in paths:
+        with _open(piece) as file:
+            reader = capture.open_capture(file, include_other=True)
+            formats.append(reader.format)
+            for n, rec in enumerate(reader, 1):
+                if isinstance(rec, capture.TcpRecord):
+                    tcp += 1
+                    tracker.add(rec._replace(frame=rec.frame + frames) if frames else rec)
+                    if tracker.released:
+                        for conn in tracker.released:
+                            emit(summarize(conn))
+                        tracker.released.clear()
+                else:
+                    other[str(rec.kind)] += 1
+                if progress is not None and n % PROGRESS_EVERY == 0:
+                    progress(done + file.tell(), total)
+            frames += reader.frames
+            done += file.tell()
+    for conn in tracker.finish():
+        emit(summarize(conn))
+    kept.sort(key=lambda conn: int(conn["id"]))
+    result: Dict[str, Any] = {
+        "file": paths[0],
+        "format": formats[0] if len(set(formats)) == 1 else "mixed",
+        "frames": frames,
+        "tcp_segments": tcp,
+        "other": dict(sorted(other.items())),
+        "connections": kept,
+    }
+    if not isinstance(path, str):
+        result["pieces"] = paths
+    return result
+
+
+def _size(path: str) -> int:
     try:
-        file = open(path, "rb")  # noqa: SIM115 - closed below; the reader reports errors
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _open(path: str) -> BinaryIO:
+    """The capture file at ``path``, open for reading; CaptureError naming it when it cannot be."""
+    try:
+        return open(path, "rb")
     except FileNotFoundError:
         raise capture.CaptureNotFound(f"{path}: no such file") from None
     except IsADirectoryError:
         raise capture.CaptureError(f"{path}: is a directory, not a capture") from None
     except OSError as exc:
         raise capture.CaptureError(f"{path}: cannot open: {exc.strerror or exc}") from None
-    with file:
-        reader = capture.open_capture(file, include_other=True)
-        fmt = reader.format
-        for n, rec in enumerate(reader, 1):
-            if isinstance(rec, capture.TcpRecord):
-                tcp += 1
-                tracker.add(rec)
-                if tracker.released:
-                    for conn in tracker.released:
-                        emit(summarize(conn))
-                    tracker.released.clear()
-            else:
-                other[str(rec.kind)] += 1
-            if progress is not None and n % PROGRESS_EVERY == 0:
-                progress(file.tell(), total)
-        frames = reader.frames
-    for conn in tracker.finish():
-        emit(summarize(conn))
-    kept.sort(key=lambda conn: int(conn["id"]))
-    return {
-        "file": path,
-        "format": fmt,
-        "frames": frames,
-        "tcp_segments": tcp,
-        "other": dict(sorted(other.items())),
-        "connections": kept,
-    }

@@ -14,6 +14,8 @@ FIFOs) are read as streams.  ``--json`` on one file, or with ``-j 1``, writes ea
 connection as soon as it ends (:class:`~fastseg.analyze.report.JsonStream`), so
 memory follows the connections open at once, not the length of the capture.
 ``--scheduler`` runs the per-file work on a Dask cluster instead (:func:`run_on_cluster`).
+``--rotated`` reads the files as one capture cut into pieces, in the order given, so that
+connections spanning them are followed across them (one unit of work).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import argparse
 import os
 import signal
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from fastseg.analyze import SAMPLE, SCHEMA, Progress, analyze_file, render_json, render_text
 from fastseg.analyze.report import JsonStream
@@ -36,13 +38,21 @@ PROGRESS_MIN = 4 << 20
 #: The most worker processes ``--jobs`` starts.
 MAX_JOBS = 64
 
+#: What one worker analyses: a capture file, or the pieces of one rotated capture.
+Unit = Union[str, Tuple[str, ...]]
 
-def _safe_analyze(path: str, show: Optional[Progress] = None,
+
+def _name(unit: Unit) -> str:
+    return unit if isinstance(unit, str) else unit[0]
+
+
+def _safe_analyze(unit: Unit, show: Optional[Progress] = None,
                   each: Optional[Callable[[Dict[str, Any]], None]] = None) -> Dict[str, Any]:
-    """One file's report; what goes wrong with it becomes an ``error`` entry, never a traceback,
+    """One unit's report; what goes wrong with it becomes an ``error`` entry, never a traceback,
     so one file cannot stop the others.  ``each`` as in :func:`analyze_file`."""
+    path = _name(unit)
     try:
-        return analyze_file(path, show, each=each)
+        return analyze_file(unit, show, each=each)
     except (FastsegError, OSError) as exc:
         message = str(exc)
         if isinstance(exc, OSError) and not isinstance(exc, FastsegError):
@@ -83,26 +93,28 @@ def _bar(name: str) -> Progress:
     return show
 
 
-def run(paths: Sequence[str], jobs: int, *, progress: bool,
+def run(paths: Sequence[Unit], jobs: int, *, progress: bool,
         stream: Optional[JsonStream] = None) -> List[Dict[str, Any]]:
-    """Analyse ``paths``, in parallel when there are several; results in the given order.
+    """Analyse ``paths`` (files, or tuples of a rotated capture's pieces), in parallel when
+    there are several; results in the given order.
 
     With ``stream``, files are analysed one after the other, each connection written to it
     as soon as it ends (memory follows the connections open at once), and the results'
     ``connections`` are empty."""
     if jobs <= 1 or len(paths) <= 1 or stream is not None:
         results = []
-        for path in paths:
+        for unit in paths:
+            path = _name(unit)
             show = None
             if progress and os.path.isfile(path) and os.path.getsize(path) >= PROGRESS_MIN:
                 show = _bar(path)
             try:
                 if stream is not None:
                     stream.file(path)
-                    results.append(_safe_analyze(path, show, stream.connection))
+                    results.append(_safe_analyze(unit, show, stream.connection))
                     stream.end_file(results[-1])
                 else:
-                    results.append(_safe_analyze(path, show))
+                    results.append(_safe_analyze(unit, show))
             finally:
                 if show is not None:
                     sys.stderr.write("\r\033[K")
@@ -122,7 +134,7 @@ def run(paths: Sequence[str], jobs: int, *, progress: bool,
     return results
 
 
-def run_on_cluster(paths: Sequence[str], address: str) -> List[Dict[str, Any]]:
+def run_on_cluster(paths: Sequence[Unit], address: str) -> List[Dict[str, Any]]:
     """Analyse ``paths`` on the Dask cluster at ``address`` (see ``--scheduler``), one task per
     file; results in the given order, the same as :func:`run`'s."""
     from fastseg.capture.dask import client
@@ -153,6 +165,10 @@ def _parser() -> Parser:
                              "(tcp://host:8786), or 'local' for a local cluster of worker "
                              "processes; the files must be readable at the same paths from "
                              "every worker (needs fastseg-tcp[dask])")
+    parser.add_argument("--rotated", action="store_true",
+                        help="the FILEs are one capture cut into pieces (tcpdump -C/-G, "
+                             "editcap -c): read them in the order given as one, following "
+                             "connections across them; frames are numbered across the pieces")
     return parser
 
 
@@ -173,7 +189,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _run(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
-    paths = list(args.files) or [SAMPLE]
+    paths: List[Unit] = list(args.files) or [SAMPLE]
+    if args.rotated:
+        paths = [tuple(_name(p) for p in paths)]
     progress = not args.no_progress and sys.stderr.isatty()
     stream = None
     if args.scheduler is not None:
