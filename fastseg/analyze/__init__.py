@@ -109,7 +109,7 @@ def analyze_file(path: Union[str, Sequence[str]], progress: Optional[Progress] =
                 if progress is not None and n % PROGRESS_EVERY == 0:
                     progress(done + file.tell(), total)
             frames += reader.frames
-            done += file.tell()
+            done += _size(piece)  # not tell(): a pipe cannot
     for conn in tracker.finish():
         emit(summarize(conn))
     kept.sort(key=lambda conn: int(conn["id"]))
