@@ -19,7 +19,7 @@ from connlink import CLIENT, CLIENT_ISS, SERVER, SERVER_ISS, established
 from netsim import DELIVERED, Network, Path
 
 from fastseg import Flags, OptionKind, Segment
-from fastseg.conn import Config, Connection, DataReceived, SegmentRejected, State
+from fastseg.conn import Config, Connection, DataReceived, SegmentRejected, State, Urgent
 from fastseg.conn.rtt import RtoEstimator
 from fastseg.conn.timers import Timer
 from fastseg.seq import seq_diff
@@ -472,3 +472,90 @@ def drain_events(conn: Connection) -> List:
     while (event := conn.next_event()) is not None:
         events.append(event)
     return events
+
+
+# ---------------------------------------------------------------- urgent data
+
+
+class UrgentPair(Pair):
+    """The client sends ``before``, then ``urgent`` as urgent data, then ``after``."""
+
+    def __init__(self, impl: SimpleNamespace, before: bytes, urgent: bytes, after: bytes) -> None:
+        super().__init__(impl, replace(CONFIG, nagle=False))
+        self.parts = [(before, False), (urgent, True), (after, False)]
+        self.events: List = []
+
+    def read(self) -> None:
+        while (event := self.server.next_event()) is not None:
+            self.events.append(event)
+            if isinstance(event, DataReceived):
+                self.got += event.data
+        while self.client.next_event() is not None:
+            pass
+
+    def app(self, now: float) -> None:
+        if self.client.state is State.ESTABLISHED:
+            for data, urgent in self.parts:  # written together
+                assert self.client.send(data, urgent=urgent) == len(data)
+            self.parts = []
+        self.read()
+
+    def run(self) -> List:
+        total = sum(len(data) for data, _ in self.parts)
+        self.net.run(lambda: len(self.got) == total and self.client.snd_una == self.client.snd_max,
+                     app=self.app)
+        return [e for e in self.events if isinstance(e, Urgent)]
+
+
+def test_urgent_data_is_marked_inline(impl, arrival_path):
+    """RFC 9293 §3.8.5 with RFC 6093's pointer: segments carry URG and a pointer to the octet
+    after the urgent data until it is acknowledged; the receiver delivers the bytes inline
+    and says once where the urgent data ends (MUST-30 to 32)."""
+    pair = UrgentPair(impl, b"normal ", b"!URGENT!", b" and more")
+    urgent = pair.run()
+    assert bytes(pair.got) == b"normal !URGENT! and more"
+    assert urgent == [Urgent(len(b"normal !URGENT!"))]
+    end = (CLIENT_ISS + 1 + len(b"normal !URGENT!")) % 2**32
+    marked = [s.segment for s in pair.net.sent_by(pair.client) if s.segment.flags & Flags.URG]
+    assert marked and all((s.seq + s.urgent) % 2**32 == end for s in marked)
+    assert [s.payload for s in marked if s.payload] == [b"normal !URGENT! and more"]
+    assert pair.client._snd_up is None  # acknowledged: urgent mode over
+    pair.parts = [(b"later", False)]
+    pair.net.run(lambda: bytes(pair.got).endswith(b"later"), app=pair.app)
+    later = [s.segment for s in pair.net.sent_by(pair.client) if s.segment.payload][-1]
+    assert later.payload == b"later" and not later.flags & Flags.URG and later.urgent == 0
+
+
+def test_a_far_urgent_pointer_is_capped_at_16_bits(impl, arrival_path):
+    """Urgent data ending more than 65,535 octets past a segment: that segment's pointer is
+    65,535 (the field's reach) and later ones reach the real end."""
+    pair = UrgentPair(impl, b"", b"u" * 100_000, b"")
+    pair.parts = pair.parts[1:2]
+    urgent = pair.run()
+    pointers = [s.segment.urgent for s in pair.net.sent_by(pair.client)
+                if s.segment.flags & Flags.URG and s.segment.payload]
+    assert pointers[0] == 0xFFFF and min(pointers) < 0xFFFF
+    assert [u.end for u in urgent][-1] == 100_000
+    assert [u.end for u in urgent] == sorted({u.end for u in urgent})  # moving ahead only
+
+
+@pytest.mark.parametrize("pointer, signalled", [
+    (0, False),          # URG with a zero pointer names no octet
+    (5, True),           # the octet after the segment's 5 bytes
+    (3, True),           # inside the segment
+    (20_000, False),     # past the receive window
+])
+def test_urgent_pointer_validated(impl, arrival_path, pointer, signalled):
+    small = replace(CONFIG, receive_buffer=10_000)
+    server = idle_pair(impl, small, small).b
+    segment = Segment(src_port=CLIENT[1], dst_port=SERVER[1], seq=server.rcv_nxt, ack=server.snd_nxt,
+                      flags=Flags.ACK | Flags.URG, window=1000, urgent=pointer,
+                      options=[(OptionKind.NOP, None), (OptionKind.NOP, None),
+                               (OptionKind.TIMESTAMPS, (server.ts_recent, 0))], payload=b"12345")
+    now = server._now
+    server.receive(segment, now, remote_ip=CLIENT[0])
+    events = drain_events(server)
+    assert [e.data for e in events if isinstance(e, DataReceived)] == [b"12345"]
+    assert [e for e in events if isinstance(e, Urgent)] == ([Urgent(pointer)] if signalled else [])
+    server.receive(segment, now, remote_ip=CLIENT[0])  # again: nothing new to say
+    assert not [e for e in drain_events(server) if isinstance(e, Urgent)]

@@ -13,11 +13,12 @@ from fastseg.conn.events import (
     PeerFinished,
     SegmentRejected,
     SendBufferAvailable,
+    Urgent,
 )
 from fastseg.conn.states import TRANSITIONS, State, StateError
 
 __all__ = [
     "TRANSITIONS", "Closed", "Config", "Connected", "Connection", "ConnectionRefused",
     "ConnectionReset", "ConnectionTimedOut", "DataReceived", "Endpoint", "Event", "PeerFinished",
-    "SegmentRejected", "SendBufferAvailable", "State", "StateError", "rfc6528_isn",
+    "SegmentRejected", "SendBufferAvailable", "State", "StateError", "Urgent", "rfc6528_isn",
 ]

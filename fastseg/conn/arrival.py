@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastseg.conn.bits import ACK, FIN, PSH, RST, SYN
+from fastseg.conn.bits import ACK, FIN, PSH, RST, SYN, URG
 from fastseg.conn.config import Endpoint
-from fastseg.conn.events import PeerFinished
+from fastseg.conn.events import PeerFinished, Urgent
 from fastseg.conn.machine import StateMachine
 from fastseg.conn.states import State
 from fastseg.conn.timers import Timer
@@ -147,7 +147,7 @@ class Arrival(StateMachine):
         if not self._check_ack(segment, flags, now):
             return
         self._update_timestamp(segment)
-        self._check_urg(segment)
+        self._check_urg(segment, flags)
         data, offset, fin = accepted
         self._check_text(segment, data, offset, now)
         if fin:
@@ -343,9 +343,22 @@ class Arrival(StateMachine):
             self._ts_recent = stamps[0]
             self._ts_recent_time = self._now
 
-    def _check_urg(self, segment: Segment) -> None:
-        """Sixth check (§3.10.7.4): the urgent pointer.  Urgent data is delivered inline with
-        the rest, as RFC 6093 §6 advises, and no caller is told of it: nothing to do."""
+    def _check_urg(self, segment: Segment, flags: int) -> None:
+        """Sixth check (§3.10.7.4): with URG, RCV.UP <- max(RCV.UP, SEG.SEQ + SEG.UP), and the
+        caller is told (``Urgent``) when it first arrives or moves ahead (MUST-32).  The
+        pointer names the octet after the urgent data (RFC 6093 §4); one at data already
+        delivered (a zero pointer at RCV.NXT among them) or past the receive window points
+        at nothing new and is ignored.
+        The urgent data itself is delivered inline, as RFC 6093 §6 advises."""
+        if not flags & URG or self._state not in RECEIVING:
+            return
+        point = seq_add(segment.seq, segment.urgent)
+        if not seq_gt(point, self._rcv_nxt) or seq_gt(point, seq_add(self._rcv_nxt, self.rcv_wnd)):
+            return
+        if self._rcv_up is not None and not seq_gt(point, self._rcv_up):
+            return
+        self._rcv_up = point
+        self._events.append(Urgent(seq_diff(point, seq_add(self._irs, 1))))
 
     def _check_text(self, segment: Segment, data: bytes, offset: int, now: float) -> None:
         """Seventh check (§3.10.7.4): in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2 deliver

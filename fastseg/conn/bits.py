@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from fastseg.segment import Flags
 
-__all__ = ["ACK", "FIN", "PSH", "RST", "SYN"]
+__all__ = ["ACK", "FIN", "PSH", "RST", "SYN", "URG"]
 
 FIN = int(Flags.FIN)
 SYN = int(Flags.SYN)
 RST = int(Flags.RST)
 PSH = int(Flags.PSH)
 ACK = int(Flags.ACK)
+URG = int(Flags.URG)

@@ -25,6 +25,7 @@ from fastseg.conn.events import DataReceived, Event
 from fastseg.conn.states import State, StateError
 from fastseg.conn.timers import Timer
 from fastseg.segment import Segment
+from fastseg.seq import seq_add
 
 __all__ = ["Connection"]
 
@@ -98,8 +99,12 @@ class Connection(Arrival):
         self._choose_iss(now)
         self._send_syn(now)
 
-    def send(self, data: Union[bytes, bytearray, memoryview]) -> int:
+    def send(self, data: Union[bytes, bytearray, memoryview], *, urgent: bool = False) -> int:
         """Queue up to ``send_capacity`` bytes; return how many were taken.
+
+        With ``urgent``, the bytes taken are urgent data: segments carry URG and an
+        urgent pointer to the octet after them until the peer acknowledges them (RFC 9293
+        §3.8.5; the pointer as RFC 6093 defines it, at most 65,535 ahead of a segment).
 
         StateError in CLOSED, LISTEN, and every state after ``close()``
         (FIN-WAIT-1, FIN-WAIT-2, CLOSING, LAST-ACK, TIME-WAIT): once a FIN is
@@ -110,6 +115,8 @@ class Connection(Arrival):
         taken = bytes(data[: self.send_capacity])
         self._send_buffer += taken
         self._send_refused = len(taken) < len(data)
+        if urgent and taken:
+            self._snd_up = seq_add(self._data_start, len(self._send_buffer))
         self._transition("send")
         return len(taken)
 

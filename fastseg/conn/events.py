@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "Closed", "Connected", "ConnectionRefused", "ConnectionReset", "ConnectionTimedOut",
-    "DataReceived", "Event", "PeerFinished", "SegmentRejected", "SendBufferAvailable",
+    "DataReceived", "Event", "PeerFinished", "SegmentRejected", "SendBufferAvailable", "Urgent",
 ]
 
 
@@ -56,6 +56,15 @@ class ConnectionTimedOut(Event):
 @dataclass(frozen=True)
 class Closed(Event):
     """The connection reached CLOSED; always the last event."""
+
+
+@dataclass(frozen=True)
+class Urgent(Event):
+    """The peer marked urgent data that ends before stream offset ``end`` (bytes counted from
+    the first the peer sent); the data itself comes inline in DataReceived (RFC 9293 §3.8.5,
+    RFC 6093).  Raised when the urgent pointer first arrives or moves ahead (MUST-32)."""
+
+    end: int
 
 
 @dataclass(frozen=True)

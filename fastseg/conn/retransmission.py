@@ -28,6 +28,8 @@ class Retransmission(Sender):
         freed = max(0, min(seq_diff(ack, self._data_start), len(self._send_buffer)))
         del self._send_buffer[:freed]
         self._snd_una = ack
+        if self._snd_up is not None and not seq_gt(self._snd_up, ack):
+            self._snd_up = None  # the urgent data is through: no more URG
         if seq_lt(self._snd_nxt, ack):
             self._snd_nxt = ack
         if self._rtt_probe is not None and seq_ge(ack, self._rtt_probe[0]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from fastseg._wire import HEADER_LEN
-from fastseg.conn.bits import ACK, FIN, PSH, RST, SYN
+from fastseg.conn.bits import ACK, FIN, PSH, RST, SYN, URG
 from fastseg.conn.states import State
 from fastseg.conn.tcb import TIMESTAMP_OPTION_LEN, Tcb
 from fastseg.conn.timers import Timer
@@ -15,6 +15,8 @@ from fastseg.seq import seq_add, seq_diff, seq_gt, seq_lt
 __all__ = ["Sender"]
 
 _TWO_NOPS = ((OptionKind.NOP, None), (OptionKind.NOP, None))  # align the timestamps option
+#: The largest urgent pointer a segment carries (a 16-bit field, RFC 9293 §3.1).
+URGENT_POINTER_MAX = 0xFFFF
 #: Where keep-alives probe an idle peer: states in which this side still has a peer to lose.
 KEEPALIVE_STATES = (State.ESTABLISHED, State.CLOSE_WAIT)
 
@@ -31,11 +33,17 @@ class Sender(Tcb):
             header_len += TIMESTAMP_OPTION_LEN  # known: Segment need not encode the options to learn it
         if ack:
             flags |= ACK
+        urgent = 0
+        if self._snd_up is not None and seq_gt(self._snd_up, seq):
+            # RFC 9293 §3.8.5, RFC 6093: the pointer names the octet after the urgent data,
+            # as far as 16 bits reach (it moves on with the later segments)
+            flags |= URG
+            urgent = min(seq_diff(self._snd_up, seq), URGENT_POINTER_MAX)
         window = min(self.rcv_wnd >> self._rcv_shift, 0xFFFF)
         return Segment(src_port=self.local[1], dst_port=self._peer[1],
                        seq=seq, ack=self._rcv_nxt if flags & ACK else 0, header_len=header_len,
-                       flags=flags, window=window if not flags & RST else 0, options=options,
-                       payload=payload)
+                       flags=flags, window=window if not flags & RST else 0, urgent=urgent,
+                       options=options, payload=payload)
 
     def _bare(self, flags: int, seq: int, ack: int, port: int, *, window: int = 0,
               options: Iterable[tuple[int, object]] = (), payload: bytes = b"") -> Segment:

@@ -92,6 +92,8 @@ class Tcb:
     _probe: bool  # the persist timer fired: probe the zero window, or override SWS avoidance
     _persist_backoffs: int  # probes sent since the window closed (the persist timer backs off)
     _keepalives: int  # keep-alive probes unanswered
+    _snd_up: Optional[int]  # SND.UP: the octet after our urgent data, until acknowledged
+    _rcv_up: Optional[int]  # RCV.UP: the octet after the peer's urgent data, once signalled
     _challenges: tuple[float, int]  # (start of the current second, challenge ACKs sent in it)
     _syn_timed_out: bool  # our SYN was retransmitted: RTO of 3 s once data flows (RFC 6298 §5.7)
     _rto_recover: Optional[int]  # SND.MAX at the last timeout (RFC 6582 "recover")
@@ -129,6 +131,7 @@ class Tcb:
         self._probe = False
         self._persist_backoffs = 0
         self._keepalives = 0
+        self._snd_up = self._rcv_up = None
         self._challenges = (0.0, 0)
         self._syn_timed_out = False
         self._rto_recover = None
