@@ -43,6 +43,8 @@ TESTS = (
     "tests/test_conn_hostile.py",
     "tests/test_conn_prediction.py",
     "tests/test_conn_behaviour.py",
+    "tests/test_host.py",
+    "tests/test_host_stateful.py",
 )
 STATES = "fastseg/conn/states.py"
 MACHINE = "fastseg/conn/machine.py"
@@ -52,6 +54,9 @@ SENDING = "fastseg/conn/sending.py"
 BUFFERS = "fastseg/conn/buffers.py"
 RTT = "fastseg/conn/rtt.py"
 CONNECTION = "fastseg/conn/connection.py"
+HOST = "fastseg/conn/host.py"
+PORTS = "fastseg/conn/ports.py"
+COOKIES = "fastseg/conn/cookies.py"
 
 
 class Mutant(NamedTuple):
@@ -270,6 +275,58 @@ MUTANTS = (
            "            pass\n"),
     Mutant("probe_left_to_the_retransmission_timer", SENDING,
            "                self._timers.pop(Timer.RETRANSMIT, None)\n", ""),
+    # ---------------------------------------------------------------- the host: RFC 9293 §3.10.7.1
+    Mutant("host_answers_a_reset", HOST,
+           '            self._drop(f"{reason}: RST not answered")\n            return\n',
+           "            pass\n"),
+    Mutant("host_reset_for_an_ack_not_at_its_ack", HOST,
+           "seq=segment.ack, flags=RST, window=0)", "seq=0, flags=RST, window=0)"),
+    Mutant("host_reset_ack_without_seg_len", HOST,
+           "ack=seq_add(segment.seq, segment.seg_len)", "ack=seq_add(segment.seq, 1)"),
+    Mutant("host_reset_without_ack_not_at_zero", HOST,
+           "dst_port=segment.src_port, seq=0,", "dst_port=segment.src_port, seq=segment.seq,"),
+    Mutant("host_takes_addresses_not_owned", HOST,
+           "        if dst_ip not in self._version:\n            self._drop",
+           "        if False:\n            self._drop"),
+    Mutant("host_takes_multicast_sources", HOST, "        elif not unicast:\n", "        elif False:\n"),
+    # ---------------------------------------------------------------- listeners and the table
+    Mutant("listener_consumed_by_its_first_syn", HOST,
+           "            listener.half_open.add(conn)\n",
+           "            listener.half_open.add(conn)\n            del self._listeners[listener.address]\n"),
+    Mutant("backlog_unbounded", HOST,
+           "if len(listener.half_open) >= listener.backlog:", "if False:"),
+    Mutant("accept_queue_unbounded", HOST,
+           "if listener.queued >= listener.backlog:", "if False:"),
+    Mutant("reset_half_open_kept", HOST,
+           "if state is S.LISTEN or state is S.CLOSED:", "if state is S.CLOSED:"),
+    Mutant("half_open_never_released", HOST,
+           "                listener.half_open.discard(conn)\n                self._retire(conn)",
+           "                self._retire(conn)"),
+    Mutant("closed_connections_kept", HOST,
+           "        if state is S.CLOSED:\n            self._retire(conn)\n", ""),
+    Mutant("last_segments_of_closed_lost", HOST,
+           "for conn in [*draining, *self._table.values()]:", "for conn in list(self._table.values()):"),
+    Mutant("listener_close_keeps_connections", HOST, "                conn.abort(now)\n",
+           "                pass\n"),
+    Mutant("events_out_of_order", HOST,
+           "self._order.extend([conn] * (pending - counted))",
+           "self._order.extendleft([conn] * (pending - counted))"),
+    # ---------------------------------------------------------------- RFC 6056 ephemeral ports
+    Mutant("ephemeral_reuses_a_live_or_time_wait_tuple", HOST,
+           "return not self._taken((ip, port, *remote)) and", "return"),
+    Mutant("ephemeral_port_not_keyed", PORTS, "offset = self._offset(local_ip, remote)", "offset = 0"),
+    Mutant("ephemeral_counter_frozen", PORTS, "            self._next += 1\n", ""),
+    # ---------------------------------------------------------------- RFC 4987 §3.6 SYN cookies
+    Mutant("cookie_offers_what_it_cannot_carry", HOST,
+           "options=((OptionKind.MSS, mss),))", "options=segment.options)"),
+    Mutant("cookie_mss_ignored", HOST,
+           "self._cookie_syn(segment, isn, mss)", "self._cookie_syn(segment, isn, 536)"),
+    Mutant("cookie_hash_not_checked", COOKIES,
+           "self._hash(counter, index, local, remote, client_isn) == cookie & 0xFFFFFF",
+           "self._hash(counter, index, local, remote, client_isn) != -1"),
+    Mutant("cookie_never_expires", COOKIES,
+           "for counter in (current, current - 1):", "for counter in range(current - 31, current + 1):"),
+    Mutant("cookie_not_bound_to_the_isn", COOKIES, '|{remote[1]}|{client_isn}"', '|{remote[1]}"'),
 )
 
 

@@ -39,6 +39,7 @@ SUBCOMMANDS = {
     "analyze": ("fastseg.cli.analyze", "follow every TCP connection in captures (default: a sample)"),
     "fuzz": ("fastseg.cli.fuzz", "mutate segments from a capture (or built-ins) into a pcap, by seed"),
     "export": ("fastseg.cli.export", "write a capture's TCP segments as columns to Parquet, Arrow or CSV"),
+    "stack": ("fastseg.cli.stack", "serve echo over fastseg's own TCP through a TUN device (root)"),
 }
 
 USAGE = "usage: fastseg [-h] {" + ",".join(SUBCOMMANDS) + "} ...\n\nsubcommands:\n" + "\n".join(

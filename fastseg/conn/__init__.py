@@ -1,4 +1,5 @@
-"""A sans-IO TCP connection state machine (RFC 9293) on top of the fastseg codec."""
+"""A sans-IO TCP connection state machine (RFC 9293) on top of the fastseg codec,
+and a host of many connections (:class:`Host`)."""
 
 from fastseg.conn.config import Config, Endpoint, rfc6528_isn
 from fastseg.conn.connection import Connection
@@ -15,10 +16,14 @@ from fastseg.conn.events import (
     SendBufferAvailable,
     Urgent,
 )
+from fastseg.conn.host import Datagram, Host, HostEvent
+from fastseg.conn.listener import Listener
+from fastseg.conn.ports import AddressError
 from fastseg.conn.states import TRANSITIONS, State, StateError
 
 __all__ = [
-    "TRANSITIONS", "Closed", "Config", "Connected", "Connection", "ConnectionRefused",
-    "ConnectionReset", "ConnectionTimedOut", "DataReceived", "Endpoint", "Event", "PeerFinished",
-    "SegmentRejected", "SendBufferAvailable", "State", "StateError", "Urgent", "rfc6528_isn",
+    "TRANSITIONS", "AddressError", "Closed", "Config", "Connected", "Connection",
+    "ConnectionRefused", "ConnectionReset", "ConnectionTimedOut", "DataReceived", "Datagram",
+    "Endpoint", "Event", "Host", "HostEvent", "Listener", "PeerFinished", "SegmentRejected",
+    "SendBufferAvailable", "State", "StateError", "Urgent", "rfc6528_isn",
 ]

@@ -1,0 +1,72 @@
+"""IP framing between a TUN device and a :class:`~fastseg.conn.Host`.
+
+Incoming packets are taken apart by the capture reader's decoder (one IP
+parser in the project: IPv4 options, IPv6 extension headers, fragments
+recognised), the IPv4 header checksum (RFC 791 §3.1) and the TCP checksum
+(RFC 9293 §3.1) verified; everything refused is counted by reason.
+Outgoing datagrams are packed with their checksum computed and put in an
+IPv4 or IPv6 header.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from typing import NamedTuple, Optional
+
+from fastseg.capture import ipv4_packet, ipv6_packet
+from fastseg.capture._common import LINKTYPE_RAW
+from fastseg.capture._reader_py import decode
+from fastseg.checksum import internet_checksum, verify_checksum
+from fastseg.codec import pack, unpack
+from fastseg.conn.host import Datagram
+from fastseg.errors import DecodeError
+from fastseg.segment import Segment
+
+__all__ = ["Arrival", "Framing"]
+
+
+class Arrival(NamedTuple):
+    """A segment taken out of a packet, with the addresses ``Host.receive`` wants."""
+
+    segment: Segment
+    src: str
+    dst: str
+
+
+class Framing:
+    """Packets to segments and datagrams to packets; ``dropped`` counts refusals by reason."""
+
+    def __init__(self) -> None:
+        self.dropped: Counter[str] = Counter()
+
+    def parse(self, packet: bytes) -> Optional[Arrival]:
+        """The TCP segment in an IP packet, or None (counted in ``dropped``)."""
+        verdict = decode(LINKTYPE_RAW, packet, len(packet))
+        if verdict[0] != "tcp":
+            self.dropped[str(verdict[0])] += 1  # fragment, non-tcp, malformed, ...
+            return None
+        _, version, src, _, start, stop, end, final = verdict
+        if stop < end:
+            self.dropped["shorter than its IP length"] += 1
+            return None
+        if version == 4 and internet_checksum(packet[: (packet[0] & 0x0F) * 4]) != 0:
+            self.dropped["bad IPv4 header checksum"] += 1
+            return None
+        raw = packet[start:end]
+        if not verify_checksum(src, final, raw):
+            self.dropped["bad TCP checksum"] += 1
+            return None
+        try:
+            segment = unpack(raw)
+        except DecodeError:
+            self.dropped["undecodable TCP header"] += 1
+            return None
+        return Arrival(segment, str(ipaddress.ip_address(src)), str(ipaddress.ip_address(final)))
+
+    def frame(self, datagram: Datagram) -> bytes:
+        """The IP packet carrying ``datagram``, TCP checksum computed."""
+        raw = pack(datagram.segment, src=datagram.src, dst=datagram.dst)
+        if ":" in datagram.src:
+            return ipv6_packet(datagram.src, datagram.dst, raw)
+        return ipv4_packet(datagram.src, datagram.dst, raw)
