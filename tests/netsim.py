@@ -18,7 +18,7 @@ import heapq
 import random
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from fastseg import Segment
 from fastseg.conn import Connection
@@ -58,6 +58,7 @@ class Sent:
     fate: str
     cwnd: int
     ssthresh: int
+    received: int  # segments the sender had received before sending this one
 
 
 class Network:
@@ -71,6 +72,8 @@ class Network:
         self.rng = random.Random(seed)
         self.now = 0.0
         self.trace: List[Sent] = []
+        #: Per connection (by id), the segments it received, in order.
+        self.received: Dict[int, List[Segment]] = {id(a): [], id(b): []}
         self.timeouts: List[Tuple[float, Connection, Timer]] = []
         self._arrivals: List[Tuple[float, int, Connection, bytes, str]] = []
         self._order = 0
@@ -97,7 +100,8 @@ class Network:
             fate = QUEUE_DROP
         elif self.rng.random() < path.loss:
             fate = LOST
-        self.trace.append(Sent(self.now, sender, segment, fate, sender._cwnd, sender._ssthresh))
+        self.trace.append(Sent(self.now, sender, segment, fate, sender._cwnd, sender._ssthresh,
+                               len(self.received[id(sender)])))
         if fate != DELIVERED:
             return
         start = max(self.now, path.free_at)
@@ -145,7 +149,9 @@ class Network:
                 raise AssertionError(f"not done within {horizon} s: {self.a.state} / {self.b.state}")
             while self._arrivals and self._arrivals[0][0] <= self.now:
                 _, _, receiver, raw, src = heapq.heappop(self._arrivals)
-                receiver.receive(self.impl.unpack(raw), self.now, remote_ip=src)
+                segment = self.impl.unpack(raw)
+                self.received[id(receiver)].append(segment)
+                receiver.receive(segment, self.now, remote_ip=src)
                 self._send_all()  # what a host does after each arrival
             for conn in (self.a, self.b):
                 deadline = conn.next_deadline()

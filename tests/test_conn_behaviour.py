@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from types import SimpleNamespace
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import pytest
 from connlink import CLIENT, CLIENT_ISS, SERVER, SERVER_ISS, established
-from netsim import DELIVERED, Network, Path
+from netsim import DELIVERED, Network, Path, Sent
 
 from fastseg import Flags, OptionKind, Segment
 from fastseg.conn import Config, Connection, DataReceived, SegmentRejected, State, Urgent
@@ -33,9 +33,10 @@ class Pair:
     """A client connecting to a server over a 100 ms path; the server reads all it gets."""
 
     def __init__(self, impl: SimpleNamespace, config: Config,
-                 drop: Optional[Callable[[int, Segment], bool]] = None) -> None:
+                 drop: Optional[Callable[[int, Segment], bool]] = None,
+                 server_config: Optional[Config] = None) -> None:
         self.client = Connection(CLIENT, SERVER, config=config, iss=CLIENT_ISS)
-        self.server = Connection(SERVER, config=config, iss=SERVER_ISS)
+        self.server = Connection(SERVER, config=server_config or config, iss=SERVER_ISS)
         self.server.listen()
         self.net = Network(impl, self.client, self.server, forward=Path(delay=ONE_WAY, drop=drop),
                            backward=Path(delay=ONE_WAY))
@@ -54,8 +55,8 @@ class Pair:
 class Transfer(Pair):
     """The client sends ``size`` bytes to the server."""
 
-    def __init__(self, impl: SimpleNamespace, size: int, *,
-                 lose: Optional[List[int]] = None, config: Config = CONFIG) -> None:
+    def __init__(self, impl: SimpleNamespace, size: int, *, lose: Optional[List[int]] = None,
+                 config: Config = CONFIG, server_config: Optional[Config] = None) -> None:
         self.size = size
         self.data = bytes(i % 251 for i in range(size))
         lost = set(lose or [])
@@ -70,7 +71,7 @@ class Transfer(Pair):
                 return True
             return False
 
-        super().__init__(impl, config, drop)
+        super().__init__(impl, config, drop, server_config)
         self.written = 0
 
     def app(self, now: float) -> None:
@@ -559,3 +560,59 @@ def test_urgent_pointer_validated(impl, arrival_path, pointer, signalled):
     assert [e for e in events if isinstance(e, Urgent)] == ([Urgent(pointer)] if signalled else [])
     server.receive(segment, now, remote_ip=CLIENT[0])  # again: nothing new to say
     assert not [e for e in drain_events(server) if isinstance(e, Urgent)]
+
+
+# ---------------------------------------------------------------- SACK, the receiving side
+
+
+def held_above(t: Transfer, sent: Sent) -> List[Tuple[int, int]]:
+    """What the server held above the ACK number of ``sent``, one of its segments: the client's
+    data that had arrived before it was sent, as merged (start, end) sequence ranges."""
+    ack = sent.segment.ack
+    arrived = t.net.received[id(t.server)][:sent.received]
+    pieces = sorted(((s.seq - ack) % 2**32, len(s.payload)) for s in arrived if s.payload)
+    ranges: List[List[int]] = []
+    for offset, length in pieces:
+        if offset >= 2**31 or offset == 0:  # below or at RCV.NXT: not held
+            continue
+        if ranges and offset <= ranges[-1][1]:
+            ranges[-1][1] = max(ranges[-1][1], offset + length)
+        else:
+            ranges.append([offset, offset + length])
+    return [((ack + a) % 2**32, (ack + b) % 2**32) for a, b in ranges]
+
+
+def test_sack_blocks_report_what_is_held(impl, arrival_path):
+    """RFC 2018: both SYNs offer SACK-permitted; each ACK sent while data is held above a gap
+    carries that data as SACK blocks (3 at most beside timestamps), the block holding the
+    latest arrival first."""
+    lost = [30 * SMSS, 34 * SMSS, 38 * SMSS]
+    t = Transfer(impl, 60 * SMSS, lose=lost).run()
+    syns = [s.segment for s in t.net.trace if s.segment.flags & Flags.SYN]
+    assert all(s.sack_permitted for s in syns) and t.client._sack_ok and t.server._sack_ok
+    with_blocks = ordered = 0
+    for sent in t.net.sent_by(t.server):
+        blocks = sent.segment.sack_blocks
+        held = held_above(t, sent)
+        if not held:
+            assert blocks is None
+            continue
+        with_blocks += 1
+        assert blocks is not None and len(blocks) == min(3, len(held))
+        assert set(blocks) <= set(held)
+        latest = [s for s in t.net.received[id(t.server)][:sent.received] if s.payload][-1]
+        if 0 < (latest.seq - sent.segment.ack) % 2**32 < 2**31:  # held, not filling the gap
+            start, end = blocks[0]
+            assert (latest.seq - start) % 2**32 < (end - start) % 2**32  # latest first
+            ordered += 1
+    assert with_blocks >= 3 * 3 and ordered >= 3 * 3  # three holes, three duplicate ACKs each
+
+
+def test_no_sack_without_both_sides_permitting(impl, arrival_path):
+    for client_sack, server_sack in ((False, True), (True, False)):
+        t = Transfer(impl, 60 * SMSS, lose=[30 * SMSS], config=replace(CONFIG, sack=client_sack),
+                     server_config=replace(CONFIG, sack=server_sack)).run()
+        assert not t.client._sack_ok and not t.server._sack_ok
+        assert all(s.segment.sack_blocks is None for s in t.net.trace)
+        syn, syn_ack = [s.segment for s in t.net.trace if s.segment.flags & Flags.SYN]
+        assert syn.sack_permitted is client_sack and not syn_ack.sack_permitted

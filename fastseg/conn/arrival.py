@@ -107,13 +107,14 @@ class Arrival(StateMachine):
             self._send_syn(now, ack=True)
 
     def _negotiate(self, syn: Segment) -> None:
-        """Options of the peer's SYN: MSS, window scale and timestamps (RFC 7323)."""
+        """Options of the peer's SYN: MSS, window scale, timestamps (RFC 7323), SACK (RFC 2018)."""
         self._peer_mss = syn.mss
         peer_shift = syn.wscale
         self._wscale_ok = peer_shift is not None
         if peer_shift is not None:
             self._snd_shift = min(peer_shift, 14)  # RFC 7323 §2.3: larger shifts count as 14
             self._rcv_shift = self.config.receive_shift
+        self._sack_ok = self.config.sack and syn.sack_permitted
         stamps = syn.timestamps
         self._ts_ok = self.config.timestamps and stamps is not None
         if stamps is not None and self._ts_ok:

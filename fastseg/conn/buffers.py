@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["Reassembly"]
+__all__ = ["RECENT_KEPT", "Reassembly"]
+
+#: Arrivals remembered for the order of SACK blocks (more than the 4 an option can carry).
+RECENT_KEPT = 8
 
 
 class Reassembly:
@@ -14,6 +17,7 @@ class Reassembly:
 
     def __init__(self) -> None:
         self._pieces: dict[int, bytes] = {}
+        self._recent: list[int] = []  # offsets added, the latest last (for SACK's order)
         self.fin_offset: int | None = None
 
     def __len__(self) -> int:
@@ -33,6 +37,27 @@ class Reassembly:
         """Hold ``data`` that starts ``offset`` (>= 0) bytes past RCV.NXT."""
         if data and (offset not in self._pieces or len(self._pieces[offset]) < len(data)):
             self._pieces[offset] = data
+        if data:
+            self._recent = [*[o for o in self._recent if o != offset][-(RECENT_KEPT - 1):], offset]
+
+    def blocks(self, most: int) -> list[tuple[int, int]]:
+        """The held bytes as at most ``most`` (start, end) offset ranges, merged where they touch,
+        the one holding the latest arrival first, then the others by how recently they grew
+        (RFC 2018 §4's order for SACK blocks)."""
+        ranges: list[list[int]] = []
+        for offset in sorted(self._pieces):
+            end = offset + len(self._pieces[offset])
+            if ranges and offset <= ranges[-1][1]:
+                ranges[-1][1] = max(ranges[-1][1], end)
+            else:
+                ranges.append([offset, end])
+        ordered: list[tuple[int, int]] = []
+        for offset in reversed(self._recent):
+            for start, end in ranges:
+                if start <= offset < end and (start, end) not in ordered:
+                    ordered.append((start, end))
+        ordered += [(start, end) for start, end in ranges if (start, end) not in ordered]
+        return ordered[:most]
 
     def pop_ready(self) -> bytes:
         """Bytes now contiguous with RCV.NXT (offset 0); shift what remains."""
@@ -50,6 +75,7 @@ class Reassembly:
                             for offset, piece in self._pieces.items()
                             if offset + len(piece) > consumed}
             self._pieces = {max(offset, 0): piece for offset, piece in self._pieces.items()}
+            self._recent = [o - consumed for o in self._recent if o >= consumed]
             if self.fin_offset is not None:
                 self.fin_offset -= consumed
         return bytes(ready)

@@ -44,7 +44,9 @@ class Config:
     ``window_scale`` None derives the smallest shift that lets the window cover
     ``receive_buffer`` (RFC 7323 §2.3).  ``nagle`` holds a small segment back
     while data is unacknowledged (RFC 9293 §3.7.4, RFC 896); False is what
-    ``TCP_NODELAY`` asks of a socket.
+    ``TCP_NODELAY`` asks of a socket.  ``sack`` offers and accepts SACK-permitted
+    (RFC 2018): our ACKs then report the blocks held above a gap (the SACK
+    blocks a peer sends are not yet used for our own retransmissions).
 
     Keep-alives (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6) are off unless
     ``keepalive_idle`` is set: after that many seconds without a segment from
@@ -68,6 +70,7 @@ class Config:
     syn_retries: int = 6
     retries: int = 12
     nagle: bool = True
+    sack: bool = True
     keepalive_idle: float | None = None
     keepalive_interval: float = 75.0
     keepalive_count: int = 9

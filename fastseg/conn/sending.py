@@ -15,6 +15,10 @@ from fastseg.seq import seq_add, seq_diff, seq_gt, seq_lt
 __all__ = ["Sender"]
 
 _TWO_NOPS = ((OptionKind.NOP, None), (OptionKind.NOP, None))  # align the timestamps option
+#: Option bytes a header holds, and a SACK option's parts with the two NOPs that align it
+#: (RFC 9293 §3.1, RFC 2018 §3).
+MAX_OPTION_SPACE = 40
+SACK_OPTION_HEAD, SACK_BLOCK_LEN = 4, 8
 #: The largest urgent pointer a segment carries (a 16-bit field, RFC 9293 §3.1).
 URGENT_POINTER_MAX = 0xFFFF
 #: Where keep-alives probe an idle peer: states in which this side still has a peer to lose.
@@ -33,6 +37,8 @@ class Sender(Tcb):
             header_len += TIMESTAMP_OPTION_LEN  # known: Segment need not encode the options to learn it
         if ack:
             flags |= ACK
+            if self._sack_ok and not payload and len(self._reassembly):
+                options, header_len = self._with_sack(options, header_len)
         urgent = 0
         if self._snd_up is not None and seq_gt(self._snd_up, seq):
             # RFC 9293 §3.8.5, RFC 6093: the pointer names the octet after the urgent data,
@@ -44,6 +50,17 @@ class Sender(Tcb):
                        seq=seq, ack=self._rcv_nxt if flags & ACK else 0, header_len=header_len,
                        flags=flags, window=window if not flags & RST else 0, urgent=urgent,
                        options=options, payload=payload)
+
+    def _with_sack(self, options: tuple[tuple[int, object], ...],
+                   header_len: int) -> tuple[tuple[tuple[int, object], ...], int]:
+        """Add the SACK blocks of what is held above RCV.NXT (RFC 2018 §3-4: as many as the
+        option space leaves, 3 beside timestamps, 4 without), latest arrival first.  Only on
+        segments without data, whose MSS-sized room they would otherwise eat into."""
+        room = (MAX_OPTION_SPACE - (header_len - HEADER_LEN) - SACK_OPTION_HEAD) // SACK_BLOCK_LEN
+        blocks = tuple((seq_add(self._rcv_nxt, start), seq_add(self._rcv_nxt, end))
+                       for start, end in self._reassembly.blocks(room))
+        return ((*options, *_TWO_NOPS, (OptionKind.SACK, blocks)),
+                header_len + SACK_OPTION_HEAD + SACK_BLOCK_LEN * len(blocks))
 
     def _bare(self, flags: int, seq: int, ack: int, port: int, *, window: int = 0,
               options: Iterable[tuple[int, object]] = (), payload: bytes = b"") -> Segment:
@@ -70,6 +87,9 @@ class Sender(Tcb):
         if self.config.timestamps and (self._state is State.SYN_SENT or self._ts_ok):
             options += [(OptionKind.NOP, None), (OptionKind.NOP, None),
                         (OptionKind.TIMESTAMPS, (self._ts_value(now), self._ts_recent))]
+        if self.config.sack and (self._state is State.SYN_SENT or self._sack_ok):
+            options += [(OptionKind.NOP, None), (OptionKind.NOP, None),
+                        (OptionKind.SACK_PERMITTED, None)]
         flags = SYN | (ACK if ack else 0)
         payload = bytes(self._send_buffer[: self._syn_data])
         self._snd_nxt = seq_add(self._iss, 1 + len(payload))

@@ -83,6 +83,7 @@ class Tcb:
     _wscale_ok: bool
     _peer_mss: Optional[int]
     _ts_ok: bool
+    _sack_ok: bool  # both sides sent SACK-permitted (RFC 2018 §2)
     _ts_recent: int
     _ts_offset: int
     _cwnd: int
@@ -123,6 +124,7 @@ class Tcb:
         self._wscale_ok = False
         self._peer_mss = None
         self._ts_ok = False
+        self._sack_ok = False
         self._ts_recent = 0
         self._ts_offset = 0
         self._cwnd = self._ssthresh = 0
