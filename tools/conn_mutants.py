@@ -43,6 +43,7 @@ TESTS = (
     "tests/test_conn_hostile.py",
     "tests/test_conn_prediction.py",
     "tests/test_conn_behaviour.py",
+    "tests/test_conn_late_fin_ack.py",
     "tests/test_host.py",
     "tests/test_host_stateful.py",
 )
@@ -141,6 +142,9 @@ MUTANTS = (
            "if offset == 0 and held.empty:", "if held.empty:"),
     Mutant("waiting_fin_forgotten_by_fast_path", BUFFERS,
            "return not self._pieces and self.fin_offset is None", "return not self._pieces"),
+    Mutant("late_ack_of_fin_after_go_back_ignored", ARRIVAL,
+           "fin_acked = self._fin_seq is not None and self._snd_una == seq_add(self._fin_seq, 1)",
+           "fin_acked = self._fin_sent and self._snd_una == self._snd_max"),
     Mutant("fin_takes_no_sequence_number_when_sent", SENDING,
            "len(payload) + (1 if flags & FIN else 0))", "len(payload))"),
     Mutant("data_events_not_merged", ARRIVAL,

@@ -320,7 +320,8 @@ class Arrival(StateMachine):
                 and not flags & FIN and self._snd_max != self._snd_una:
             self._on_duplicate_ack()
         self._update_send_window(segment.seq, ack, window, now)
-        fin_acked = self._fin_sent and self._snd_una == self._snd_max
+        # not _fin_sent: a timeout's go-back clears it, and the ACK of the FIN may still come
+        fin_acked = self._fin_seq is not None and self._snd_una == seq_add(self._fin_seq, 1)
         if fin_acked and self._state in (S.FIN_WAIT_1, S.CLOSING):
             self._transition("rcv_ack_of_fin")
         elif fin_acked and self._state is S.LAST_ACK:

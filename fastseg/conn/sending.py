@@ -131,7 +131,7 @@ class Sender(Tcb):
             if probed:
                 break
         if self._fin_queued and not self._fin_sent and self._snd_nxt == data_end:
-            self._fin_sent = True
+            self._fin_sent, self._fin_seq = True, self._snd_nxt
             out.append(self._emit(FIN | ACK, b"", now))
         self._arm_persist(now)
         return out

@@ -69,6 +69,7 @@ class Tcb:
     _send_refused: bool  # send() took less than offered: announce room when it opens
     _fin_queued: bool
     _fin_sent: bool
+    _fin_seq: Optional[int]  # where our FIN sits once sent; it never moves
     _unread: int  # delivered bytes the caller has not taken with next_event()
     _reassembly: Reassembly
     _ack_pending: bool
@@ -111,6 +112,7 @@ class Tcb:
         self._send_buffer = bytearray()
         self._send_refused = False
         self._fin_queued = self._fin_sent = False
+        self._fin_seq = None
         self._unread = 0
         self._reassembly = Reassembly()
         self._ack_pending = False
