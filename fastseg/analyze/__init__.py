@@ -62,16 +62,18 @@ PROGRESS_EVERY = 4096
 Progress = Callable[[int, int], None]
 
 
-def analyze_file(path: str, progress: Optional[Progress] = None) -> Dict[str, Any]:
+def analyze_file(path: str, progress: Optional[Progress] = None, *,
+                 all_frames: bool = False) -> Dict[str, Any]:
     """Analyse one capture; a dict as in the module's schema.  CaptureError when unreadable.
 
     ``progress(done_bytes, total_bytes)`` is called now and then while reading.
+    ``all_frames``: list every frame of each anomaly kind, not only the first 20.
     """
     try:
         total = os.path.getsize(path)
     except OSError:
         total = 0
-    tracker = ConnectionTracker()
+    tracker = ConnectionTracker(None) if all_frames else ConnectionTracker()
     other: Counter[str] = Counter()
     tcp = frames = 0
     fmt = None

@@ -180,8 +180,9 @@ class TrackedConnection:
     """One incarnation of a 4-tuple."""
 
     def __init__(self, index: int, first: Endpoint, second: Endpoint, frame: int,
-                 timestamp: float) -> None:
+                 timestamp: float, frames_kept: Optional[int] = _FRAMES_KEPT) -> None:
         self.index = index
+        self.frames_kept = frames_kept              # frames listed per anomaly kind (None: all)
         # A socket connected to itself (same address and port at both ends, RFC 9293
         # §3.5 simultaneous open with itself) is one side, its own peer.
         self.sides: Dict[Endpoint, Side] = {first: Side(first), second: Side(second)}
@@ -215,7 +216,7 @@ class TrackedConnection:
                                                  "details": []})
         entry["count"] += 1
         entry["by"][sender.endpoint] = entry["by"].get(sender.endpoint, 0) + 1
-        if len(entry["frames"]) < _FRAMES_KEPT:
+        if self.frames_kept is None or len(entry["frames"]) < self.frames_kept:
             entry["frames"].append(frame)
         if detail and detail not in entry["details"] and len(entry["details"]) < _FRAMES_KEPT:
             entry["details"].append(detail)
@@ -530,9 +531,13 @@ class TrackedConnection:
 
 
 class ConnectionTracker:
-    """Feed it a capture's TCP records; ``connections`` lists every incarnation seen."""
+    """Feed it a capture's TCP records; ``connections`` lists every incarnation seen.
 
-    def __init__(self) -> None:
+    ``frames_kept``: the frames listed per anomaly kind and connection (None: every one,
+    as the graphs of :mod:`fastseg.analyze.graphs` need)."""
+
+    def __init__(self, frames_kept: Optional[int] = _FRAMES_KEPT) -> None:
+        self.frames_kept = frames_kept
         self.connections: List[TrackedConnection] = []
         self._current: Dict[Tuple[Endpoint, Endpoint], TrackedConnection] = {}
 
@@ -550,7 +555,8 @@ class ConnectionTracker:
                 conn.finish()
                 conn = None
         if conn is None:
-            conn = TrackedConnection(len(self.connections) + 1, src, dst, rec.frame, rec.timestamp)
+            conn = TrackedConnection(len(self.connections) + 1, src, dst, rec.frame, rec.timestamp,
+                                     self.frames_kept)
             self.connections.append(conn)
             self._current[key] = conn
         conn.add(rec, src)
