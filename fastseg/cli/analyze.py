@@ -22,8 +22,9 @@ import signal
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
+from fastseg._output import SameFileError
 from fastseg.analyze import SAMPLE, SCHEMA, Progress, analyze_file, render_json, render_text
-from fastseg.cli import Parser, guard
+from fastseg.cli import Parser, UsageError, guard
 from fastseg.errors import FastsegError
 
 __all__ = ["MAX_JOBS", "PROGRESS_MIN", "main", "run", "run_on_cluster"]
@@ -139,6 +140,15 @@ def _parser() -> Parser:
                              "(tcp://host:8786), or 'local' for a local cluster of worker "
                              "processes; the files must be readable at the same paths from "
                              "every worker (needs fastseg-tcp[dask])")
+    parser.add_argument("--plot", metavar="DIR",
+                        help="draw each connection's graphs (time-sequence per direction, "
+                             "throughput, RTT, bytes in flight, states) into DIR "
+                             "(needs fastseg-tcp[plot])")
+    parser.add_argument("--plot-format", choices=("svg", "png"), default="svg",
+                        help="picture format of --plot (default: svg)")
+    parser.add_argument("--report", metavar="FILE",
+                        help="write a self-contained HTML report with every connection and "
+                             "its graphs (needs fastseg-tcp[plot])")
     return parser
 
 
@@ -161,6 +171,13 @@ def _run(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     paths = list(args.files) or [SAMPLE]
     progress = not args.no_progress and sys.stderr.isatty()
+    if args.plot is not None or args.report is not None:
+        from fastseg.analyze import pictures
+
+        try:
+            pictures.check(paths, args.report)
+        except SameFileError as exc:
+            raise UsageError(str(exc)) from None
     if args.scheduler is not None:
         results = run_on_cluster(paths, args.scheduler)
     else:
@@ -174,4 +191,6 @@ def _run(argv: Sequence[str]) -> int:
         sys.stdout.write(render_json(results) + "\n")
     elif any("error" not in r for r in results):
         sys.stdout.write(render_text(results, verbose=args.verbose))
+    if args.plot is not None or args.report is not None:
+        pictures.write(results, plot_dir=args.plot, report=args.report, fmt=args.plot_format)
     return status
