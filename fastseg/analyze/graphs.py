@@ -7,11 +7,12 @@ graph show.  The marks (retransmission, out_of_order, not_captured, zero_window,
 analysis' own anomaly frames, never worked out a second time; the raw values (time, sequence
 and acknowledgment numbers, window, flags, SACK blocks, timestamps) are the segments' own.
 
-Sequence numbers are relative to each direction's first sequence number (its ISN when the SYN
-was captured) and unwrapped, so a connection that crosses 2**32 keeps climbing.  Lengths are the
-ones the IP header announces (a snap length cuts the capture, not the segment).  Windows are
-scaled when both SYNs carried a window scale option.  Nothing here is decimated:
-:func:`thin` picks what to draw when a direction holds more segments than a picture can show.
+Sequence numbers are relative to each direction's ISN (when its SYN was not captured, to one
+below the first number seen, as in Wireshark) and unwrapped, so a connection that crosses 2**32
+keeps climbing.  Lengths are the ones the IP header announces (a snap length cuts the capture,
+not the segment).  Windows are scaled when both SYNs carried a window scale option.  Nothing
+here is decimated: :func:`thin` picks what to draw when a direction holds more segments than a
+picture can show.
 """
 
 from __future__ import annotations
@@ -125,9 +126,11 @@ class _Builder:
         self.timed: Deque[List[Any]] = deque()  # [start, end, send time, sent once]: new data
         self.tsvals: Dict[int, float] = {}
 
-    def _anchor(self, raw: int) -> None:
+    def _anchor(self, raw: int, syn: bool) -> None:
+        """Relative 0 is the ISN; without the SYN, one below the first number seen (as
+        Wireshark does: the first byte seen is 1)."""
         if self.g.base is None:
-            self.g.base = raw
+            self.g.base = raw if syn else (raw - 1) & 0xFFFFFFFF
         if self.seq is None:
             self.seq = _Unwrap(self.g.base)
         if self.ack is None:
@@ -136,7 +139,7 @@ class _Builder:
     def sent(self, rec: Any, marks: Tuple[str, ...]) -> None:
         """A segment of this direction."""
         segment = rec.segment
-        self._anchor(segment.seq)
+        self._anchor(segment.seq, bool(segment.flags & Flags.SYN))
         assert self.seq is not None
         now = rec.timestamp - self.start
         flags = segment.flags
@@ -173,7 +176,7 @@ class _Builder:
         flags = segment.flags
         if not flags & Flags.ACK or flags & Flags.RST:
             return
-        self._anchor(segment.ack)
+        self._anchor(segment.ack, False)
         assert self.ack is not None
         now = rec.timestamp - self.start
         ack = self.ack(segment.ack)
