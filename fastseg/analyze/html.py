@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from typing import Any, Dict, Iterable, List, Optional
 
 from fastseg._output import Output
@@ -182,7 +183,8 @@ def _row(file_index: int, name: str, conn: Dict[str, Any]) -> str:
     return (f'<tr data-key="{file_index}-{conn["id"]}" data-text="{_e(text)}" '
             f'data-end="{_e(conn["end"]["kind"])}" data-anomalies="{_e(anomalies)}">'
             f'<td class="num" data-v="{file_index * 1_000_000_000 + conn["id"]}">'
-            f'{conn["id"]}</td><td>{_e(name)}</td><td>{_e(client)}</td><td>{_e(server)}</td>'
+            f'{conn["id"]}</td><td title="{_e(name)}">{_e(os.path.basename(name))}</td>'
+            f'<td>{_e(client)}</td><td>{_e(server)}</td>'
             f'<td>{_e(conn["handshake"])}</td><td>{_e(conn["end"]["kind"])}</td>'
             f'<td class="num" data-v="{conn["duration"]}">{conn["duration"]:.3f}</td>'
             f'<td class="num" data-v="{segments}">{segments}</td>'

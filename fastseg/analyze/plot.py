@@ -95,8 +95,13 @@ def time_sequence(direction: DirectionGraphs, label: str, fmt: str = "svg") -> b
             bars.setdefault(_colour(p.marks), []).append([(p.time, p.seq), (p.time, p.end)])
     for colour, lines in bars.items():
         kind = next((k for k, c in MARK_COLOURS.items() if c == colour), "data")
-        ax.add_collection(LineCollection(lines, colors=colour, linewidths=1.6,
-                                         label=kind.replace("_", " ")))
+        marked = kind != "data"
+        # marked segments are drawn wider, above the ACK line, with a dot at their start
+        ax.add_collection(LineCollection(lines, colors=colour, linewidths=3 if marked else 1.6,
+                                         zorder=4 if marked else 2, label=kind.replace("_", " ")))
+        if marked:
+            ax.plot([line[0][0] for line in lines], [line[0][1] for line in lines],
+                    linestyle="none", marker="o", markersize=4, color=colour, zorder=4)
     for t, lo, hi in direction.holes:
         ax.add_collection(LineCollection([[(t, lo), (t, hi)]], colors=_HOLE, linewidths=4,
                                          label="not captured"))
