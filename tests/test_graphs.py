@@ -311,3 +311,12 @@ def test_report_refuses_to_overwrite_an_input(tmp_path: Path, capsys: Any) -> No
     assert main(["--report", str(copy), str(copy)]) == 2
     assert "refusing to overwrite an input" in capsys.readouterr().err
     assert copy.read_bytes() == Path(SAMPLE).read_bytes()
+
+
+def test_readme_graph_is_committed_and_shows_the_marks() -> None:
+    readme = (DATA.parent.parent / "README.md").read_text(encoding="utf-8")
+    name = "docs/images/sack_loss_time_sequence.svg"
+    assert f"({name})" in readme
+    svg = (DATA.parent.parent / name).read_text(encoding="utf-8")
+    for label in (">retransmission<", ">SACK<", ">ACK<", "sent by the client"):
+        assert label in svg
