@@ -320,3 +320,27 @@ def test_readme_graph_is_committed_and_shows_the_marks() -> None:
     svg = (DATA.parent.parent / name).read_text(encoding="utf-8")
     for label in (">retransmission<", ">SACK<", ">ACK<", "sent by the client"):
         assert label in svg
+
+
+def test_a_huge_direction_is_thinned_for_drawing_only() -> None:
+    _need_matplotlib()
+    from fastseg.analyze.graphs import AckPoint, SegmentPoint
+    from fastseg.analyze.plot import DRAW_LIMIT, MARK_COLOURS, metrics, time_sequence
+
+    count = 30_000
+    d = DirectionGraphs("client", "10.0.0.1:1", "10.0.0.2:2", 0, False)
+    for i in range(count):  # every segment truncated (a snap length): not a drawn mark
+        marks: Tuple[str, ...] = ("truncated", "retransmission") if i % 10_000 == 7 else ("truncated",)
+        d.segments.append(SegmentPoint(i + 1, i * 1e-4, 1 + 1448 * i, 1448, 1448, "", marks))
+        d.acks.append(AckPoint(i + 1, i * 1e-4 + 5e-5, 1 + 1448 * i, 1 + 1448 * i + 65535,
+                               65535, ()))
+        d.in_flight.append((i * 1e-4, 1448 + i % 7))
+        d.rtt.append((i * 1e-4, 1e-3 + (i % 5) * 1e-4, "ack"))
+    svg = time_sequence(d, "#1").decode()
+    assert len(svg) < 1_500_000  # all 30000 bars: 4.5 MB
+    assert svg.count(MARK_COLOURS["retransmission"]) >= 2  # the 3 marks survive thinning
+    assert len(d.segments) == count  # the numbers are not touched
+    g = ConnectionGraphs(1, "#1", count * 1e-4, {"client": ["CLOSED"], "server": None},
+                         {"client": d, "server": DirectionGraphs("server", "b", "a", None, False)})
+    assert len(metrics(g)) < 1_500_000
+    assert len(thin(d.rtt, DRAW_LIMIT, lambda s: s[1], when=lambda s: s[0])) <= DRAW_LIMIT

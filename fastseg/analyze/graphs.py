@@ -301,8 +301,10 @@ def graphs_for_file(path: str, result: Optional[Dict[str, Any]] = None,
     return [built.result() for built in ordered]
 
 
-def thin(items: Sequence[Any], limit: int, value: Any, keep: Any = None) -> List[Any]:
-    """What to DRAW of ``items`` (each with a ``time``) when there are more than ``limit``.
+def thin(items: Sequence[Any], limit: int, value: Any, keep: Any = None,
+         when: Any = lambda item: item.time) -> List[Any]:
+    """What to DRAW of ``items`` (in time order, ``when(item)`` their time) when there are
+    more than ``limit``.
 
     The time span is cut into ``limit // 2`` columns and each keeps its items with the lowest and
     the highest ``value(item)``, so the envelope a picture shows stays; items for which
@@ -312,7 +314,7 @@ def thin(items: Sequence[Any], limit: int, value: Any, keep: Any = None) -> List
     if len(items) <= limit:
         return list(items)
     columns = max(1, limit // 2)
-    first, last = items[0].time, items[-1].time
+    first, last = when(items[0]), when(items[-1])
     width = (last - first) / columns or 1.0
     low: Dict[int, int] = {}
     high: Dict[int, int] = {}
@@ -321,7 +323,7 @@ def thin(items: Sequence[Any], limit: int, value: Any, keep: Any = None) -> List
         if keep is not None and keep(item):
             chosen.add(i)
             continue
-        column = min(columns - 1, int((item.time - first) / width))
+        column = min(columns - 1, int((when(item) - first) / width))
         v = value(item)
         if column not in low or v < value(items[low[column]]):
             low[column] = i

@@ -28,7 +28,7 @@ __all__ = ["DRAW_LIMIT", "MARK_COLOURS", "PlotUnavailable", "metrics", "time_seq
            "write_plots"]
 
 #: The most segments (and ACKs) drawn per direction; the rest are thinned away for drawing only.
-DRAW_LIMIT = 20000
+DRAW_LIMIT = 4000
 #: Colour of each mark (the first that applies wins); unmarked data is drawn in "data".
 MARK_COLOURS: Dict[str, str] = {
     "retransmission": "#d62728",
@@ -88,7 +88,7 @@ def time_sequence(direction: DirectionGraphs, label: str, fmt: str = "svg") -> b
     fig = Figure(figsize=(10, 5.5))
     ax = fig.add_subplot()
     points = thin(direction.segments, DRAW_LIMIT, lambda p: p.end,
-                  keep=lambda p: bool(p.marks) or bool(p.flags))
+                  keep=lambda p: bool(p.flags) or any(m in MARK_COLOURS for m in p.marks))
     bars: Dict[str, List[Any]] = {}
     for p in points:
         if p.length:
@@ -143,17 +143,20 @@ def metrics(graphs: ConnectionGraphs, fmt: str = "svg") -> bytes:
     colours = {"client": "#1f77b4", "server": "#ff7f0e"}
     for role, d in graphs.directions.items():
         label = f"{role}: {d.source} \u2192 {d.destination}"
+        first = lambda pair: pair[0]  # noqa: E731 - the time of a (time, value) pair
+        rtt = thin(d.rtt, DRAW_LIMIT, lambda sample: sample[1], when=first)
+        in_flight = thin(d.in_flight, DRAW_LIMIT, lambda pair: pair[1], when=first)
         if d.throughput:
             axes[0].step([t for t, _ in d.throughput], [v * 8 / 1e6 for _, v in d.throughput],
                          where="post", color=colours[role], label=label)
         for source, marker in (("ack", "o"), ("ts", "x")):
-            samples = [(t, r) for t, r, s in d.rtt if s == source]
+            samples = [(t, r) for t, r, s in rtt if s == source]
             if samples:
                 axes[1].plot([t for t, _ in samples], [r * 1e3 for _, r in samples],
                              linestyle="none", marker=marker, markersize=3, color=colours[role],
                              label=f"{role} ({'ACK, Karn' if source == 'ack' else 'timestamps'})")
-        if d.in_flight:
-            axes[2].step([t for t, _ in d.in_flight], [b for _, b in d.in_flight], where="post",
+        if in_flight:
+            axes[2].step([t for t, _ in in_flight], [b for _, b in in_flight], where="post",
                          color=colours[role], label=label)
     for ax, name in zip(axes[:3], ("throughput (Mbit/s)", "RTT (ms)", "bytes in flight")):
         ax.set_ylabel(name, fontsize=9)
