@@ -59,14 +59,23 @@ def test_marks_are_the_analysis_frames(path: Path) -> None:
                 assert sum(p.payload for p in g.directions[role].segments) == conn["bytes"][role]
 
 
-def test_all_frames_lists_more_than_twenty() -> None:
-    # the zero-window upload has more than 20 segments of one kind? find any kind beyond 20
-    capped = analyze_file(str(CAPTURES / "zero_window.pcap"))
-    full = analyze_file(str(CAPTURES / "zero_window.pcap"), all_frames=True)
-    for a, b in zip(capped["connections"], full["connections"]):
-        for kind, entry in b["anomalies"].items():
-            assert len(entry["frames"]) == entry["count"]
-            assert a["anomalies"][kind]["frames"] == entry["frames"][:20]
+def test_all_frames_lists_more_than_twenty(tmp_path: Path) -> None:
+    """The handshake capture with its reply segment sent 30 more times: 30 retransmissions,
+    all of them listed and marked with ``all_frames``, 20 without."""
+    records = list(capture.segments(str(CAPTURES / "ipv4_handshake.pcap")))
+    data = next(r for r in records if len(r.segment.payload) > 100)
+    again = [capture.Frame(capture.tcp_frame(data.segment, data.src, data.dst),
+                           data.timestamp_ns + n) for n in range(1, 31)]
+    path = tmp_path / "again.pcap"
+    capture.write_pcap(str(path), [*records[:-1], *again, records[-1]])
+    capped = analyze_file(str(path))["connections"][0]["anomalies"]["retransmission"]
+    full, (g,) = _graphs(path)
+    entry = full["connections"][0]["anomalies"]["retransmission"]
+    assert entry["count"] == capped["count"] >= 30
+    assert len(entry["frames"]) == entry["count"] and capped["frames"] == entry["frames"][:20]
+    server = "server" if data.segment.src_port == full["connections"][0]["server"]["port"] \
+        else "client"
+    assert g.directions[server].marked("retransmission") == entry["frames"]
 
 
 def _tshark(path: Path) -> Dict[int, Dict[str, str]]:
@@ -344,3 +353,14 @@ def test_a_huge_direction_is_thinned_for_drawing_only() -> None:
                          {"client": d, "server": DirectionGraphs("server", "b", "a", None, False)})
     assert len(metrics(g)) < 1_500_000
     assert len(thin(d.rtt, DRAW_LIMIT, lambda s: s[1], when=lambda s: s[0])) <= DRAW_LIMIT
+
+
+def test_plot_refuses_a_pipe(tmp_path: Path, capsys: Any) -> None:
+    _need_matplotlib()
+    from fastseg.cli.analyze import main
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert main(["--plot", str(tmp_path / "p"), str(fifo)]) == 2
+    err = capsys.readouterr().err
+    assert "regular file" in err and err.count("\n") == 1

@@ -20,12 +20,16 @@ __all__ = ["FORMATS", "PlotUnavailable", "check", "write"]
 
 
 def check(paths: Sequence[str], report: Optional[str]) -> None:
-    """Before any work: matplotlib is there (else PlotUnavailable) and the report is not an
-    input (else :class:`fastseg._output.SameFileError`)."""
+    """Before any work: matplotlib is there (else PlotUnavailable), the inputs are regular files
+    (they are read again) and the report is not one of them (ValueError for both)."""
     try:
         import matplotlib  # noqa: F401 - only whether it imports
     except ImportError:
         raise PlotUnavailable('graphs need matplotlib: pip install "fastseg-tcp[plot]"') from None
+    for path in paths:
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise ValueError(f"{path}: --plot and --report read each capture twice, "
+                             "so it must be a regular file, not a pipe or device")
     if report is not None:
         check_distinct([("--report", report)], paths)
 

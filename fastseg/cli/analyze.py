@@ -22,7 +22,6 @@ import signal
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from fastseg._output import SameFileError
 from fastseg.analyze import SAMPLE, SCHEMA, Progress, analyze_file, render_json, render_text
 from fastseg.cli import Parser, UsageError, guard
 from fastseg.errors import FastsegError
@@ -176,7 +175,7 @@ def _run(argv: Sequence[str]) -> int:
 
         try:
             pictures.check(paths, args.report)
-        except SameFileError as exc:
+        except ValueError as exc:  # an input given twice, or the report is one of them
             raise UsageError(str(exc)) from None
     if args.scheduler is not None:
         results = run_on_cluster(paths, args.scheduler)
