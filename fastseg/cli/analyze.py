@@ -175,7 +175,7 @@ def _run(argv: Sequence[str]) -> int:
 
         try:
             pictures.check(paths, args.report)
-        except ValueError as exc:  # an input given twice, or the report is one of them
+        except ValueError as exc:  # a pipe (read twice), or the report is an input
             raise UsageError(str(exc)) from None
     if args.scheduler is not None:
         results = run_on_cluster(paths, args.scheduler)
