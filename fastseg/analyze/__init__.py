@@ -67,7 +67,8 @@ Progress = Callable[[int, int], None]
 
 
 def analyze_file(path: Union[str, Sequence[str]], progress: Optional[Progress] = None, *,
-                 each: Optional[Callable[[Dict[str, Any]], None]] = None) -> Dict[str, Any]:
+                 each: Optional[Callable[[Dict[str, Any]], None]] = None,
+                 all_frames: bool = False) -> Dict[str, Any]:
     """Analyse one capture; a dict as in the module's schema.  CaptureError when unreadable.
 
     ``path`` names the capture, or is a sequence of paths: one capture cut into pieces
@@ -81,12 +82,13 @@ def analyze_file(path: Union[str, Sequence[str]], progress: Optional[Progress] =
     are collected and returned in ``id`` order; with ``each``, every report is passed to it
     as soon as it is final, in the order connections end, and the returned ``connections``
     is empty: memory then follows the connections open at once, not the capture's length.
+    ``all_frames``: list every frame of each anomaly kind, not only the first 20.
     """
     paths = [path] if isinstance(path, str) else list(path)
     if not paths:
         raise ValueError("analyze_file needs at least one path")
     total = sum(_size(p) for p in paths)
-    tracker = ConnectionTracker()
+    tracker = ConnectionTracker(None) if all_frames else ConnectionTracker()
     kept: List[Dict[str, Any]] = []
     emit = kept.append if each is None else each
     other: Counter[str] = Counter()

@@ -190,8 +190,9 @@ class TrackedConnection:
     """One incarnation of a 4-tuple."""
 
     def __init__(self, index: int, first: Endpoint, second: Endpoint, frame: int,
-                 timestamp: float) -> None:
+                 timestamp: float, frames_kept: Optional[int] = _FRAMES_KEPT) -> None:
         self.index = index
+        self.frames_kept = frames_kept              # frames listed per anomaly kind (None: all)
         # A socket connected to itself (same address and port at both ends, RFC 9293
         # §3.5 simultaneous open with itself) is one side, its own peer.
         self.sides: Dict[Endpoint, Side] = {first: Side(first), second: Side(second)}
@@ -226,7 +227,7 @@ class TrackedConnection:
                                                  "details": []})
         entry["count"] += 1
         entry["by"][sender.endpoint] = entry["by"].get(sender.endpoint, 0) + 1
-        if len(entry["frames"]) < _FRAMES_KEPT:
+        if self.frames_kept is None or len(entry["frames"]) < self.frames_kept:
             entry["frames"].append(frame)
         if detail and detail not in entry["details"] and len(entry["details"]) < _FRAMES_KEPT:
             entry["details"].append(detail)
@@ -562,9 +563,12 @@ class ConnectionTracker:
     passed since its last segment (2 MSL: after a TIME-WAIT, RFC 9293 §3.4.2, a segment on
     the 4-tuple belongs to a new incarnation), or when :data:`LINGER_CONNECTIONS` finished
     connections are waiting behind it.  :meth:`finish` ends the rest.
+    ``frames_kept``: the frames listed per anomaly kind and connection (None: every one,
+    as the graphs of :mod:`fastseg.analyze.graphs` need).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, frames_kept: Optional[int] = _FRAMES_KEPT) -> None:
+        self.frames_kept = frames_kept
         self.released: List[TrackedConnection] = []
         self.started = 0
         self._current: Dict[Tuple[Endpoint, Endpoint], TrackedConnection] = {}
@@ -594,7 +598,8 @@ class ConnectionTracker:
                 conn = None
         if conn is None:
             self.started += 1
-            conn = TrackedConnection(self.started, src, dst, rec.frame, rec.timestamp)
+            conn = TrackedConnection(self.started, src, dst, rec.frame, rec.timestamp,
+                                     self.frames_kept)
             self._current[key] = conn
         conn.add(rec, src)
         lingering = self._lingering

@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from fastseg.analyze import SAMPLE, SCHEMA, Progress, analyze_file, render_json, render_text
 from fastseg.analyze.report import JsonStream
-from fastseg.cli import Parser, guard
+from fastseg.cli import Parser, UsageError, guard
 from fastseg.errors import FastsegError
 
 __all__ = ["MAX_JOBS", "PROGRESS_MIN", "main", "run", "run_on_cluster"]
@@ -169,6 +169,15 @@ def _parser() -> Parser:
                         help="the FILEs are one capture cut into pieces (tcpdump -C/-G, "
                              "editcap -c): read them in the order given as one, following "
                              "connections across them; frames are numbered across the pieces")
+    parser.add_argument("--plot", metavar="DIR",
+                        help="draw each connection's graphs (time-sequence per direction, "
+                             "throughput, RTT, bytes in flight, states) into DIR "
+                             "(needs fastseg-tcp[plot])")
+    parser.add_argument("--plot-format", choices=("svg", "png"), default="svg",
+                        help="picture format of --plot (default: svg)")
+    parser.add_argument("--report", metavar="FILE",
+                        help="write a self-contained HTML report with every connection and "
+                             "its graphs (needs fastseg-tcp[plot])")
     return parser
 
 
@@ -194,6 +203,15 @@ def _run(argv: Sequence[str]) -> int:
         paths = [tuple(_name(p) for p in paths)]
     progress = not args.no_progress and sys.stderr.isatty()
     stream = None
+    if args.plot is not None or args.report is not None:
+        from fastseg.analyze import pictures
+
+        if args.rotated:
+            raise UsageError("--plot and --report do not draw a rotated capture yet")
+        try:
+            pictures.check([_name(unit) for unit in paths], args.report)
+        except ValueError as exc:  # a pipe (read twice), or the report is an input
+            raise UsageError(str(exc)) from None
     if args.scheduler is not None:
         results = run_on_cluster(paths, args.scheduler)
     elif args.json and (args.jobs <= 1 or len(paths) <= 1):
@@ -212,4 +230,6 @@ def _run(argv: Sequence[str]) -> int:
             sys.stdout.write(render_json(results) + "\n")
     elif any("error" not in r for r in results):
         sys.stdout.write(render_text(results, verbose=args.verbose))
+    if args.plot is not None or args.report is not None:
+        pictures.write(results, plot_dir=args.plot, report=args.report, fmt=args.plot_format)
     return status

@@ -1,0 +1,366 @@
+"""The graph data of ``fastseg.analyze.graphs`` (and its pictures) on captures with known events.
+
+The kernel captures of ``tests/data/captures`` (README there) hold known losses, SACK blocks, a
+zero window and resets.  The graph data must mark exactly the analysis' anomaly frames, agree
+with tshark on relative sequence and acknowledgment numbers, lengths, scaled windows, SACK
+blocks and retransmissions, keep its numbers across a sequence-number wrap, and honour Karn's
+rule in its RTT samples.  The pictures (matplotlib, the ``plot`` extra) are checked for the
+marks they must show and for the message when matplotlib is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+from fastseg import Flags, OptionKind, Segment, capture
+from fastseg.analyze import SAMPLE, analyze_file
+from fastseg.analyze.graphs import ConnectionGraphs, DirectionGraphs, _Builder, graphs_for_file, thin
+
+DATA = Path(__file__).resolve().parent / "data"
+CAPTURES = DATA / "captures"
+KNOWN = [CAPTURES / name for name in ("sack_loss_ipv4.pcap", "sack_loss_ipv6_nots.pcap",
+                                      "zero_window.pcap", "rst.pcap", "ipv6_handshake.pcap")]
+ALL = [*KNOWN, Path(SAMPLE), DATA / "analysis" / "snaplen_echo.pcap",
+       DATA / "analysis" / "self_connect.pcap"]
+TSHARK = shutil.which("tshark")
+REQUIRED = os.environ.get("FASTSEG_REQUIRE_PLOT") == "1"
+
+
+def _graphs(path: Path) -> Tuple[Dict[str, Any], List[ConnectionGraphs]]:
+    result = analyze_file(str(path), all_frames=True)
+    return result, graphs_for_file(str(path), result)
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_marks_are_the_analysis_frames(path: Path) -> None:
+    result, graphs = _graphs(path)
+    assert len(graphs) == len(result["connections"])
+    for conn, g in zip(result["connections"], graphs):
+        assert g.id == conn["id"]
+        marked: Dict[str, List[int]] = {}
+        for d in g.directions.values():
+            frames = [p.frame for p in d.segments]
+            assert frames == sorted(frames)
+            for p in d.segments:
+                for kind in p.marks:
+                    marked.setdefault(kind, []).append(p.frame)
+        expected = {kind: sorted(entry["frames"]) for kind, entry in conn["anomalies"].items()}
+        assert {k: sorted(v) for k, v in marked.items()} == expected
+        for role in ("client", "server"):
+            if g.directions[role].source != g.directions[role].destination:
+                assert len(g.directions[role].segments) == conn["segments"][role]
+                assert sum(p.payload for p in g.directions[role].segments) == conn["bytes"][role]
+
+
+def test_all_frames_lists_more_than_twenty(tmp_path: Path) -> None:
+    """The handshake capture with its reply segment sent 30 more times: 30 retransmissions,
+    all of them listed and marked with ``all_frames``, 20 without."""
+    records = list(capture.segments(str(CAPTURES / "ipv4_handshake.pcap")))
+    data = next(r for r in records if len(r.segment.payload) > 100)
+    again = [capture.Frame(capture.tcp_frame(data.segment, data.src, data.dst),
+                           data.timestamp_ns + n) for n in range(1, 31)]
+    path = tmp_path / "again.pcap"
+    capture.write_pcap(str(path), [*records[:-1], *again, records[-1]])
+    capped = analyze_file(str(path))["connections"][0]["anomalies"]["retransmission"]
+    full, (g,) = _graphs(path)
+    entry = full["connections"][0]["anomalies"]["retransmission"]
+    assert entry["count"] == capped["count"] >= 30
+    assert len(entry["frames"]) == entry["count"] and capped["frames"] == entry["frames"][:20]
+    server = "server" if data.segment.src_port == full["connections"][0]["server"]["port"] \
+        else "client"
+    assert g.directions[server].marked("retransmission") == entry["frames"]
+
+
+def _tshark(path: Path) -> Dict[int, Dict[str, str]]:
+    fields = ["frame.number", "tcp.seq", "tcp.len", "tcp.ack", "tcp.window_size",
+              "tcp.flags.ack", "tcp.flags.reset", "tcp.options.sack_le", "tcp.options.sack_re",
+              "tcp.analysis.retransmission", "tcp.analysis.fast_retransmission"]
+    command = [TSHARK or "tshark", "-n", "-r", str(path), "-Y", "tcp", "-T", "fields",
+               "-E", "occurrence=a", "-E", "aggregator=,",
+               "-o", "tcp.relative_sequence_numbers:TRUE",
+               "-o", "tcp.analyze_sequence_numbers:TRUE", "-o", "tcp.desegment_tcp_streams:FALSE"]
+    for name in fields:
+        command += ["-e", name]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+    rows = {}
+    for line in out.splitlines():
+        values = dict(zip(fields, line.split("\t")))
+        rows[int(values["frame.number"])] = values
+    return rows
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark is not installed")
+@pytest.mark.parametrize("path", KNOWN, ids=lambda p: p.name)
+def test_numbers_agree_with_tshark(path: Path) -> None:
+    _, graphs = _graphs(path)
+    shark = _tshark(path)
+    retransmitted = {f for f, row in shark.items()
+                     if row["tcp.analysis.retransmission"] or row["tcp.analysis.fast_retransmission"]}
+    ours = set()
+    acks = sacks = 0
+    for g in graphs:
+        for d in g.directions.values():
+            for p in d.segments:
+                row = shark[p.frame]
+                assert (p.seq, p.payload) == (int(row["tcp.seq"]), int(row["tcp.len"])), p.frame
+                if "retransmission" in p.marks:
+                    ours.add(p.frame)
+            for a in d.acks:
+                row = shark[a.frame]
+                assert a.ack == int(row["tcp.ack"]), a.frame
+                assert a.window == int(row["tcp.window_size"]), a.frame
+                lefts = [int(v) for v in row["tcp.options.sack_le"].split(",") if v]
+                rights = [int(v) for v in row["tcp.options.sack_re"].split(",") if v]
+                assert list(a.sack) == list(zip(lefts, rights)), a.frame
+                acks += 1
+                sacks += len(a.sack)
+    assert ours == retransmitted
+    assert acks > 0
+    if "sack" in path.name:
+        assert sacks > 0 and len(ours) >= 5
+
+
+def test_known_events_of_the_lossy_uploads() -> None:
+    for name, drops, most_blocks in (("sack_loss_ipv4.pcap", 5, 3),
+                                     ("sack_loss_ipv6_nots.pcap", 6, 4)):
+        _, (g,) = _graphs(CAPTURES / name)
+        upload = g.directions["client"]
+        assert len(upload.marked("retransmission")) == drops
+        assert not g.directions["server"].marked("retransmission")
+        assert max(len(a.sack) for a in upload.acks) == most_blocks
+        end = max(p.end for p in upload.segments)
+        assert end == 60002  # SYN + 60000 bytes + FIN
+        for a in upload.acks:
+            for lo, hi in a.sack:
+                assert a.ack < lo < hi <= end  # a SACK block lies above the cumulative ACK
+        assert [p.flags for p in upload.segments if p.flags] == ["S", "F"]
+
+
+def test_zero_window_is_on_the_acks_of_the_upload() -> None:
+    result, (g,) = _graphs(CAPTURES / "zero_window.pcap")
+    frames = result["connections"][0]["anomalies"]["zero_window"]["frames"]
+    zero = [a.frame for a in g.directions["client"].acks if a.window == 0]
+    assert zero == frames and zero
+    assert g.directions["client"].window_scaled
+
+
+def test_resets_are_flagged() -> None:
+    _, graphs = _graphs(CAPTURES / "rst.pcap")
+    flagged = sorted(p.frame for g in graphs for d in g.directions.values()
+                     for p in d.segments if "R" in p.flags)
+    with capture.open_capture(str(CAPTURES / "rst.pcap")) as reader:
+        expected = sorted(r.frame for r in reader if r.segment.flags & 0x04)
+    assert flagged == expected and len(expected) == 3
+
+
+def _shifted(path: Path, out: Path, isn: int) -> None:
+    """The capture with the client's sequence space moved so that its ISN is ``isn``."""
+    records = list(capture.segments(str(path)))
+    client = records[0]  # the SYN
+    delta = (isn - client.segment.seq) & 0xFFFFFFFF
+    frames = []
+    for rec in records:
+        seg = rec.segment
+        if rec.src == client.src and seg.src_port == client.segment.src_port:
+            seg = seg.replace(seq=(seg.seq + delta) & 0xFFFFFFFF)
+        elif seg.flags & 0x10:
+            options = tuple(
+                (kind, tuple(((a + delta) & 0xFFFFFFFF, (b + delta) & 0xFFFFFFFF) for a, b in value))
+                if kind == OptionKind.SACK else (kind, value) for kind, value in seg.options)
+            seg = seg.replace(ack=(seg.ack + delta) & 0xFFFFFFFF, options=options)
+        frames.append(capture.Frame(capture.tcp_frame(seg, rec.src, rec.dst, fix_checksum=True),
+                                    rec.timestamp_ns))
+    capture.write_pcap(str(out), frames)
+
+
+def test_sequence_wrap_changes_no_number(tmp_path: Path) -> None:
+    original = CAPTURES / "sack_loss_ipv4.pcap"
+    wrapped = tmp_path / "wrapped.pcap"
+    _shifted(original, wrapped, 0xFFFFFFFF - 20000)  # wraps a third of the way through
+    (a,), (b,) = _graphs(original)[1], _graphs(wrapped)[1]
+    for role in ("client", "server"):
+        da, db = a.directions[role], b.directions[role]
+        assert [(p.seq, p.length, p.marks) for p in da.segments] == \
+               [(p.seq, p.length, p.marks) for p in db.segments]
+        assert [(x.ack, x.window_edge, x.sack) for x in da.acks] == \
+               [(x.ack, x.window_edge, x.sack) for x in db.acks]
+    assert max(p.end for p in b.directions["client"].segments) == 60002
+
+
+def test_rtt_samples_of_a_connection_without_timestamps() -> None:
+    _, (g,) = _graphs(CAPTURES / "sack_loss_ipv6_nots.pcap")  # no timestamps: ACK samples only
+    upload = g.directions["client"]
+    assert len(upload.rtt) >= 5 and all(source == "ack" for _, _, source in upload.rtt)
+    assert all(0 < rtt <= t <= g.duration for t, rtt, _ in upload.rtt)
+    ack_times = {a.time for a in upload.acks}
+    assert all(t in ack_times for t, _, _ in upload.rtt)
+
+
+class _Rec:
+    """The fields of a capture record the graph builder reads."""
+
+    def __init__(self, frame: int, timestamp: float, segment: Segment) -> None:
+        self.frame, self.timestamp, self.segment = frame, timestamp, segment
+        self.checksum_ok, self.announced_payload = True, len(segment.payload)
+
+
+def test_rtt_sample_only_from_segments_sent_once() -> None:
+    """Karn: data sent twice gives no sample from its ACK; data sent once does."""
+    direction = DirectionGraphs("client", "a", "b", None, False)
+    builder = _Builder(direction, 0.0, 0)
+    isn = 0xFFFFFF00  # the ACK numbers wrap too
+    builder.sent(_Rec(1, 0.0, Segment(seq=isn, flags=Flags.SYN)), ())
+    builder.acknowledged(_Rec(2, 0.1, Segment(seq=7, ack=isn + 1, flags=Flags.SYN | Flags.ACK)))
+    once = Segment(seq=isn + 1, ack=8, flags=Flags.ACK, payload=bytes(1000))
+    builder.sent(_Rec(3, 1.0, once), ())
+    builder.acknowledged(_Rec(4, 1.25, Segment(seq=8, ack=(isn + 1001) & 0xFFFFFFFF,
+                                               flags=Flags.ACK)))
+    twice = Segment(seq=(isn + 1001) & 0xFFFFFFFF, ack=8, flags=Flags.ACK, payload=bytes(1000))
+    builder.sent(_Rec(5, 2.0, twice), ())
+    builder.sent(_Rec(6, 3.0, twice), ("retransmission",))
+    builder.acknowledged(_Rec(7, 3.5, Segment(seq=8, ack=(isn + 2001) & 0xFFFFFFFF,
+                                              flags=Flags.ACK)))
+    assert [(t, round(r, 9)) for t, r, _ in direction.rtt] == [(0.1, 0.1), (1.25, 0.25)]
+    assert [a.ack for a in direction.acks] == [1, 1001, 2001]
+
+
+def test_in_flight_and_throughput_add_up() -> None:
+    result, (g,) = _graphs(CAPTURES / "sack_loss_ipv4.pcap")
+    upload = g.directions["client"]
+    assert max(b for _, b in upload.in_flight) > 10000
+    assert all(b >= 0 for _, b in upload.in_flight)
+    width = upload.throughput[1][0] - upload.throughput[0][0]
+    sent = result["connections"][0]["bytes"]["client"]
+    assert abs(sum(v * width for _, v in upload.throughput) - sent) < 1e-3
+
+
+class _P:
+    def __init__(self, time: float, value: int, marked: bool = False) -> None:
+        self.time, self.value, self.marked = time, value, marked
+
+
+def test_thin_keeps_marks_and_envelope() -> None:
+    items = [_P(i / 1000, (i * 7919) % 1000, marked=i % 997 == 0) for i in range(100_000)]
+    drawn = thin(items, 1000, lambda p: p.value, keep=lambda p: p.marked)
+    assert len(drawn) <= 1000 + sum(p.marked for p in items)
+    assert all(p in drawn for p in items if p.marked)
+    assert max(p.value for p in drawn) == 999 and min(p.value for p in drawn) == 0
+    assert [p.time for p in drawn] == sorted(p.time for p in drawn)
+    assert thin(items[:10], 1000, lambda p: p.value) == items[:10]
+
+
+# ---------------------------------------------------------------- pictures (matplotlib)
+
+def _need_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        if REQUIRED:
+            raise
+        pytest.skip("matplotlib is not installed (pip install 'fastseg-tcp[plot]')")
+
+
+def test_time_sequence_picture_shows_the_marks() -> None:
+    _need_matplotlib()
+    from fastseg.analyze.plot import MARK_COLOURS, time_sequence
+
+    _, (g,) = _graphs(CAPTURES / "sack_loss_ipv4.pcap")
+    svg = time_sequence(g.directions["client"], "#1").decode()
+    assert svg.count(MARK_COLOURS["retransmission"]) >= 1
+    for label in (">retransmission<", ">SACK<", ">ACK<", ">SYN<", ">FIN<", ">window (scaled)<"):
+        assert label in svg
+    quiet = time_sequence(g.directions["server"], "#1").decode()
+    assert ">retransmission<" not in quiet
+    assert time_sequence(g.directions["client"], "#1", "png").startswith(b"\x89PNG")
+
+
+def test_cli_plot_writes_every_connection(tmp_path: Path) -> None:
+    _need_matplotlib()
+    from fastseg.cli.analyze import main
+
+    out = tmp_path / "plots"
+    rst = str(CAPTURES / "rst.pcap")
+    assert main(["--plot", str(out), "--report", str(tmp_path / "r.html"), rst]) == 0
+    count = len(analyze_file(rst)["connections"])
+    names = sorted(os.listdir(out))
+    assert len([n for n in names if n.endswith("-metrics.svg")]) == count
+    assert all(n.endswith(".svg") and (out / n).read_bytes().startswith(b"<?xml") for n in names)
+    assert (tmp_path / "r.html").read_text().count("<template id=") == count
+
+
+def test_missing_matplotlib_is_one_line(tmp_path: Path, capsys: Any,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastseg.analyze.plot import PlotUnavailable, time_sequence
+    from fastseg.cli.analyze import main
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    _, (g,) = _graphs(CAPTURES / "rst.pcap")[0], _graphs(CAPTURES / "rst.pcap")[1][:1]
+    with pytest.raises(PlotUnavailable, match="pip install"):
+        time_sequence(g.directions["client"], "#1")
+    assert main(["--report", str(tmp_path / "r.html"), str(SAMPLE)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "fastseg-tcp[plot]" in err and "Traceback" not in err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_refuses_to_overwrite_an_input(tmp_path: Path, capsys: Any) -> None:
+    _need_matplotlib()
+    from fastseg.cli.analyze import main
+
+    copy = tmp_path / "in.pcap"
+    copy.write_bytes(Path(SAMPLE).read_bytes())
+    assert main(["--report", str(copy), str(copy)]) == 2
+    assert "refusing to overwrite an input" in capsys.readouterr().err
+    assert copy.read_bytes() == Path(SAMPLE).read_bytes()
+
+
+def test_readme_graph_is_committed_and_shows_the_marks() -> None:
+    readme = (DATA.parent.parent / "README.md").read_text(encoding="utf-8")
+    name = "docs/images/sack_loss_time_sequence.svg"
+    assert f"({name})" in readme
+    svg = (DATA.parent.parent / name).read_text(encoding="utf-8")
+    for label in (">retransmission<", ">SACK<", ">ACK<", "sent by the client"):
+        assert label in svg
+
+
+def test_a_huge_direction_is_thinned_for_drawing_only() -> None:
+    _need_matplotlib()
+    from fastseg.analyze.graphs import AckPoint, SegmentPoint
+    from fastseg.analyze.plot import DRAW_LIMIT, MARK_COLOURS, metrics, time_sequence
+
+    count = 30_000
+    d = DirectionGraphs("client", "10.0.0.1:1", "10.0.0.2:2", 0, False)
+    for i in range(count):  # every segment truncated (a snap length): not a drawn mark
+        marks: Tuple[str, ...] = ("truncated", "retransmission") if i % 10_000 == 7 else ("truncated",)
+        d.segments.append(SegmentPoint(i + 1, i * 1e-4, 1 + 1448 * i, 1448, 1448, "", marks))
+        d.acks.append(AckPoint(i + 1, i * 1e-4 + 5e-5, 1 + 1448 * i, 1 + 1448 * i + 65535,
+                               65535, ()))
+        d.in_flight.append((i * 1e-4, 1448 + i % 7))
+        d.rtt.append((i * 1e-4, 1e-3 + (i % 5) * 1e-4, "ack"))
+    svg = time_sequence(d, "#1").decode()
+    assert len(svg) < 1_500_000  # all 30000 bars: 4.5 MB
+    assert svg.count(MARK_COLOURS["retransmission"]) >= 2  # the 3 marks survive thinning
+    assert len(d.segments) == count  # the numbers are not touched
+    g = ConnectionGraphs(1, "#1", count * 1e-4, {"client": ["CLOSED"], "server": None},
+                         {"client": d, "server": DirectionGraphs("server", "b", "a", None, False)})
+    assert len(metrics(g)) < 1_500_000
+    assert len(thin(d.rtt, DRAW_LIMIT, lambda s: s[1], when=lambda s: s[0])) <= DRAW_LIMIT
+
+
+def test_plot_refuses_a_pipe(tmp_path: Path, capsys: Any) -> None:
+    _need_matplotlib()
+    from fastseg.cli.analyze import main
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert main(["--plot", str(tmp_path / "p"), str(fifo)]) == 2
+    err = capsys.readouterr().err
+    assert "regular file" in err and err.count("\n") == 1
