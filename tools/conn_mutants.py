@@ -33,20 +33,21 @@ import time
 from typing import NamedTuple
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-#: The tests each mutant is run against: the connection's own, fast in pure Python.
-TESTS = (
+#: The tests each mutant is run against: the connection's and the host's own, fast in pure
+#: Python; the quick, pointed ones first (``pytest -x`` stops at the first failure).
+CONN_TESTS = (
     "tests/test_conn_states.py",
     "tests/test_conn_rfc.py",
+    "tests/test_conn_behaviour.py",
     "tests/test_conn_syn_data.py",
+    "tests/test_conn_late_fin_ack.py",
     "tests/test_conn_replay.py",
-    "tests/test_conn_stateful.py",
     "tests/test_conn_hostile.py",
     "tests/test_conn_prediction.py",
-    "tests/test_conn_behaviour.py",
-    "tests/test_conn_late_fin_ack.py",
-    "tests/test_host.py",
-    "tests/test_host_stateful.py",
+    "tests/test_conn_stateful.py",
 )
+HOST_TESTS = ("tests/test_host.py", "tests/test_host_stateful.py")
+TESTS = CONN_TESTS + HOST_TESTS
 STATES = "fastseg/conn/states.py"
 MACHINE = "fastseg/conn/machine.py"
 ARRIVAL = "fastseg/conn/arrival.py"
@@ -391,9 +392,9 @@ class Outcome(NamedTuple):
     failed: str = ""
 
 
-def run_tests(copy: pathlib.Path, timeout: float) -> Outcome:
+def run_tests(copy: pathlib.Path, timeout: float, tests: tuple[str, ...] = TESTS) -> Outcome:
     start = time.monotonic()
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rf", *TESTS]
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rf", *tests]
     try:
         done = subprocess.run(command, cwd=copy, env=environment(copy), capture_output=True,
                               text=True, timeout=timeout)
@@ -412,7 +413,9 @@ def run_mutant(mutant: Mutant, copies: queue.Queue[pathlib.Path], timeout: float
     original = target.read_text(encoding="utf-8")
     try:
         target.write_text(original.replace(mutant.before, mutant.after), encoding="utf-8")
-        return run_tests(copy, timeout)
+        # all the tests, those of the mutated part first
+        first = HOST_TESTS + CONN_TESTS if mutant.path in (HOST, PORTS, COOKIES) else TESTS
+        return run_tests(copy, timeout, first)
     finally:
         target.write_text(original, encoding="utf-8")
         copies.put(copy)
