@@ -40,13 +40,14 @@ def transfer(fastseg: Any, size: int, carried: Optional[list[Any]] = None) -> tu
             sent += client.send(stream[sent:])
         quiet = True
         for sender, receiver in sides:
-            for segment in sender.segments_to_send(now):
-                raw = pack(segment, src=sender.local[0], dst=receiver.local[0])
-                if carried is not None:
-                    carried.append((segment, PACKED[sender.local[0]], PACKED[receiver.local[0]]))
-                receiver.receive(unpack(raw), now, remote_ip=sender.local[0])
-                moved += 1
-                quiet = False
+            src, dst = sender.local[0], receiver.local[0]
+            out = sender.segments_to_send(now)
+            for segment in out:
+                receiver.receive(unpack(pack(segment, src=src, dst=dst)), now, remote_ip=src)
+            if carried is not None:
+                carried.extend((segment, PACKED[src], PACKED[dst]) for segment in out)
+            moved += len(out)
+            quiet = quiet and not out
         while (event := server.next_event()) is not None:
             data = getattr(event, "data", b"")
             received.update(data)

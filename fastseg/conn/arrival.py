@@ -393,8 +393,8 @@ class Arrival(StateMachine):
         self._unacked_segments += 1
         if self._unacked_segments >= 2 or self.rcv_wnd < self.config.mss:
             self._ack_pending = True
-        else:
-            self._timers.setdefault(Timer.DELAYED_ACK, now + self.config.delayed_ack)
+        elif Timer.DELAYED_ACK not in self._timers:  # a running one keeps its deadline
+            self._timers[Timer.DELAYED_ACK] = now + self.config.delayed_ack
 
     def _deliver(self, data: bytes) -> None:
         """Hand in-order bytes to the caller.  Arrivals in a row become one DataReceived:

@@ -112,7 +112,7 @@ class Connection(Arrival):
         waits for the handshake.
         """
         self._check_call("send")
-        taken = bytes(data[: self.send_capacity])
+        taken = data[: self.send_capacity]  # a memoryview stays a view: one copy, into the buffer
         self._send_buffer += taken
         self._send_refused = len(taken) < len(data)
         if urgent and taken:
@@ -156,13 +156,15 @@ class Connection(Arrival):
         ):
             self._reject("not addressed to this connection")
             return
-        sender = (remote_ip if remote_ip is not None else (self.remote or ("", 0))[0],
-                  segment.src_port)
-        if self._state is S.CLOSED:
-            self._reset_stranger(segment, sender, "connection is CLOSED")
-        elif self._state is S.LISTEN:
-            self._on_listen(segment, sender, now)
-        elif self._state is S.SYN_SENT:
+        state = self._state
+        if state is S.CLOSED or state is S.LISTEN:
+            sender = (remote_ip if remote_ip is not None else (self.remote or ("", 0))[0],
+                      segment.src_port)
+            if state is S.CLOSED:
+                self._reset_stranger(segment, sender, "connection is CLOSED")
+            else:
+                self._on_listen(segment, sender, now)
+        elif state is S.SYN_SENT:
             self._on_syn_sent(segment, now)
         else:
             self._on_synchronized(segment, now)
@@ -205,7 +207,8 @@ class Connection(Arrival):
         out = self._outbox
         self._outbox = []
         if self._state in _SENDING:
-            out.extend((segment, self._peer) for segment in self._transmit(now))
+            peer = self._peer
+            out.extend([(segment, peer) for segment in self._transmit(now)])
         if self._ack_pending and self._state.synchronized:
             # A pure ACK carries SND.MAX, not SND.NXT: after a timeout rolls SND.NXT back,
             # the peer may hold everything up to SND.MAX and would drop an ACK from the past

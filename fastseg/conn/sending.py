@@ -23,33 +23,50 @@ SACK_OPTION_HEAD, SACK_BLOCK_LEN = 4, 8
 URGENT_POINTER_MAX = 0xFFFF
 #: Where keep-alives probe an idle peer: states in which this side still has a peer to lose.
 KEEPALIVE_STATES = (State.ESTABLISHED, State.CLOSE_WAIT)
+#: The twin's compiled (or Python) build: ``Segment(...)`` without ``type.__call__``, whose
+#: keyword dict costs more than the build.  Positional, in Segment's field order: ports, seq,
+#: ack, header_len, flags, reserved, window, checksum, urgent, options, payload.
+_new_segment = Segment.__new__
+#: Sender._fields: (src_port, dst_port, ack, header_len, window, options).
+Fields = tuple[int, int, int, int, int, tuple[tuple[int, object], ...]]
 
 
 class Sender(Tcb):
     """Builds and queues outgoing segments and advances SND.NXT (RFC 9293 §3.8.6, §3.10.7)."""
 
-    def _segment(self, flags: int, seq: int, *, payload: bytes = b"", ack: bool = True) -> Segment:
-        """A segment to the remote with ACK, scaled window and timestamps as negotiated."""
+    def _fields(self) -> Fields:
+        """What a segment to the remote carries besides seq, flags and payload: ports, ACK
+        (RCV.NXT), header length, scaled window and options (timestamps as negotiated).
+        The same for every segment sent until one arrives or the clock moves."""
         options: tuple[tuple[int, object], ...] = ()
         header_len = HEADER_LEN
         if self._ts_ok:
             options = (*_TWO_NOPS, (OptionKind.TIMESTAMPS, (self._ts_value(self._now), self._ts_recent)))
             header_len += TIMESTAMP_OPTION_LEN  # known: Segment need not encode the options to learn it
+        window = min(self.rcv_wnd >> self._rcv_shift, 0xFFFF)
+        return self.local[1], self._peer[1], self._rcv_nxt, header_len, window, options
+
+    def _segment(self, flags: int, seq: int, *, payload: bytes = b"", ack: bool = True) -> Segment:
+        """A segment to the remote with ACK, scaled window and timestamps as negotiated."""
         if ack:
             flags |= ACK
-            if self._sack_ok and not payload and len(self._reassembly):
-                options, header_len = self._with_sack(options, header_len)
+        src_port, dst_port, rcv_nxt, header_len, window, options = self._fields()
+        if ack and self._sack_ok and not payload and len(self._reassembly):
+            options, header_len = self._with_sack(options, header_len)
         urgent = 0
-        if self._snd_up is not None and seq_gt(self._snd_up, seq):
-            # RFC 9293 §3.8.5, RFC 6093: the pointer names the octet after the urgent data,
-            # as far as 16 bits reach (it moves on with the later segments)
-            flags |= URG
-            urgent = min(seq_diff(self._snd_up, seq), URGENT_POINTER_MAX)
-        window = min(self.rcv_wnd >> self._rcv_shift, 0xFFFF)
-        return Segment(src_port=self.local[1], dst_port=self._peer[1],
-                       seq=seq, ack=self._rcv_nxt if flags & ACK else 0, header_len=header_len,
-                       flags=flags, window=window if not flags & RST else 0, urgent=urgent,
-                       options=options, payload=payload)
+        if self._snd_up is not None:
+            flags, urgent = self._urgent(flags, seq)
+        return _new_segment(Segment, src_port, dst_port, seq, rcv_nxt if flags & ACK else 0,
+                            header_len, flags, 0, 0 if flags & RST else window, 0, urgent,
+                            options, payload)
+
+    def _urgent(self, flags: int, seq: int) -> tuple[int, int]:
+        """URG and the urgent pointer of a segment at ``seq`` while urgent data is unacknowledged
+        (RFC 9293 §3.8.5): the pointer names the octet after the urgent data (RFC 6093), as
+        far as 16 bits reach (later segments carry the rest)."""
+        if self._snd_up is None or not seq_gt(self._snd_up, seq):
+            return flags, 0
+        return flags | URG, min(seq_diff(self._snd_up, seq), URGENT_POINTER_MAX)
 
     def _with_sack(self, options: tuple[tuple[int, object], ...],
                    header_len: int) -> tuple[tuple[tuple[int, object], ...], int]:
@@ -105,34 +122,46 @@ class Sender(Tcb):
         self._timers[Timer.RETRANSMIT] = now + self._rto.rto
 
     def _transmit(self, now: float) -> list[Segment]:
-        """New (or rolled-back) data within the windows, then the FIN when its turn comes."""
+        """New (or rolled-back) data within the windows, then the FIN when its turn comes.
+
+        The loop counts in offsets into the send buffer (``start`` is SND.NXT's), which
+        the windows cannot push past 2**31: no sequence arithmetic per segment."""
         out: list[Segment] = []
-        data_end = seq_add(self._data_start, len(self._send_buffer))
+        buffer = self._send_buffer
+        data_start, buffered = self._data_start, len(buffer)
+        data_end = seq_add(data_start, buffered)
         usable = min(self._snd_wnd, self._cwnd)
+        smss = self._smss
+        # a replica's sender already chose what went out: no window holds it back
+        window_end = buffered if self._replay else seq_diff(seq_add(self._snd_una, usable), data_start)
+        start = seq_diff(self._snd_nxt, data_start)
         probed = False
-        while seq_lt(self._snd_nxt, data_end):
-            left = seq_diff(data_end, self._snd_nxt)
-            # a replica's sender already chose what went out: no window holds it back
-            room = left if self._replay else seq_diff(seq_add(self._snd_una, usable), self._snd_nxt)
+        fields = self._fields()
+        while start < buffered:
+            left = buffered - start
+            room = window_end - start
             if room <= 0 and self._probe and self._snd_wnd == 0:
                 room, probed = 1, True  # zero-window probe: one byte past the window
             if room <= 0:
                 break
-            size = min(self._smss, left, room)
-            if not (probed or self._replay or self._probe or self._worth_sending(size, left)):
+            size = min(smss, left, room)
+            if size < smss and not (probed or self._replay or self._probe
+                                    or self._worth_sending(size, left)):
                 break
             self._probe = False
-            start = seq_diff(self._snd_nxt, self._data_start)
             if start < 0:
                 raise AssertionError("SND.NXT fell before the data: only the SYN may go there")
-            payload = bytes(self._send_buffer[start : start + size])
-            flags = ACK | (PSH if start + size == len(self._send_buffer) else 0)
-            out.append(self._emit(flags, payload, now))
+            end = start + size
+            flags = ACK | PSH if end == buffered else ACK
+            out.append(self._emit(flags, bytes(buffer[start:end]), now, fields))
+            start = end
             if probed:
                 break
         if self._fin_queued and not self._fin_sent and self._snd_nxt == data_end:
             self._fin_sent, self._fin_seq = True, self._snd_nxt
-            out.append(self._emit(FIN | ACK, b"", now))
+            out.append(self._emit(FIN | ACK, b"", now, fields))
+        if out:
+            self._ack_sent()
         self._arm_persist(now)
         return out
 
@@ -148,9 +177,17 @@ class Sender(Tcb):
             return not (self.config.nagle and self._snd_nxt != self._snd_una)
         return False
 
-    def _emit(self, flags: int, payload: bytes, now: float) -> Segment:
-        """A segment at SND.NXT; advance SND.NXT by its sequence space and arm the timers."""
-        segment = self._segment(flags, self._snd_nxt, payload=payload)
+    def _emit(self, flags: int, payload: bytes, now: float, fields: Fields) -> Segment:
+        """A segment at SND.NXT with ``flags`` (ACK among them) and the rest of its header
+        from ``fields`` (``_fields()``, taken once per batch); advance SND.NXT by its sequence
+        space and arm the timers.  The caller calls ``_ack_sent`` once for the batch (each
+        segment carries the same ACK)."""
+        src_port, dst_port, rcv_nxt, header_len, window, options = fields
+        urgent = 0
+        if self._snd_up is not None:
+            flags, urgent = self._urgent(flags, self._snd_nxt)
+        segment = _new_segment(Segment, src_port, dst_port, self._snd_nxt, rcv_nxt, header_len,
+                               flags, 0, window, 0, urgent, options, payload)
         end = seq_add(self._snd_nxt, len(payload) + (1 if flags & FIN else 0))
         is_new = seq_gt(end, self._snd_max)
         self._snd_nxt = end
@@ -158,8 +195,9 @@ class Sender(Tcb):
             self._snd_max = end
             if self._rtt_probe is None:
                 self._rtt_probe = (end, now)
-        self._timers.setdefault(Timer.RETRANSMIT, now + self._rto.rto)
-        self._ack_sent()
+        timers = self._timers
+        if Timer.RETRANSMIT not in timers:  # running: left as it is (RFC 6298 §5.1)
+            timers[Timer.RETRANSMIT] = now + self._rto.rto
         return segment
 
     def _persist_interval(self) -> float:
@@ -173,15 +211,18 @@ class Sender(Tcb):
         (the override timeout of §3.8.6.2.1).  Probes are repeated by this timer, backing
         off, never by the retransmission timer: a peer that keeps answering with a zero
         window is never given up on (MUST-36)."""
+        timers = self._timers
         in_flight = seq_diff(self._snd_nxt, self._snd_una)
-        waiting = self._snd_nxt != seq_add(self._data_start, len(self._send_buffer))
-        probing = Timer.PERSIST in self._timers and self._snd_wnd == 0 and in_flight <= 1
-        if not self._replay and ((waiting and in_flight == 0) or probing):
-            self._timers.setdefault(Timer.PERSIST, now + self._persist_interval())
+        probing = Timer.PERSIST in timers and self._snd_wnd == 0 and in_flight <= 1
+        # waiting: SND.NXT short of the data's end (tested only when nothing is in flight)
+        if not self._replay and ((in_flight == 0 and self._snd_nxt != seq_add(
+                self._data_start, len(self._send_buffer))) or probing):
+            if Timer.PERSIST not in timers:
+                timers[Timer.PERSIST] = now + self._persist_interval()
             if in_flight <= 1 and self._snd_wnd == 0:
                 self._timers.pop(Timer.RETRANSMIT, None)
         else:
-            self._timers.pop(Timer.PERSIST, None)
+            timers.pop(Timer.PERSIST, None)
             self._probe = False
             self._persist_backoffs = 0
 
