@@ -91,3 +91,23 @@ def test_prediction_changes_nothing_but_speed(seed):
     checked_log, none = run(seed, prediction=False)
     assert none == 0 and predicted > 20
     assert predicted_log == checked_log
+
+
+NOP, TS = fastseg.OptionKind.NOP, fastseg.OptionKind.TIMESTAMPS
+
+
+@pytest.mark.parametrize("options", [
+    [(NOP, None), (NOP, None), (TS, (5, 6))],  # the layout read directly
+    [(TS, (5, 6))],
+    [(NOP, None), (TS, (1, 2)), (TS, (5, 6))],  # three options, the first timestamps counts
+    [(TS, (1, 2)), (NOP, None), (TS, (5, 6))],
+    [(NOP, None), (NOP, None), (TS, b"\x00" * 8)],  # not well-formed: the property decides
+    [(NOP, None), (NOP, None), (NOP, None)],
+    [],
+])
+def test_prediction_reads_timestamps_as_the_segment_does(options):
+    from fastseg.conn.arrival import _timestamps
+
+    wire = fastseg.pack(fastseg.Segment(options=options), src=b"\x0a\x00\x00\x01", dst=b"\x0a\x00\x00\x02")
+    for segment in (fastseg.Segment(options=options), fastseg.unpack(wire, strict=False)):
+        assert _timestamps(segment) == segment.timestamps
