@@ -37,7 +37,7 @@ class Sender(Tcb):
     def _fields(self) -> Fields:
         """What a segment to the remote carries besides seq, flags and payload: ports, ACK
         (RCV.NXT), header length, scaled window and options (timestamps as negotiated).
-        The same for every segment sent until one arrives or the clock moves."""
+        The same for every segment of one batch: sending changes none of them."""
         options: tuple[tuple[int, object], ...] = ()
         header_len = HEADER_LEN
         if self._ts_ok:
