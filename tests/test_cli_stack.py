@@ -12,9 +12,8 @@ import textwrap
 import time
 
 import pytest
-
-from tests.kernel_peer import unavailable_reason
-from tests.test_net_tun import namespace
+from kernel_peer import unavailable_reason
+from test_net_tun import namespace
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 needs_root = pytest.mark.skipif(unavailable_reason() is not None,

@@ -8,10 +8,10 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
+from connlink import CONFIG, drain, established
 
 from fastseg import Segment
 from fastseg.conn import Closed, State
-from tests.connlink import CONFIG, drain, established
 
 
 @pytest.mark.parametrize("passive", [True, False])

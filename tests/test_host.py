@@ -7,6 +7,7 @@ import ipaddress
 from typing import Dict, List
 
 import pytest
+from hostlink import CONFIG, Net
 
 from fastseg import Flags, OptionKind, Segment
 from fastseg.conn import (
@@ -23,7 +24,6 @@ from fastseg.conn import (
     StateError,
 )
 from fastseg.conn.cookies import MSS_TABLE, PERIOD, SynCookies, cookie_mss
-from tests.hostlink import CONFIG, Net
 
 SYN, ACK, RST, FIN, PSH = 0x02, 0x10, 0x04, 0x01, 0x08
 CLIENT_IP, SERVER_IP = "10.0.0.1", "10.0.0.2"

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Dict, List
 
+from hostlink import CONFIG, Net
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from test_host import echo
 
 from fastseg.conn import (
     Closed,
@@ -20,8 +22,6 @@ from fastseg.conn import (
     Host,
     State,
 )
-from tests.hostlink import CONFIG, Net
-from tests.test_host import echo
 
 CLIENT_IPS, SERVER_IP = ("10.0.0.1", "10.0.0.3"), "10.0.0.2"
 MAX_OPEN = 12

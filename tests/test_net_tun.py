@@ -14,12 +14,12 @@ import time
 from typing import Iterator, Optional
 
 import pytest
+from hostlink import Net
+from kernel_peer import _setns, unavailable_reason
 
 from fastseg import Segment
 from fastseg.conn import Config, Datagram, DataReceived, Host, State
 from fastseg.net import EchoService, Framing, Impairment, ImpairmentSpec, Stack, TunDevice, TunError
-from tests.hostlink import Net
-from tests.kernel_peer import _setns, unavailable_reason
 
 KERNEL4, USER4, KERNEL6, USER6 = "10.78.0.1", "10.78.0.2", "fd00:78::1", "fd00:78::2"
 #: Seconds any one exchange may take before the test fails.
