@@ -81,7 +81,8 @@ def test_the_rotated_option(tmp_path: Path, options: List[str]) -> None:
     pieces = cut(Path(SAMPLE), 3, tmp_path)
     runner = "import sys; from fastseg.cli import main; sys.exit(main(sys.argv[1:]))"
     done = subprocess.run([sys.executable, "-c", runner, "analyze", "--json", "--rotated",
-                           *options, *pieces], capture_output=True, text=True, timeout=120)
+                           *options, *pieces], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)  # not the checkout: the installed fastseg
     assert done.returncode == 0, done.stderr
     files = json.loads(done.stdout)["files"]
     assert len(files) == 1 and files[0]["pieces"] == pieces

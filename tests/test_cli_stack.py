@@ -15,7 +15,8 @@ import pytest
 from kernel_peer import unavailable_reason
 from test_net_tun import namespace
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+#: Where the commands run: not the checkout, whose uncompiled fastseg would shadow the installed one.
+AWAY = str(pathlib.Path(sys.executable).parent)
 needs_root = pytest.mark.skipif(unavailable_reason() is not None,
                                 reason=str(unavailable_reason()))
 
@@ -34,7 +35,7 @@ CLIENT = textwrap.dedent("""
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "fastseg", "stack", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "fastseg", "stack", *args], cwd=AWAY,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -71,7 +72,7 @@ def test_kernel_clients_get_their_bytes_back_and_sigterm_ends_it_cleanly() -> No
              "--tun", "fs0", "--local", "10.79.0.2", "--kernel", "10.79.0.1/24",
              "--local", "fd00:79::2", "--kernel", "fd00:79::1/64",
              "--impair", "loss=0.02,duplicate=0.01,reorder=0.05,delay=5:2,seed=1"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            cwd=AWAY, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             ready, _, _ = select.select([server.stdout], [], [], 20)
             assert ready and server.stdout is not None

@@ -123,7 +123,8 @@ def test_export_command_on_a_local_cluster(tmp_path):
 
     def export(out, *options):
         return subprocess.run([sys.executable, "-c", runner, "export", *options, "-o", str(out),
-                               *FILES[:4]], capture_output=True, text=True, timeout=120)
+                               *FILES[:4]], capture_output=True, text=True, timeout=120,
+                              cwd=tmp_path)  # away from the source tree
 
     alone, spread = export(tmp_path / "a.csv"), export(tmp_path / "b.csv", "--scheduler", "local")
     assert alone.returncode == spread.returncode == 0, spread.stderr
