@@ -88,9 +88,22 @@ class HostPair(RuleBasedStateMachine):
         assert len(listener.half_open) <= listener.backlog
         assert len(self.server.connections) <= MAX_OPEN + listener.backlog
 
+    def client_settled(self) -> bool:
+        """No client connection left but ones in FIN-WAIT-2 whose server side is gone."""
+        served = {(c.remote, c.local) for c in self.server.connections}
+        return all(c.state is State.FIN_WAIT_2 and (c.local, c.remote) not in served
+                   for c in self.client.connections)
+
     def teardown(self) -> None:
         self.net.fate = lambda datagram: 1
         self.net.held.clear()
+        self.net.run_until(self.client_settled, horizon=self.net.now + 3600, between=self.pump)
+        for conn in self.client.connections:
+            # FIN-WAIT-2 has no timer (RFC 9293): when the server gave up on its FIN (its
+            # retransmissions ran out while timers fired without the link moving), the
+            # client would wait for it forever; the application ends it, as Linux's
+            # tcp_fin_timeout would
+            conn.abort(self.net.now)
         self.net.run_until(lambda: not self.client.connections, horizon=self.net.now + 3600,
                            between=self.pump)
         for conn in self.server.connections:  # idle, their peer gone: no keepalive tells them
