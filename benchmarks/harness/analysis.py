@@ -57,12 +57,17 @@ def write_capture(directory: str, short: bool) -> tuple[str, int, int]:
 
 
 def _fastseg(path: str, impl: str) -> list[int]:
-    env = dict(os.environ, PYTHONPATH=str(_ROOT))
+    # the fastseg installed, as a user runs it: not the checkout's (uncompiled in CI), so
+    # neither PYTHONPATH nor the checkout as the working directory
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
     env.pop("FASTSEG_NO_EXTENSIONS", None)
     if impl == "python":
         env["FASTSEG_NO_EXTENSIONS"] = "1"
+        env.pop("FASTSEG_REQUIRE_EXTENSIONS", None)  # the two would contradict each other
     proc = subprocess.run([sys.executable, "-m", "fastseg", "analyze", "--json", "-j1", path],
-                          capture_output=True, check=True, env=env, timeout=TIMEOUT, cwd=_ROOT)
+                          capture_output=True, check=True, env=env, timeout=TIMEOUT,
+                          cwd=os.path.dirname(path))
     (result,) = json.loads(proc.stdout)["files"]
     conns = result["connections"]
     return [len(conns), sum(c["segments"]["client"] + c["segments"]["server"] for c in conns)]
