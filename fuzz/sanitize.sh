@@ -70,17 +70,8 @@ if [ "$tests" = 1 ]; then
   start=$SECONDS
   # test_leaks counts pymalloc blocks, which PYTHONMALLOC=malloc leaves at zero: it runs
   # (and means something) in the ordinary CI; run.py's leak check covers this build.
-  # The connection's own suites drive Python state machines through pack/unpack calls that
-  # the codec's tests and the fuzz targets below already make by the million; Dask and the
-  # tshark comparison of endings run no compiled code of ours beyond the reader's.  They run
-  # in the ordinary CI; here they would only cost time.
   set +e  # with pipefail, "|| true" would hide pytest's status from PIPESTATUS
   "$python" -m pytest tests -x -q -p no:cacheprovider --deselect tests/test_leaks.py::test_no_growth \
-    --ignore=tests/test_conn_behaviour.py --ignore=tests/test_conn_states.py \
-    --ignore=tests/test_conn_stateful.py --ignore=tests/test_conn_prediction.py \
-    --ignore=tests/test_conn_replay.py --ignore=tests/test_conn_rfc.py \
-    --ignore=tests/test_conn_syn_data.py --ignore=tests/test_dask.py \
-    --ignore=tests/test_analyze_completeness.py \
     2>&1 | tee pytest.log | tail -n 5
   rc=${PIPESTATUS[0]}
   set -e
