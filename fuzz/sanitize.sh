@@ -71,7 +71,10 @@ if [ "$tests" = 1 ]; then
   # test_leaks counts pymalloc blocks, which PYTHONMALLOC=malloc leaves at zero: it runs
   # (and means something) in the ordinary CI; run.py's leak check covers this build.
   set +e  # with pipefail, "|| true" would hide pytest's status from PIPESTATUS
+  # The pictures' tests import matplotlib, which dies silently (exit 1) when loaded under
+  # the preloaded ASan runtime; they draw in Python and run in CI's pictures step.
   "$python" -m pytest tests -x -q -p no:cacheprovider --deselect tests/test_leaks.py::test_no_growth \
+    --ignore=tests/test_graphs.py --ignore=tests/test_report_browser.py \
     2>&1 | tee pytest.log | tail -n 5
   rc=${PIPESTATUS[0]}
   set -e
