@@ -348,7 +348,7 @@ def test_new_incarnation_after_close(tmp_path: Path) -> None:
 TOP_KEYS = {"file", "format", "frames", "tcp_segments", "other", "connections"}
 CONN_KEYS = {"id", "client", "server", "opened_by", "first_frame", "last_frame", "start",
              "duration", "handshake", "options", "negotiated", "segments", "bytes",
-             "unique_bytes", "end", "states", "anomalies", "rejected"}
+             "unique_bytes", "end", "states", "state_times", "anomalies", "rejected"}
 
 
 def test_json_schema_is_stable(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,7 +21,14 @@ import pytest
 
 from fastseg import Flags, OptionKind, Segment, capture
 from fastseg.analyze import SAMPLE, analyze_file
-from fastseg.analyze.graphs import ConnectionGraphs, DirectionGraphs, _Builder, graphs_for_file, thin
+from fastseg.analyze.graphs import (
+    ConnectionGraphs,
+    DirectionGraphs,
+    _Builder,
+    graphs_for_file,
+    state_spans,
+    thin,
+)
 
 DATA = Path(__file__).resolve().parent / "data"
 CAPTURES = DATA / "captures"
@@ -267,6 +274,90 @@ def _need_matplotlib() -> None:
         pytest.skip("matplotlib is not installed (pip install 'fastseg-tcp[plot]')")
 
 
+def _sample_frames(conn: Dict[str, Any]) -> List[Tuple[str, float, Segment]]:
+    """(sender role, seconds since the connection's start, segment) of the sample's frames
+    of ``conn``."""
+    client = conn["client"]["port"]
+    with capture.open_capture(SAMPLE) as reader:
+        return [("client" if rec.segment.src_port == client else "server",
+                 rec.timestamp - conn["start"], rec.segment)
+                for rec in reader if conn["first_frame"] <= rec.frame <= conn["last_frame"]]
+
+
+def _first(frames: List[Tuple[str, float, Segment]], role: str, test: Any) -> Tuple[float, Segment]:
+    return next((t, seg) for who, t, seg in frames if who == role and test(seg))
+
+
+def _has(seg: Segment, flag: Flags) -> bool:
+    return bool(seg.flags & flag)
+
+
+@pytest.mark.parametrize("closer", ["client", "server"])
+def test_states_are_entered_at_the_frames_that_cause_them(closer: str) -> None:
+    """Each state of the sample's orderly closes is timed by its frame: SYN, SYN-ACK, the third
+    ACK, each FIN, and the ACK of each FIN (the receiver's change at the frame's time)."""
+    other = "server" if closer == "client" else "client"
+    conn = next(c for c in analyze_file(SAMPLE)["connections"]
+                if c["end"]["kind"] == "closed" and c["end"]["first_fin"] == closer)
+    frames = _sample_frames(conn)
+    syn, _ = _first(frames, "client", lambda s: _has(s, Flags.SYN))
+    syn_ack, _ = _first(frames, "server", lambda s: _has(s, Flags.SYN))
+    third, _ = _first(frames, "client", lambda s: not _has(s, Flags.SYN))
+    first_fin, fin1 = _first(frames, closer, lambda s: _has(s, Flags.FIN))
+    second_fin, fin2 = _first(frames, other, lambda s: _has(s, Flags.FIN))
+    acked1, _ = _first(frames, other, lambda s: s.ack == (fin1.seq + fin1.seg_len) % 2**32)
+    acked2, _ = _first(frames, closer, lambda s: s.ack == (fin2.seq + fin2.seg_len) % 2**32)
+    opening = {"client": [("CLOSED", syn), ("SYN-SENT", syn), ("ESTABLISHED", syn_ack)],
+               "server": [("CLOSED", syn), ("LISTEN", syn), ("SYN-RECEIVED", syn),
+                          ("ESTABLISHED", third)]}
+    expected = {closer: opening[closer] + [("FIN-WAIT-1", first_fin), ("FIN-WAIT-2", acked1),
+                                           ("TIME-WAIT", second_fin)],
+                other: opening[other] + [("CLOSE-WAIT", first_fin), ("LAST-ACK", second_fin),
+                                         ("CLOSED", acked2)]}
+    for role in ("client", "server"):
+        got = list(zip(conn["states"][role], conn["state_times"][role]))
+        assert [name for name, _ in got] == [name for name, _ in expected[role]]
+        assert [t for _, t in got] == pytest.approx([t for _, t in expected[role]], abs=1e-6)
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_state_times_are_a_timeline(path: Path) -> None:
+    result, graphs = _graphs(path)
+    for conn, g in zip(result["connections"], graphs):
+        for role in ("client", "server"):
+            times = conn["state_times"][role]
+            if conn["states"][role] is None:
+                assert times is None and g.states[role] is None
+                continue
+            assert len(times) == len(conn["states"][role])
+            assert times == sorted(times) and times[0] >= 0 and times[-1] <= conn["duration"]
+            assert g.states[role] == list(zip(times, conn["states"][role]))
+
+
+def test_state_spans_hold_each_state_until_the_next() -> None:
+    path = [(0.0, "CLOSED"), (0.0, "LISTEN"), (0.0, "SYN-RECEIVED"), (0.5, "ESTABLISHED"),
+            (2.0, "CLOSE-WAIT"), (2.0, "LAST-ACK"), (2.5, "CLOSED")]
+    assert state_spans(path, 3.0) == [(0.0, 0.5, ("CLOSED", "LISTEN", "SYN-RECEIVED")),
+                                      (0.5, 2.0, ("ESTABLISHED",)),
+                                      (2.0, 2.5, ("CLOSE-WAIT", "LAST-ACK")),
+                                      (2.5, 3.0, ("CLOSED",))]
+    assert state_spans([(1.0, "SYN-SENT")], 0.5) == [(1.0, 1.0, ("SYN-SENT",))]
+    assert state_spans([], 1.0) == []
+
+
+def test_metrics_picture_draws_the_states_on_the_time_axis() -> None:
+    _need_matplotlib()
+    from fastseg.analyze.plot import metrics
+
+    _, graphs = _graphs(Path(SAMPLE))
+    g = graphs[0]
+    svg = metrics(g).decode()
+    for role in ("client", "server"):
+        for _, _, names in state_spans(g.states[role] or [], g.duration):
+            assert f">{chr(0x2192).join(names)}<" in svg
+    assert "state in its fastseg.conn replica" in svg
+
+
 def test_time_sequence_picture_shows_the_marks() -> None:
     _need_matplotlib()
     from fastseg.analyze.plot import MARK_COLOURS, time_sequence
@@ -349,7 +440,7 @@ def test_a_huge_direction_is_thinned_for_drawing_only() -> None:
     assert len(svg) < 1_500_000  # all 30000 bars: 4.5 MB
     assert svg.count(MARK_COLOURS["retransmission"]) >= 2  # the 3 marks survive thinning
     assert len(d.segments) == count  # the numbers are not touched
-    g = ConnectionGraphs(1, "#1", count * 1e-4, {"client": ["CLOSED"], "server": None},
+    g = ConnectionGraphs(1, "#1", count * 1e-4, {"client": [(0.0, "CLOSED")], "server": None},
                          {"client": d, "server": DirectionGraphs("server", "b", "a", None, False)})
     assert len(metrics(g)) < 1_500_000
     assert len(thin(d.rtt, DRAW_LIMIT, lambda s: s[1], when=lambda s: s[0])) <= DRAW_LIMIT
@@ -364,3 +455,34 @@ def test_plot_refuses_a_pipe(tmp_path: Path, capsys: Any) -> None:
     assert main(["--plot", str(tmp_path / "p"), str(fifo)]) == 2
     err = capsys.readouterr().err
     assert "regular file" in err and err.count("\n") == 1
+
+
+def test_a_rotated_capture_has_the_graphs_of_the_whole(tmp_path: Path) -> None:
+    from test_analyze_rotated import cut
+
+    whole = CAPTURES / "sack_loss_ipv4.pcap"
+    pieces = cut(whole, 4, tmp_path)
+    _, expected = _graphs(whole)
+    result = analyze_file(pieces, all_frames=True)
+    assert graphs_for_file(pieces, result) == expected
+
+
+def test_cli_plots_and_reports_a_rotated_capture(tmp_path: Path) -> None:
+    _need_matplotlib()
+    from test_analyze_rotated import cut
+
+    from fastseg.cli.analyze import main
+
+    pieces = cut(Path(SAMPLE), 3, tmp_path)
+    report, out = tmp_path / "r.html", tmp_path / "plots"
+    assert main(["--rotated", "--plot", str(out), "--report", str(report), *pieces]) == 0
+    count = len(analyze_file(SAMPLE)["connections"])
+    names = os.listdir(out)
+    assert len([n for n in names if n.endswith("-metrics.svg")]) == count
+    html = report.read_text()
+    assert html.count("<template id=") == count and "(+2 pieces)" in html
+    # every direction that sent something has its time-sequence graph, in both outputs
+    directions = sum(1 for n in names if not n.endswith("-metrics.svg"))
+    assert html.count('class="tsg"') == directions == sum(
+        1 for c in analyze_file(SAMPLE)["connections"] for n in c["segments"].values() if n)
+    assert main(["--rotated", "--report", pieces[1], *pieces]) == 2  # an input is not clobbered

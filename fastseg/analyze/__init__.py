@@ -37,6 +37,8 @@ Output: a table (``--verbose`` adds per-connection details) or ``--json``::
                    "by": "client"|"server"|null, "first_fin": "client"|"server"|null,
                    "detail": str},
            "states": {"client": [str, ...]|null, "server": [...]|null},  # RFC state names
+           "state_times": {"client": [float, ...]|null, ...},  # when each was entered:
+                                                               # seconds since "start"
            "anomalies": {kind: {"count": int, "client": int, "server": int,
                                 "frames": [int, ...],      # the first 20
                                 "details": [str, ...]}},   # up to 20; kinds: tracker.ANOMALY_KINDS

@@ -20,13 +20,14 @@ from __future__ import annotations
 import ipaddress
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from fastseg import capture
 from fastseg.segment import Flags
 from fastseg.seq import seq_diff
 
-__all__ = ["ConnectionGraphs", "DirectionGraphs", "SegmentPoint", "graphs_for_file", "thin"]
+__all__ = ["ConnectionGraphs", "DirectionGraphs", "SegmentPoint", "graphs_for_file", "state_spans",
+           "thin"]
 
 #: Throughput is averaged over this many equal time bins per direction (fewer for few segments).
 THROUGHPUT_BINS = 100
@@ -94,7 +95,10 @@ class ConnectionGraphs:
     id: int
     title: str
     duration: float
-    states: Dict[str, Optional[List[str]]]
+    #: Per side, the replica's state path as (seconds since the first frame, RFC state name)
+    #: in the order entered (several may share a time: one frame can pass through some);
+    #: None for a side whose opening was not seen.
+    states: Dict[str, Optional[List[Tuple[float, str]]]]
     directions: Dict[str, DirectionGraphs]   # "client" (client to server) and "server"
 
 
@@ -259,17 +263,21 @@ class _Connection:
             builder.finish(conn["duration"])
         title = (f"#{conn['id']} {self.builders['client'].g.source} \u2192 "
                  f"{self.builders['client'].g.destination}")
-        return ConnectionGraphs(conn["id"], title, conn["duration"], dict(conn["states"]),
+        states = {role: None if path is None else list(zip(conn["state_times"][role], path))
+                  for role, path in conn["states"].items()}
+        return ConnectionGraphs(conn["id"], title, conn["duration"], states,
                                 {role: b.g for role, b in self.builders.items()})
 
 
-def graphs_for_file(path: str, result: Optional[Dict[str, Any]] = None,
+def graphs_for_file(path: Union[str, Sequence[str]], result: Optional[Dict[str, Any]] = None,
                     ids: Optional[Iterable[int]] = None) -> List[ConnectionGraphs]:
     """The graph data of every connection (or of those whose ``id`` is in ``ids``) of a capture.
 
-    ``result`` is ``analyze_file(path, all_frames=True)``'s (computed when not given): with
-    the default 20 frames per anomaly kind, only the first 20 segments of each kind are
-    marked.  Raises :class:`fastseg.capture.CaptureError` when the capture cannot be read.
+    ``path`` is what :func:`fastseg.analyze.analyze_file` takes: a capture, or the pieces of
+    one rotated capture in order.  ``result`` is ``analyze_file(path, all_frames=True)``'s
+    (computed when not given): with the default 20 frames per anomaly kind, only the first 20
+    segments of each kind are marked.  Raises :class:`fastseg.capture.CaptureError` when the
+    capture cannot be read.
     """
     if result is None:
         from fastseg.analyze import analyze_file
@@ -289,16 +297,44 @@ def graphs_for_file(path: str, result: Optional[Dict[str, Any]] = None,
     if not ordered:
         return []
     names: Dict[bytes, str] = {}
-    with capture.open_capture(path) as reader:
-        for rec in reader:
-            src_ip = names.get(rec.src) or names.setdefault(rec.src, str(ipaddress.ip_address(rec.src)))
-            dst_ip = names.get(rec.dst) or names.setdefault(rec.dst, str(ipaddress.ip_address(rec.dst)))
-            src, dst = (src_ip, rec.segment.src_port), (dst_ip, rec.segment.dst_port)
-            for built in by_pair.get((src, dst) if src <= dst else (dst, src), ()):
-                if built.first <= rec.frame <= built.last:
-                    built.add(rec, src)
-                    break
+    offset = 0  # frames of the pieces before this one: analyze_file numbers across them
+    for piece in [path] if isinstance(path, str) else path:
+        with capture.open_capture(piece) as reader:
+            for rec in reader:
+                src_ip = names.get(rec.src) or names.setdefault(rec.src, str(ipaddress.ip_address(rec.src)))
+                dst_ip = names.get(rec.dst) or names.setdefault(rec.dst, str(ipaddress.ip_address(rec.dst)))
+                src, dst = (src_ip, rec.segment.src_port), (dst_ip, rec.segment.dst_port)
+                frame = rec.frame + offset
+                for built in by_pair.get((src, dst) if src <= dst else (dst, src), ()):
+                    if built.first <= frame <= built.last:
+                        built.add(rec._replace(frame=frame) if offset else rec, src)
+                        break
+            offset += reader.frames
     return [built.result() for built in ordered]
+
+
+def state_spans(path: Sequence[Tuple[float, str]], duration: float
+                ) -> List[Tuple[float, float, Tuple[str, ...]]]:
+    """A side's state path as spans of time: ``(start, end, names)`` per distinct time.
+
+    ``names`` are the states entered at ``start``, in order; the side is in the last of them
+    until ``end`` (the next span's start, or ``duration`` for the last span), the others it
+    passed through within one frame (CLOSED, LISTEN and SYN-RECEIVED on a SYN, say).
+    """
+    spans: List[Tuple[float, float, Tuple[str, ...]]] = []
+    for time, name in path:
+        if spans and spans[-1][0] == time:
+            start, _, names = spans.pop()
+            spans.append((start, time, (*names, name)))
+        else:
+            if spans:
+                start, _, names = spans.pop()
+                spans.append((start, time, names))
+            spans.append((time, time, (name,)))
+    if spans:
+        start, _, names = spans.pop()
+        spans.append((start, max(start, duration), names))
+    return spans
 
 
 def thin(items: Sequence[Any], limit: int, value: Any, keep: Any = None,

@@ -148,6 +148,8 @@ def _details(file_index: int, conn: Dict[str, Any], graphs: Optional[ConnectionG
              f"{conn['last_frame']}, {conn['duration']:.6f} s.</p>", "<table>"]
     for role in ("client", "server"):
         states = conn["states"][role]
+        if states:
+            states = [f"{name} ({t:.6f} s)" for name, t in zip(states, conn["state_times"][role])]
         parts.append(f"<tr><th>{role}</th><td>{conn['segments'][role]} segments, "
                      f"{conn['bytes'][role]} bytes ({conn['unique_bytes'][role]} unique); "
                      f"options {_e(json.dumps(conn['options'][role]))}; states "
@@ -214,13 +216,15 @@ def render_report(results: List[Dict[str, Any]], *, graphs: bool = True,
             continue
         conns = result["connections"]
         other = ", ".join(f"{k} {v}" for k, v in result["other"].items()) or "none"
-        summary.append(f"<tr><td>{_e(name)}</td><td>{_e(result['format'])}</td>"
+        shown = name if "pieces" not in result else f"{name} (+{len(result['pieces']) - 1} pieces)"
+        summary.append(f"<tr><td>{_e(shown)}</td><td>{_e(result['format'])}</td>"
                        f"<td class='num'>{result['frames']}</td>"
                        f"<td class='num'>{result['tcp_segments']}</td>"
                        f"<td class='num'>{len(conns)}</td><td>{_e(other)}</td></tr>")
         drawn = conns[:budget] if graphs else []
         budget -= len(drawn)
-        pictures = {g.id: g for g in graphs_for_file(name, result, [c["id"] for c in drawn])} \
+        source = result.get("pieces", name)
+        pictures = {g.id: g for g in graphs_for_file(source, result, [c["id"] for c in drawn])} \
             if drawn else {}
         for conn in conns:
             ends.add(conn["end"]["kind"])

@@ -40,14 +40,16 @@ def write(results: List[Dict[str, Any]], *, plot_dir: Optional[str] = None,
     into ``plot_dir`` and/or write the HTML ``report``; the paths written.  Files whose
     analysis failed are listed in the report with their error and skipped otherwise.  With
     several files, picture names start with the file's position (``2-conn-1-client.svg``)."""
-    full = [r if "error" in r else analyze_file(r["file"], all_frames=True) for r in results]
+    full = [r if "error" in r else analyze_file(r.get("pieces", r["file"]), all_frames=True)
+            for r in results]
     written: List[str] = []
     if plot_dir is not None:
         for index, result in enumerate(full, 1):
             if "error" in result:
                 continue
             prefix = f"{index}-" if len(full) > 1 else ""
-            written += write_plots(graphs_for_file(result["file"], result), plot_dir, fmt, prefix)
+            graphs = graphs_for_file(result.get("pieces", result["file"]), result)
+            written += write_plots(graphs, plot_dir, fmt, prefix)
     if report is not None:
         write_report(report, full)
         written.append(os.fspath(report))

@@ -8,7 +8,7 @@ the same capture gives the same file) or PNG.  Per connection:
   sequence number to its end, the receiver's ACK line and window line (ACK + window), SACK
   blocks, the analysis' marks in their own colours, SYN/FIN/RST marked;
 - one "metrics" figure: throughput, RTT samples, bytes in flight (both directions) and the
-  state path of each side.
+  state path of each side as a timeline, all four on one time axis.
 
 Directions with more than :data:`DRAW_LIMIT` segments are thinned for drawing
 (:func:`fastseg.analyze.graphs.thin`); marked segments are always drawn.
@@ -21,7 +21,7 @@ import os
 from typing import Any, Dict, List, Tuple
 
 from fastseg._output import Output
-from fastseg.analyze.graphs import ConnectionGraphs, DirectionGraphs, thin
+from fastseg.analyze.graphs import ConnectionGraphs, DirectionGraphs, state_spans, thin
 from fastseg.errors import FastsegError
 
 __all__ = ["DRAW_LIMIT", "MARK_COLOURS", "PlotUnavailable", "metrics", "time_sequence",
@@ -43,6 +43,11 @@ _ACK = "#2ca02c"
 _WINDOW = "#b8a000"
 _SACK = "#17becf"
 _HOLE = "#c7c7c7"
+_ARROW = "\u2192"
+#: States begun after this fraction of the connection's duration are labelled from their end.
+_LATE = 0.8
+#: Offsets from a state bar's middle at which its names are written, in turn.
+_LEVELS = (-0.25, 0.0, 0.25)
 _FLAG_STYLE = {"S": ("#2ca02c", "^", "SYN"), "F": ("#1f77b4", "s", "FIN"), "R": ("#d62728", "X", "RST")}
 FORMATS = ("svg", "png")
 
@@ -139,7 +144,7 @@ def metrics(graphs: ConnectionGraphs, fmt: str = "svg") -> bytes:
     """Throughput, RTT, bytes in flight (both directions) and the state paths, one figure."""
     _, Figure = _matplotlib()
     fig = Figure(figsize=(10, 9))
-    axes = fig.subplots(4, 1)
+    axes = fig.subplots(4, 1, sharex=True)
     colours = {"client": "#1f77b4", "server": "#ff7f0e"}
     for role, d in graphs.directions.items():
         label = f"{role}: {d.source} \u2192 {d.destination}"
@@ -161,22 +166,30 @@ def metrics(graphs: ConnectionGraphs, fmt: str = "svg") -> bytes:
     for ax, name in zip(axes[:3], ("throughput (Mbit/s)", "RTT (ms)", "bytes in flight")):
         ax.set_ylabel(name, fontsize=9)
         ax.grid(True, alpha=0.3)
-        ax.set_xlabel("time (s)", fontsize=8)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="upper right")
-    states = axes[3]
-    for row, role in enumerate(("client", "server")):
-        path = graphs.states.get(role) or []
-        for i, state in enumerate(path):
-            states.barh(row, 1, left=i, color=colours[role], alpha=0.25 + 0.5 * (i % 2),
-                        edgecolor="#ffffff")
-            states.text(i + 0.5, row, state, ha="center", va="center", fontsize=7)
-    states.set_yticks([0, 1], ["client", "server"])
-    states.set_xticks([])
-    states.set_xlabel("state path of each side's fastseg.conn replica, in order", fontsize=8)
+    _state_timeline(axes[3], graphs, colours)
     fig.suptitle(graphs.title, fontsize=10)
     fig.tight_layout()
     return _render(fig, fmt)
+
+
+def _state_timeline(ax: Any, graphs: ConnectionGraphs, colours: Dict[str, str]) -> None:
+    """Each side's state path on the connection's time axis: one bar per state held, its name
+    (with the states passed through in the same frame before it) written at its start."""
+    for row, role in enumerate(("client", "server")):
+        spans = state_spans(graphs.states.get(role) or [], graphs.duration)
+        for i, (start, end, names) in enumerate(spans):
+            ax.barh(row, end - start, left=start, color=colours[role],
+                    alpha=0.25 + 0.5 * (i % 2), edgecolor="#ffffff")
+            # names on three levels in turn, so short neighbours do not overprint; those of
+            # states begun in the last fifth end at their bar's end, not past the axis
+            late = start > _LATE * graphs.duration
+            ax.text(end if late else start, row + _LEVELS[i % len(_LEVELS)],
+                    _ARROW.join(names), ha="right" if late else "left", va="center",
+                    fontsize=6, clip_on=True)
+    ax.set_yticks([0, 1], ["client", "server"])
+    ax.set_xlabel("time (s): each side's state in its fastseg.conn replica", fontsize=8)
 
 
 def write_plots(graphs: List[ConnectionGraphs], directory: str, fmt: str = "svg",

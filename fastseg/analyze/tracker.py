@@ -160,7 +160,8 @@ class Side:
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         self.replica: Optional[Connection] = None
-        self.in_flight: Deque[Tuple[int, Segment]] = deque()  # segments on their way to this side
+        # segments on their way to this side: (frame, segment, capture time)
+        self.in_flight: Deque[Tuple[int, Segment, float]] = deque()
         self.syn: Optional[Segment] = None          # first SYN (or SYN-ACK) sent
         self.wscale: Optional[int] = None           # its window scale option
         self.syn_ack = False
@@ -184,6 +185,17 @@ class Side:
         self.right_edge: Optional[int] = None       # highest ack + window (wrapped)
         self.last_window = -1
         self.events: Dict[str, int] = {}
+        self.state_times: List[float] = []          # when each replica.history entry was entered
+
+
+def _stamp_states(side: Side, when: float) -> None:
+    """Give the states ``side``'s replica entered since the last call the time ``when``: the
+    capture time of the frame that made it enter them (never before an earlier state's)."""
+    replica = side.replica
+    if replica is not None and len(replica.history) > len(side.state_times):
+        if side.state_times:
+            when = max(when, side.state_times[-1])
+        side.state_times += [when] * (len(replica.history) - len(side.state_times))
 
 
 class TrackedConnection:
@@ -314,8 +326,9 @@ class TrackedConnection:
             return
         self.note("rejected", sender, frame, reason)
 
-    def _deliver(self, receiver: Side, frame_segment: Tuple[int, Segment], now: float) -> None:
-        frame, segment = frame_segment
+    def _deliver(self, receiver: Side, frame_segment: Tuple[int, Segment, float],
+                 now: float) -> None:
+        frame, segment, captured = frame_segment
         sender = self.other(receiver.endpoint)
         replica = receiver.replica
         if replica is None:
@@ -324,6 +337,7 @@ class TrackedConnection:
         replica.receive(segment, now, remote_ip=sender.endpoint[0])
         self._drain(receiver, sender, frame, before, segment)
         self._flush(receiver, now)
+        _stamp_states(receiver, captured)
 
     def _deliver_covered(self, receiver: Side, ack: Optional[int], now: float) -> None:
         """Deliver, in order, the in-flight segments that ``ack`` shows have arrived
@@ -364,9 +378,11 @@ class TrackedConnection:
         if flags & _ACK:
             self._deliver_covered(sender, segment.ack, now)
         self._sender_calls(segment, sender, receiver, now, frame)
-        receiver.in_flight.append((frame, segment))
+        receiver.in_flight.append((frame, segment, now))
         if len(receiver.in_flight) > _IN_FLIGHT_LIMIT:
             self._deliver(receiver, receiver.in_flight.popleft(), now)
+        for side in self.sides.values():
+            _stamp_states(side, now)
 
     def finish(self) -> None:
         """End of capture: everything still in flight arrives, in capture order."""
@@ -377,6 +393,8 @@ class TrackedConnection:
             if b.in_flight and (not a.in_flight or b.in_flight[0][0] < a.in_flight[0][0]):
                 a, b = b, a
             self._deliver(a, a.in_flight.popleft(), self.clock)
+        for side in self.sides.values():
+            _stamp_states(side, self.clock)
 
     def _sender_calls(self, segment: Segment, sender: Side, receiver: Side, now: float,
                       frame: int) -> None:
@@ -702,6 +720,8 @@ def summarize(conn: TrackedConnection) -> Dict[str, Any]:
         "end": _ending(conn, client, server, role),
         "states": by_role(lambda s: [st.value for st in s.replica.history]
                           if s.replica is not None else None),
+        "state_times": by_role(lambda s: [round(t - conn.start, 9) for t in s.state_times]
+                               if s.replica is not None else None),
         "anomalies": anomalies,
         "rejected": dict(sorted(conn.rejections.items())),
     }

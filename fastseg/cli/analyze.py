@@ -206,10 +206,9 @@ def _run(argv: Sequence[str]) -> int:
     if args.plot is not None or args.report is not None:
         from fastseg.analyze import pictures
 
-        if args.rotated:
-            raise UsageError("--plot and --report do not draw a rotated capture yet")
         try:
-            pictures.check([_name(unit) for unit in paths], args.report)
+            pictures.check(args.files if args.rotated else [_name(unit) for unit in paths],
+                           args.report)
         except ValueError as exc:  # a pipe (read twice), or the report is an input
             raise UsageError(str(exc)) from None
     if args.scheduler is not None:
