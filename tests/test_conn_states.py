@@ -387,6 +387,33 @@ def test_zero_window_and_probe(impl):
     assert client.snd_wnd > 0
 
 
+def test_acks_stay_inside_a_zero_window_after_a_probe(impl):
+    """The probe's byte is past the peer's zero window, so an ACK that starts after it is
+    unacceptable there (RFC 9293 §3.10.7.4: only SEG.SEQ = RCV.NXT is) and its
+    acknowledgment would be lost: while the byte is outstanding, an ACK starts at the
+    window's right edge (Linux's tcp_acceptable_seq), and the peer's data is acknowledged."""
+    config = Config(receive_buffer=4000)
+    link = established(impl, config)
+    client, server = link.a, link.b
+    client.send(b"q" * 6000)
+    link.run_until(lambda: server.rcv_wnd == 0)
+    link.now = client.next_deadline()
+    client.handle_timeout(link.now)
+    (probe,) = [seg for seg in client.segments_to_send(link.now) if seg.payload]
+    link.deliver(client, probe)
+    link.deliver(server, server.segments_to_send(link.now)[-1])  # the probe refused
+    assert client.snd_nxt == seq_add(client.snd_una, 1) and client.snd_wnd == 0
+    server.send(b"reply while the client's bytes wait")
+    (data,) = server.segments_to_send(link.now)
+    link.deliver(server, data)
+    link.now += CONFIG.delayed_ack
+    client.handle_timeout(link.now)
+    (ack,) = client.segments_to_send(link.now)
+    assert ack.seq == client.snd_una == server.rcv_nxt and not ack.payload
+    link.deliver(client, ack)
+    assert server.snd_una == server.snd_nxt  # the reply is acknowledged
+
+
 # ---------------------------------------------------------------- close
 
 

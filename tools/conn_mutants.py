@@ -227,7 +227,9 @@ MUTANTS = (
     Mutant("ts_recent_never_updated_by_prediction", ARRIVAL,
            "self._ts_recent = stamps[0]  # RFC 7323 §4.3 (not older: PAWS passed)", "pass"),
     Mutant("pure_ack_from_snd_nxt", CONNECTION,
-           "self._segment(ACK, self._snd_max)", "self._segment(ACK, self._snd_nxt)"),
+           "return self._snd_max if seq_le", "return self._snd_nxt if seq_le"),
+    Mutant("pure_ack_past_the_zero_window", CONNECTION,
+           "return self._snd_max if seq_le(self._snd_max, edge) else edge", "return self._snd_max"),
     # ---------------------------------------------------------------- sending policy
     Mutant("nagle_removed", SENDING,
            "return not (self.config.nagle and self._snd_nxt != self._snd_una)", "return True"),

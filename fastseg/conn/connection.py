@@ -25,7 +25,7 @@ from fastseg.conn.events import DataReceived, Event
 from fastseg.conn.states import State, StateError
 from fastseg.conn.timers import Timer
 from fastseg.segment import Segment
-from fastseg.seq import seq_add
+from fastseg.seq import seq_add, seq_le
 
 __all__ = ["Connection"]
 
@@ -210,13 +210,23 @@ class Connection(Arrival):
             peer = self._peer
             out.extend([(segment, peer) for segment in self._transmit(now)])
         if self._ack_pending and self._state.synchronized:
-            # A pure ACK carries SND.MAX, not SND.NXT: after a timeout rolls SND.NXT back,
-            # the peer may hold everything up to SND.MAX and would drop an ACK from the past
-            # as unacceptable, answering with an ACK of its own: two sides rolled back at once
-            # would trade unacceptable ACKs forever (4.4BSD's tcp_output does the same).
-            out.append((self._segment(ACK, self._snd_max), self._peer))
+            out.append((self._segment(ACK, self._pure_ack_seq()), self._peer))
             self._ack_sent()
         return out if addressed else [segment for segment, _ in out]
+
+    def _pure_ack_seq(self) -> int:
+        """SEG.SEQ of a pure ACK: SND.MAX, but never past the peer's window (SND.UNA + SND.WND).
+
+        Not SND.NXT: after a timeout rolls SND.NXT back, the peer may hold everything up to
+        SND.MAX and would drop an ACK from the past as unacceptable, answering with an ACK
+        of its own: two sides rolled back at once would trade unacceptable ACKs forever
+        (4.4BSD's tcp_output does the same).  Not past the window: with a zero-window
+        probe's byte outstanding, only SEG.SEQ = RCV.NXT is acceptable (RFC 9293
+        §3.10.7.4), and the peer would drop the ACK, acknowledgment and all (Linux's
+        tcp_acceptable_seq makes the same choice).
+        """
+        edge = seq_add(self._snd_una, self._snd_wnd)
+        return self._snd_max if seq_le(self._snd_max, edge) else edge
 
     # ------------------------------------------------------------ timers
 
