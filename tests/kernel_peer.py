@@ -97,6 +97,7 @@ NAMESPACE_PREFIX = "fastseg_k_"
 #: The kernel's addresses inside the namespace, and the ones userspace pretends to own.
 KERNEL_ADDR4, USER_ADDR4 = "10.77.0.1", "10.77.0.2"
 KERNEL_ADDR6, USER_ADDR6 = "fd00:77::1", "fd00:77::2"
+IPV6_MIN_MTU = 1280  #: below it the device has IPv4 only
 
 IPPROTO_TCP = 6
 _IPV6_EXTENSION_HEADERS = (0, 43, 60)  # hop-by-hop, routing, destination options
@@ -754,7 +755,7 @@ class KernelPeer:
 
     ``ipv6`` picks which pair of addresses :attr:`kernel_addr` and
     :attr:`user_addr` are (both families are configured either way).  ``mtu``
-    sets the TUN device's MTU (so the kernel's MSS is ``mtu - 40`` for IPv4,
+    sets the TUN device's MTU (IPv4 only below 1280; the kernel's MSS is ``mtu - 40`` for IPv4,
     ``mtu - 60`` for IPv6).  ``sysctls`` are set in the namespace before the
     device is made, e.g. ``{"net.ipv4.tcp_timestamps": 0}``.  ``record=False``
     keeps no :attr:`trace` (for bulk transfers).
@@ -813,9 +814,12 @@ class KernelPeer:
                 "link set lo up",
                 f"link set {self.ifname} mtu {self.mtu}",
                 f"addr add {KERNEL_ADDR4}/24 dev {self.ifname}",
-                f"addr add {KERNEL_ADDR6}/64 dev {self.ifname} nodad",
                 f"link set {self.ifname} up",
             ]
+            if self.mtu >= IPV6_MIN_MTU:  # below it the kernel turns IPv6 off on the device
+                commands.insert(3, f"addr add {KERNEL_ADDR6}/64 dev {self.ifname} nodad")
+            elif self.ipv6:
+                raise KernelPeerError(f"IPv6 needs an MTU of at least {IPV6_MIN_MTU} (RFC 8200 §5)")
             self._ip("-n", self.namespace, "-batch", "-", stdin="\n".join(commands) + "\n")
         except BaseException:
             self.close()

@@ -44,6 +44,7 @@ class Driver:
         self.events: List[Event] = []
         self.data = bytearray()
         self.held: List[Segment] = []  # kernel segments we keep back on purpose
+        self.reading = True  # False: events wait, so the receive window closes
 
     def flush(self) -> None:
         for segment in self.conn.segments_to_send(time.monotonic()):
@@ -60,7 +61,7 @@ class Driver:
         if segment is not None and not self.drop("in", segment):
             self.conn.receive(segment, now, remote_ip=self.peer.kernel_addr)
         self.conn.handle_timeout(now)
-        while (event := self.conn.next_event()) is not None:
+        while self.reading and (event := self.conn.next_event()) is not None:
             self.events.append(event)
             if isinstance(event, DataReceived):
                 self.data += event.data
@@ -69,8 +70,8 @@ class Driver:
     def until(self, done: Callable[[], bool], what: str) -> None:
         while not done():
             if time.monotonic() > self.deadline:
-                pytest.fail(f"timed out waiting for {what}: state {self.conn.state.value}\n"
-                            + self.peer.format_trace())
+                pytest.fail(f"timed out waiting for {what}: state {self.conn.state.value}, "
+                            f"last events {self.events[-3:]}\n" + self.peer.format_trace())
             self.step()
 
     def send_all(self, data: bytes) -> None:
