@@ -600,8 +600,9 @@ class ConnectionTracker:
 
     def add(self, rec: Any) -> None:
         segment: Segment = rec.segment
-        src = (self._name(rec.src), segment.src_port)
-        dst = (self._name(rec.dst), segment.dst_port)
+        names = self._names  # the address texts seen (never empty strings), else made once
+        src = (names.get(rec.src) or self._name(rec.src), segment.src_port)
+        dst = (names.get(rec.dst) or self._name(rec.dst), segment.dst_port)
         key = (src, dst) if src <= dst else (dst, src)
         conn = self._current.get(key)
         flags = int(segment.flags)
