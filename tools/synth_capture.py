@@ -7,7 +7,7 @@ Usage::
 
 Each connection is a client on 10.1.x.y talking to a server on 10.2.0.1:80: a three-way
 handshake with MSS, window scale, SACK-permitted and timestamps (RFC 9293 §3.5, RFC 7323),
-a small request, a reply that is small or bulk (MSS-sized segments, the client ACKing
+a small request, a reply that is small or bulk (full-sized segments, the client ACKing
 every second one, RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2), and a FIN exchange started by
 the client.  A fraction of the reply segments are "lost after the capture point" and sent
 again later (a retransmission), so the analysis sees some loss.  ``open`` connections run
@@ -27,7 +27,11 @@ from typing import BinaryIO, Iterator, List, Optional, Tuple
 
 SERVER = bytes((10, 2, 0, 1))
 SERVER_PORT = 80
-MSS = 1448
+#: The MSS each side announces (an Ethernet MTU of 1500 less 40 bytes of fixed headers), and
+#: the payload of a full segment: the MSS less the 12 bytes of the timestamps option, as Linux
+#: sends (RFC 6691 §2: options on a segment come out of the MSS).
+MSS = 1460
+FULL = MSS - 12
 _SYN, _RST, _PSH, _ACK, _FIN = 0x02, 0x04, 0x08, 0x10, 0x01
 _TCP = struct.Struct("!HHIIBBHHH")
 _IP = struct.Struct("!BBHHHBBH4s4s")
@@ -88,12 +92,12 @@ def _connection(rng: random.Random, index: int, bulk: float, loss: float) -> Ite
     request = rng.randint(60, 400)
     yield c2s(cs, ss, _ACK | _PSH, request)
     cs += request
-    reply = rng.randint(100 * MSS, 400 * MSS) if rng.random() < bulk else rng.randint(200, 4 * MSS)
+    reply = rng.randint(100 * FULL, 400 * FULL) if rng.random() < bulk else rng.randint(200, 4 * FULL)
     sent = 0
     lost: List[Tuple[int, int]] = []
     unacked = 0
     while sent < reply:
-        n = min(MSS, reply - sent)
+        n = min(FULL, reply - sent)
         if rng.random() < loss:
             lost.append((ss + sent, n))
         else:

@@ -96,18 +96,19 @@ def analyze_file(path: Union[str, Sequence[str]], progress: Optional[Progress] =
     other: Counter[str] = Counter()
     tcp = frames = done = 0
     formats: List[str] = []
+    add, released, record_type = tracker.add, tracker.released, capture.TcpRecord
     for piece in paths:
         with _open(piece) as file:
             reader = capture.open_capture(file, include_other=True)
             formats.append(reader.format)
             for n, rec in enumerate(reader, 1):
-                if isinstance(rec, capture.TcpRecord):
+                if isinstance(rec, record_type):
                     tcp += 1
-                    tracker.add(rec._replace(frame=rec.frame + frames) if frames else rec)
-                    if tracker.released:
-                        for conn in tracker.released:
+                    add(rec._replace(frame=rec.frame + frames) if frames else rec)
+                    if released:
+                        for conn in released:
                             emit(summarize(conn))
-                        tracker.released.clear()
+                        released.clear()
                 else:
                     other[str(rec.kind)] += 1
                 if progress is not None and n % PROGRESS_EVERY == 0:

@@ -154,14 +154,18 @@ def _no_isn(now: float, local: Endpoint, remote: Endpoint) -> int:
     return 0  # never used: every replica is given the ISS seen on the wire
 
 
+#: A segment on its way to a side: (frame, segment, the acknowledgment number that shows it
+#: arrived, whether it is a RST, its capture time).
+InFlight = Tuple[int, Segment, int, bool, float]
+
+
 class Side:
     """What one endpoint of a connection sent, and its replica."""
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
         self.replica: Optional[Connection] = None
-        # segments on their way to this side: (frame, segment, capture time)
-        self.in_flight: Deque[Tuple[int, Segment, float]] = deque()
+        self.in_flight: Deque[InFlight] = deque()   # segments on their way to this side
         self.syn: Optional[Segment] = None          # first SYN (or SYN-ACK) sent
         self.wscale: Optional[int] = None           # its window scale option
         self.syn_ack = False
@@ -208,6 +212,8 @@ class TrackedConnection:
         # A socket connected to itself (same address and port at both ends, RFC 9293
         # §3.5 simultaneous open with itself) is one side, its own peer.
         self.sides: Dict[Endpoint, Side] = {first: Side(first), second: Side(second)}
+        # endpoint -> the other side (no reference between the sides: no cycle to collect)
+        self.peers: Dict[Endpoint, Side] = {first: self.sides[second], second: self.sides[first]}
         self.first_sender = first
         self.opener: Optional[Endpoint] = None      # sender of the first SYN without ACK
         self.passive: Optional[Endpoint] = None     # sender of the first SYN-ACK
@@ -229,10 +235,7 @@ class TrackedConnection:
 
     def other(self, endpoint: Endpoint) -> Side:
         """The peer of ``endpoint``'s side: the side itself on a self-connected socket."""
-        for ep, side in self.sides.items():
-            if ep != endpoint:
-                return side
-        return self.sides[endpoint]
+        return self.peers[endpoint]
 
     def note(self, kind: str, sender: Side, frame: int, detail: Optional[str] = None) -> None:
         entry = self.anomalies.setdefault(kind, {"count": 0, "by": {}, "frames": [],
@@ -326,61 +329,68 @@ class TrackedConnection:
             return
         self.note("rejected", sender, frame, reason)
 
-    def _deliver(self, receiver: Side, frame_segment: Tuple[int, Segment, float],
-                 now: float) -> None:
-        frame, segment, captured = frame_segment
-        sender = self.other(receiver.endpoint)
+    def _deliver(self, receiver: Side, entry: InFlight, now: float) -> None:
         replica = receiver.replica
         if replica is None:
             return
+        frame, segment = entry[0], entry[1]
+        sender = self.peers[receiver.endpoint]
         before = replica.rcv_nxt
         replica.receive(segment, now, remote_ip=sender.endpoint[0])
         self._drain(receiver, sender, frame, before, segment)
-        self._flush(receiver, now)
-        _stamp_states(receiver, captured)
+        replica.segments_to_send(now)  # what it answers is discarded (see _flush)
+        _stamp_states(receiver, entry[4])
 
     def _deliver_covered(self, receiver: Side, ack: Optional[int], now: float) -> None:
         """Deliver, in order, the in-flight segments that ``ack`` shows have arrived
         (all of them when ``ack`` is None)."""
         queue = receiver.in_flight
         while queue and receiver.replica is not None:
-            segment = queue[0][1]
             if ack is not None:
-                # A SYN has arrived once its SYN is acknowledged, whether or not its data was.
-                end = seq_add(segment.seq, 1 if int(segment.flags) & _SYN else segment.seg_len)
-                if not seq_le(end, ack) and not (int(segment.flags) & _RST and segment.seq == ack):
+                _, segment, arrived_at, rst, _ = queue[0]
+                if not seq_le(arrived_at, ack) and not (rst and segment.seq == ack):
                     break
             self._deliver(receiver, queue.popleft(), now)
 
     # ------------------------------------------------------------ a segment
 
     def add(self, rec: Any, sender_ep: Endpoint) -> None:
-        segment: Segment = _as_sent(rec)
+        checksum_ok: Optional[bool] = rec.checksum_ok
+        segment: Segment = rec.segment if checksum_ok else _as_sent(rec)
         frame: int = rec.frame
-        self.clock = now = max(self.clock, rec.timestamp)
+        timestamp: float = rec.timestamp
+        if timestamp > self.clock:
+            self.clock = timestamp
+        now = self.clock
         self.last_frame, self.end = frame, now
         sender = self.sides[sender_ep]
-        receiver = self.other(sender_ep)
+        receiver = self.peers[sender_ep]
         sender.segments += 1
         flags = int(segment.flags)
+        payload = len(segment.payload)
+        length = payload + (1 if flags & _SYN else 0) + (1 if flags & _FIN else 0)  # seg_len
 
-        if rec.checksum_ok is False:
+        if checksum_ok is False:
             self.note("checksum_offloaded" if _offloaded(rec) else "bad_checksum", sender, frame)
-        elif rec.checksum_ok is None:
+        elif checksum_ok is None:
             self.note("truncated", sender, frame)
         if segment.anomalies:
             self.note("malformed_options", sender, frame, str(segment.anomalies[0]))
-        sender.payload_bytes += len(segment.payload)
-        self._sequence(segment, sender, receiver, frame)
-        self._windows(segment, sender, receiver, frame)
+        sender.payload_bytes += payload
+        self._sequence(segment, flags, length, payload, sender, frame)
+        self._windows(segment, flags, payload, sender, receiver, frame)
 
         # What the sender had received by now: everything its ACK covers.
-        if flags & _ACK:
+        if flags & _ACK and sender.in_flight:
             self._deliver_covered(sender, segment.ack, now)
-        self._sender_calls(segment, sender, receiver, now, frame)
-        receiver.in_flight.append((frame, segment, now))
-        if len(receiver.in_flight) > _IN_FLIGHT_LIMIT:
-            self._deliver(receiver, receiver.in_flight.popleft(), now)
+        if payload or flags & (_SYN | _FIN | _RST):  # a pure ACK calls nothing
+            self._sender_calls(segment, flags, sender, receiver, now, frame)
+        # A SYN has arrived once its SYN is acknowledged, whether or not its data was.
+        arrived_at = seq_add(segment.seq, 1 if flags & _SYN else length)
+        in_flight = receiver.in_flight
+        in_flight.append((frame, segment, arrived_at, bool(flags & _RST), now))
+        if len(in_flight) > _IN_FLIGHT_LIMIT:
+            self._deliver(receiver, in_flight.popleft(), now)
         for side in self.sides.values():
             _stamp_states(side, now)
 
@@ -396,10 +406,9 @@ class TrackedConnection:
         for side in self.sides.values():
             _stamp_states(side, self.clock)
 
-    def _sender_calls(self, segment: Segment, sender: Side, receiver: Side, now: float,
-                      frame: int) -> None:
+    def _sender_calls(self, segment: Segment, flags: int, sender: Side, receiver: Side,
+                      now: float, frame: int) -> None:
         """Replay what the sender did as user calls on its replica."""
-        flags = int(segment.flags)
         if flags & _SYN and flags & _ACK and segment.payload:
             self.note("syn_data", sender, frame)
         if flags & _SYN and sender.syn is None:
@@ -466,24 +475,25 @@ class TrackedConnection:
 
     # ------------------------------------------------------------ sequence analysis
 
-    def _sequence(self, segment: Segment, sender: Side, receiver: Side, frame: int) -> None:
-        flags = int(segment.flags)
+    def _sequence(self, segment: Segment, flags: int, length: int, payload: int, sender: Side,
+                  frame: int) -> None:
+        """The sequence analysis of a segment of ``length`` (its seg_len) with ``payload``
+        bytes: FIN and RST bookkeeping, then what this sender sent before."""
         if flags & _FIN and sender.fin_frame is None:
             sender.fin_frame = frame
-            sender.fin_seq = seq_add(segment.seq, segment.seg_len - 1)
+            sender.fin_seq = seq_add(segment.seq, length - 1)
             sender.fin_ack = segment.ack if flags & _ACK else None
-        elif sender.fin_seq is not None and (segment.payload or flags & _FIN):
-            end = seq_add(segment.seq, segment.seg_len - (1 if flags & _FIN else 0))
+        elif sender.fin_seq is not None and (payload or flags & _FIN):
+            end = seq_add(segment.seq, length - (1 if flags & _FIN else 0))
             if seq_gt(end, sender.fin_seq):
                 self.note("data_after_fin", sender, frame)
         if flags & _RST:
             if sender.rst_frame is None:
                 sender.rst_frame = frame
             return
-        length = segment.seg_len
         if sender.hi is None:
             sender.hi, sender.hi_wrapped = length, seq_add(segment.seq, length)
-            sender.unique_bytes += len(segment.payload)
+            sender.unique_bytes += payload
             sender.recent.append(hash(segment))
             return
         start = sender.hi + seq_diff(segment.seq, sender.hi_wrapped)
@@ -491,12 +501,16 @@ class TrackedConnection:
         fingerprint = hash(segment)
         duplicate = length > 0 and fingerprint in sender.recent
         sender.recent.append(fingerprint)
-        if length == 0 or (length == 1 and len(segment.payload) == 1 and start == sender.hi - 1):
+        if length == 0 or (length == 1 and payload == 1 and start == sender.hi - 1):
             if start == sender.hi - 1 and not flags & (_SYN | _FIN):
                 self.note("keep_alive", sender, frame)
             return
+        if start == sender.hi:  # in order: nothing below the highest to fill or count again
+            sender.unique_bytes += payload
+            sender.hi, sender.hi_wrapped = end, seq_add(segment.seq, length)
+            return
         pstart = start + (1 if flags & _SYN else 0)
-        pend = pstart + len(segment.payload)
+        pend = pstart + payload
         filled = self._fill_holes(sender, start, min(end, sender.hi))
         new_payload = max(0, pend - max(pstart, sender.hi)) + self._overlap_removed(
             filled, pstart, pend)
@@ -541,12 +555,11 @@ class TrackedConnection:
     def _overlap_removed(filled: Iterable[Tuple[int, int]], pstart: int, pend: int) -> int:
         return sum(max(0, min(b, pend) - max(a, pstart)) for a, b in filled)
 
-    def _windows(self, segment: Segment, sender: Side, receiver: Side, frame: int) -> None:
-        flags = int(segment.flags)
+    def _windows(self, segment: Segment, flags: int, payload: int, sender: Side, receiver: Side,
+                 frame: int) -> None:
         if segment.window == 0 and not flags & (_SYN | _FIN | _RST):
             self.note("zero_window", sender, frame)
         # Data beyond the window the receiver last offered (scaled when both SYNs agreed).
-        payload = len(segment.payload)
         if payload and receiver.right_edge is not None and not flags & _SYN:
             end = seq_add(segment.seq, payload)
             if seq_gt(end, receiver.right_edge):
@@ -603,8 +616,9 @@ class ConnectionTracker:
 
     def add(self, rec: Any) -> None:
         segment: Segment = rec.segment
-        src = (self._name(rec.src), segment.src_port)
-        dst = (self._name(rec.dst), segment.dst_port)
+        names = self._names  # the address texts seen (never empty strings), else made once
+        src = (names.get(rec.src) or self._name(rec.src), segment.src_port)
+        dst = (names.get(rec.dst) or self._name(rec.dst), segment.dst_port)
         key = (src, dst) if src <= dst else (dst, src)
         conn = self._current.get(key)
         flags = int(segment.flags)

@@ -135,6 +135,9 @@ class Sender(Tcb):
         # a replica's sender already chose what went out: no window holds it back
         window_end = buffered if self._replay else seq_diff(seq_add(self._snd_una, usable), data_start)
         start = seq_diff(self._snd_nxt, data_start)
+        if start >= buffered and (self._fin_sent or not self._fin_queued):
+            self._arm_persist(now)  # nothing to send: no header fields to work out
+            return out
         probed = False
         fields = self._fields()
         while start < buffered:
