@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Optional
 
 import pytest
-from connlink import CLIENT, CONFIG, SERVER, drain, established, in_state, pair
+from connlink import CLIENT, CONFIG, SERVER, drain, established, in_state, pair, received
 
 from fastseg import Flags, OptionKind, Segment
 from fastseg.conn import (
@@ -260,3 +260,80 @@ def test_timeout_shrinks_the_window_to_one_segment(impl):
     client.handle_timeout(due)
     again = [segment for segment in client.segments_to_send(due) if segment.payload]
     assert [segment.seq for segment in again] == [first[0].seq]
+
+
+# ---------------------------------------------------------------- what header prediction must check too
+
+
+@pytest.mark.parametrize("src_port, dst_port", [(SERVER[1] + 1, CLIENT[1]), (SERVER[1], CLIENT[1] + 1)])
+def test_data_for_another_port_pair_is_not_taken(impl, src_port, dst_port):
+    """RFC 9293 §3.10.7: a segment is processed by the connection its ports name.  One at
+    RCV.NXT with the right ACK but another source or destination port is not this
+    connection's, however predictable it looks."""
+    link = established(impl)
+    client, server = link.a, link.b
+    server.send(b"x" * 100)
+    (segment,) = server.segments_to_send(link.now)
+    before = client.rcv_nxt
+    link.deliver(server, segment.replace(src_port=src_port, dst_port=dst_port))
+    assert client.rcv_nxt == before
+    assert rejections(client) == ["not addressed to this connection"]
+
+
+def test_a_segment_taken_sets_the_clock(impl):
+    """The time a segment arrives is the connection's clock: an earlier one afterwards is
+    refused (ValueError), as after any other call."""
+    link = established(impl)
+    client, server = link.a, link.b
+    server.send(b"x" * 100)
+    link.now = 5.0
+    link.deliver(server, server.segments_to_send(link.now)[0])
+    assert received(drain(client)) == b"x" * 100
+    with pytest.raises(ValueError, match="time went backwards"):
+        client.handle_timeout(4.0)
+
+
+def test_a_flight_times_its_first_segment(impl):
+    """RFC 6298 §3: of segments sent together, the first is timed, so that the ACK of the
+    first two gives a round-trip sample."""
+    link = established(impl)
+    client, server = link.a, link.b
+    client.send(bytes(3 * client._smss))
+    flight = client.segments_to_send(link.now)
+    assert len(flight) == 3
+    srtt = client._rto.srtt
+    link.now += 0.1
+    for segment in flight[:2]:
+        link.deliver(client, segment)
+    (ack,) = server.segments_to_send(link.now)  # every second segment is ACKed at once
+    link.deliver(server, ack)
+    assert client._rto.srtt != srtt
+
+
+def test_resent_data_in_a_flight_is_not_timed(impl):
+    """RFC 6298 §3 (Karn): after a timeout a flight may resend data and send new data; only
+    the new is timed, so the ACK of the resent part gives no round-trip sample."""
+    link = established(impl)
+    client, server = link.a, link.b
+    mss = client._smss
+    client.send(bytes(2 * mss))
+    assert len(client.segments_to_send(link.now)) == 2  # both lost
+    link.now = client.next_deadline()
+    client.handle_timeout(link.now)
+    client.send(bytes(mss))
+    (first,) = client.segments_to_send(link.now)  # cwnd is one segment after the timeout
+    link.deliver(client, first)
+    link.now += CONFIG.delayed_ack
+    server.handle_timeout(link.now)
+    for ack in server.segments_to_send(link.now):
+        link.deliver(server, ack)  # cwnd grows to two segments
+    srtt = client._rto.srtt
+    resent, new = client.segments_to_send(link.now)
+    assert resent.seq == seq_add(first.seq, mss) and new.seq == seq_add(resent.seq, mss)
+    link.now += 0.1
+    link.deliver(client, resent)
+    link.now += CONFIG.delayed_ack
+    server.handle_timeout(link.now)
+    for ack in server.segments_to_send(link.now):
+        link.deliver(server, ack)
+    assert client.snd_una == new.seq and client._rto.srtt == srtt

@@ -461,7 +461,8 @@ def _connection(w: Workload, impl: str) -> Case:
     module = twin(impl)
     moved, _ = w.derived(f"moved {impl}", lambda: connection.transfer(module, size))
     return Case("connection", impl, lambda: connection.transfer(module, size), moved,
-                lambda: [connection.transfer(module, size)], [(moved, connection.sent_digest(size))])
+                lambda: [connection.transfer(module, size, digest=True)],
+                [(moved, connection.sent_digest(size))])
 
 
 def _analyze(w: Workload, impl: str) -> Case:

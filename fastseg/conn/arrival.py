@@ -16,19 +16,24 @@ from fastseg.conn.bits import ACK, FIN, PSH, RST, SYN, URG
 from fastseg.conn.config import Endpoint
 from fastseg.conn.events import PeerFinished, Urgent
 from fastseg.conn.machine import StateMachine
-from fastseg.conn.states import State
-from fastseg.conn.timers import Timer
+from fastseg.conn.states import S
+from fastseg.conn.tcb import U32
+from fastseg.conn.timers import DELAYED_ACK
 from fastseg.segment import OptionKind, Segment
 from fastseg.seq import seq_add, seq_diff, seq_ge, seq_gt, seq_le, seq_lt
 
 __all__ = ["RECEIVING", "Arrival"]
 
-S = State
 #: States in which arriving data is delivered (RFC 9293 §3.10.7.4, seventh check).
 RECEIVING = (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2)
 #: Idle seconds after which TS.Recent no longer rejects older timestamps (RFC 7323 §5.5).
 PAWS_IDLE_LIMIT = 24 * 24 * 60 * 60
 NOP, TIMESTAMPS = int(OptionKind.NOP), int(OptionKind.TIMESTAMPS)
+#: The flags of a data segment or pure ACK that header prediction takes.
+ACK_PSH = ACK | PSH
+#: ``(a - b) & U32 > SEQ_HALF`` is ``seq_lt(a, b)`` without a call (RFC 9293 §3.4, the sign
+#: of the 32-bit difference, as ``fastseg.seq`` decides it).
+SEQ_HALF = (1 << 31) - 1
 #: What the first check lets through: (data inside the window, its offset past RCV.NXT,
 #: whether the FIN is inside the window too).
 Accepted = tuple[bytes, int, bool]
@@ -146,8 +151,6 @@ class Arrival(StateMachine):
 
     def _on_synchronized(self, segment: Segment, now: float) -> None:
         """RFC 9293 §3.10.7.4: the checks in order; each may end the segment's processing."""
-        if self.header_prediction and self._state is S.ESTABLISHED and self._predicted(segment, now):
-            return
         flags = int(segment.flags)
         accepted = self._check_sequence(segment, flags, now)
         if accepted is None:
@@ -170,39 +173,48 @@ class Arrival(StateMachine):
 
     def _predicted(self, segment: Segment, now: float) -> bool:
         """Header prediction: the common segment of a data transfer in ESTABLISHED, taken
-        with a few tests instead of the eight checks, to the same effect.
+        with a few tests instead of ``receive``'s steps and the eight checks, to the same
+        effect.
 
-        The segment carries ACK (PSH aside) and no other control bit, starts at RCV.NXT,
-        fits the receive window with nothing held for reassembly, passes PAWS (RFC 7323
-        §5.3) and acknowledges something in [SND.UNA, SND.MAX]: every check of §3.10.7.4
-        then passes, trims nothing, and comes down to the ACK's processing, the
-        timestamp, and delivering the text.  (The model is Jacobson's fast path,
-        RFC 1323 appendix A.)  Any other segment returns False having changed nothing,
-        for the checks to take it step by step.
+        The segment is addressed to this connection, carries ACK (PSH aside) and no other
+        control bit, starts at RCV.NXT, fits the receive window with nothing held for
+        reassembly, passes PAWS (RFC 7323 §5.3) and acknowledges something in
+        [SND.UNA, SND.MAX]: every check of §3.10.7.4 then passes, trims nothing, and
+        comes down to the ACK's processing, the timestamp, and delivering the text.  (The
+        model is Jacobson's fast path, RFC 1323 appendix A.)  The tests are on ints, in
+        32-bit wrap-around without calls.  Any other segment returns False having changed
+        nothing, for ``receive`` to take it step by step.
         """
-        seq, ack, data = segment.seq, segment.ack, segment.payload
-        if int(segment.flags) & ~PSH != ACK or seq != self._rcv_nxt or len(data) > self.rcv_wnd \
-                or not self._reassembly.empty or seq_lt(ack, self._snd_una) \
-                or seq_gt(ack, self._snd_max):
+        seq, ack, flags, remote = segment.seq, segment.ack, segment.flags, self.remote
+        una = self._snd_una
+        if (flags != ACK and flags != ACK_PSH) or seq != self._rcv_nxt or now < self._now \
+                or remote is None or segment.src_port != remote[1] \
+                or segment.dst_port != self.local[1] \
+                or (ack - una) & U32 > (self._snd_max - una) & U32:  # SND.UNA <= ack <= SND.MAX
+            return False
+        data = segment.payload
+        if len(data) > self.config.receive_buffer - self._unread or not self._reassembly.empty:
             return False
         stamps = None
         if self._ts_ok:
             stamps = _timestamps(segment)
-            if stamps is None or seq_lt(stamps[0], self._ts_recent):
+            if stamps is None or (stamps[0] - self._ts_recent) & U32 > SEQ_HALF:  # PAWS
                 return False
+        self._now = now
         window = segment.window << self._snd_shift
-        if ack != self._snd_una:
+        if ack != una:
             self._take_ack(ack, now)
-        elif not data and window == self._snd_wnd and self._snd_max != self._snd_una:
+        elif not data and window == self._snd_wnd and self._snd_max != una:
             self._on_duplicate_ack()
         self._update_send_window(seq, ack, window, now)
         if stamps is not None and seq_le(seq, self._last_ack_sent):
             self._ts_recent = stamps[0]  # RFC 7323 §4.3 (not older: PAWS passed)
             self._ts_recent_time = now
         if data:
-            self._rcv_nxt = seq_add(seq, len(data))
+            self._rcv_nxt = (seq + len(data)) & U32
             self._deliver(data)
             self._count_for_ack(now)
+        self._keepalive_restart(now)
         return True
 
     def _check_sequence(self, segment: Segment, flags: int, now: float) -> Optional[Accepted]:
@@ -407,8 +419,8 @@ class Arrival(StateMachine):
         self._unacked_segments += 1
         if self._unacked_segments >= 2 or self.rcv_wnd < self.config.mss:
             self._ack_pending = True
-        elif Timer.DELAYED_ACK not in self._timers:  # a running one keeps its deadline
-            self._timers[Timer.DELAYED_ACK] = now + self.config.delayed_ack
+        elif DELAYED_ACK not in self._timers:  # a running one keeps its deadline
+            self._timers[DELAYED_ACK] = now + self.config.delayed_ack
 
     def _deliver(self, data: bytes) -> None:
         """Hand in-order bytes to the caller.  Arrivals in a row become one DataReceived:

@@ -22,14 +22,13 @@ from fastseg.conn.arrival import RECEIVING, Arrival
 from fastseg.conn.bits import ACK
 from fastseg.conn.config import Config, Endpoint
 from fastseg.conn.events import DataReceived, Event
-from fastseg.conn.states import State, StateError
-from fastseg.conn.timers import Timer
+from fastseg.conn.states import S, StateError
+from fastseg.conn.timers import DELAYED_ACK, KEEPALIVE, PERSIST, RETRANSMIT, TIME_WAIT
 from fastseg.segment import Segment
 from fastseg.seq import seq_add, seq_le
 
 __all__ = ["Connection"]
 
-S = State
 #: States in which queued data may still be (re)transmitted.
 _SENDING = (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK)
 
@@ -149,6 +148,8 @@ class Connection(Arrival):
         ``remote_ip`` names the sender's address; a listening connection takes
         it as its remote, and resets to strangers are addressed with it.
         """
+        if self.header_prediction and self._state is S.ESTABLISHED and self._predicted(segment, now):
+            return
         self._advance(now)
         if segment.dst_port != self.local[1] or (
             self.remote is not None and self._state is not S.LISTEN
@@ -204,15 +205,16 @@ class Connection(Arrival):
         ``(segment, (ip, port))`` naming its destination: resets to strangers
         go elsewhere than ``remote``.  Never raises StateError."""
         self._advance(now)
-        out = self._outbox
+        queued = self._outbox  # resets and answers, addressed as they go
         self._outbox = []
-        if self._state in _SENDING:
-            peer = self._peer
-            out.extend([(segment, peer) for segment in self._transmit(now)])
+        out = self._transmit(now) if self._state in _SENDING else []  # to the remote
         if self._ack_pending and self._state.synchronized:
-            out.append((self._segment(ACK, self._pure_ack_seq()), self._peer))
+            out.append(self._segment(ACK, self._pure_ack_seq()))
             self._ack_sent()
-        return out if addressed else [segment for segment, _ in out]
+        if addressed:
+            peer = self._peer if out else None
+            return queued + [(segment, peer) for segment in out]
+        return [segment for segment, _ in queued] + out if queued else out
 
     def _pure_ack_seq(self) -> int:
         """SEG.SEQ of a pure ACK: SND.MAX, but never past the peer's window (SND.UNA + SND.WND).
@@ -239,17 +241,17 @@ class Connection(Arrival):
             if self._timers.get(timer, now + 1) > now:
                 continue  # an earlier timer in this batch cancelled it
             del self._timers[timer]
-            if timer is Timer.RETRANSMIT:
+            if timer is RETRANSMIT:
                 if self._count_retry():
                     self._retransmit(now)
                 else:
                     self._transition("timeout")
-            elif timer is Timer.DELAYED_ACK:
+            elif timer is DELAYED_ACK:
                 self._ack_pending = True
-            elif timer is Timer.PERSIST:
+            elif timer is PERSIST:
                 self._persist_fired(now)
-            elif timer is Timer.KEEPALIVE:
+            elif timer is KEEPALIVE:
                 if not self._keepalive_fired(now):
                     self._transition("timeout")
-            elif timer is Timer.TIME_WAIT:
+            elif timer is TIME_WAIT:
                 self._transition("time_wait_expired")

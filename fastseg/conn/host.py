@@ -35,13 +35,12 @@ from fastseg.conn.cookies import SynCookies, cookie_mss
 from fastseg.conn.events import Event
 from fastseg.conn.listener import Listener
 from fastseg.conn.ports import FIRST_EPHEMERAL, LAST_EPHEMERAL, AddressError, EphemeralPorts
-from fastseg.conn.states import State
+from fastseg.conn.states import S
 from fastseg.segment import OptionKind, Segment
 from fastseg.seq import seq_add
 
 __all__ = ["Datagram", "Host", "HostEvent"]
 
-S = State
 #: An IP address as text or an ``ipaddress`` object.
 Address = Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address]
 #: (local ip, local port, remote ip, remote port)

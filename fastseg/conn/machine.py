@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastseg.conn.bits import RST
 from fastseg.conn.retransmission import Retransmission
 from fastseg.conn.states import TRANSITIONS, Action, StateError
-from fastseg.conn.timers import Timer
+from fastseg.conn.timers import TIME_WAIT
 
 __all__ = ["StateMachine"]
 
@@ -48,6 +48,6 @@ class StateMachine(Retransmission):
                 self._outbox = [(s, d) for s, d in self._outbox if int(s.flags) & RST]
                 self._ack_pending = False
             elif action is Action.START_2MSL:
-                self._timers[Timer.TIME_WAIT] = self._now + 2 * self.config.msl
+                self._timers[TIME_WAIT] = self._now + 2 * self.config.msl
         for event in edge.events:
             self._events.append(event())

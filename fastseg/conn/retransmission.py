@@ -11,7 +11,7 @@ from fastseg.conn.bits import ACK, FIN, PSH
 from fastseg.conn.events import SendBufferAvailable
 from fastseg.conn.sending import Sender
 from fastseg.conn.states import State
-from fastseg.conn.timers import Timer
+from fastseg.conn.timers import RETRANSMIT
 from fastseg.seq import seq_diff, seq_ge, seq_gt, seq_le, seq_lt
 
 __all__ = ["RTO_AFTER_LOST_SYN", "Retransmission"]
@@ -41,9 +41,9 @@ class Retransmission(Sender):
             self._rto.base = max(self._rto.base, RTO_AFTER_LOST_SYN)
         self._retries = 0
         if self._snd_una == self._snd_max:  # RFC 6298 §5.2, §5.3
-            self._timers.pop(Timer.RETRANSMIT, None)
+            self._timers.pop(RETRANSMIT, None)
         else:
-            self._timers[Timer.RETRANSMIT] = now + self._rto.rto
+            self._timers[RETRANSMIT] = now + self._rto.rto
         self._grow_cwnd(freed)  # data acknowledged: the SYN and FIN grow nothing
         if self._send_refused and freed:
             self._send_refused = False
@@ -120,4 +120,4 @@ class Retransmission(Sender):
         self._rto_recover = self._snd_max  # RFC 6582 §3.2 step 1: no fast retransmit below it
         self._dupacks = 0
         self._go_back()
-        self._timers[Timer.RETRANSMIT] = now + self._rto.rto
+        self._timers[RETRANSMIT] = now + self._rto.rto

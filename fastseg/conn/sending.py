@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Optional
 
 from fastseg._wire import HEADER_LEN
 from fastseg.conn.bits import ACK, FIN, PSH, RST, SYN, URG
 from fastseg.conn.states import State
-from fastseg.conn.tcb import TIMESTAMP_OPTION_LEN, Tcb
-from fastseg.conn.timers import Timer
+from fastseg.conn.tcb import TIMESTAMP_OPTION_LEN, U32, Tcb
+from fastseg.conn.timers import DELAYED_ACK, KEEPALIVE, PERSIST, RETRANSMIT
 from fastseg.segment import OptionKind, Segment
 from fastseg.seq import seq_add, seq_diff, seq_gt, seq_lt
 
@@ -94,7 +94,7 @@ class Sender(Tcb):
         self._last_ack_sent = self._rcv_nxt
         self._ack_pending = False
         self._unacked_segments = 0
-        self._timers.pop(Timer.DELAYED_ACK, None)
+        self._timers.pop(DELAYED_ACK, None)
 
     def _send_syn(self, now: float, *, ack: bool = False) -> None:
         """Queue our SYN (or SYN,ACK) from ISS with the options we offer or accept (§3.10.7.2)."""
@@ -119,48 +119,64 @@ class Sender(Tcb):
             self._ack_sent()
         if self._retries == 0:
             self._rtt_probe = (self._snd_max, now)
-        self._timers[Timer.RETRANSMIT] = now + self._rto.rto
+        self._timers[RETRANSMIT] = now + self._rto.rto
 
     def _transmit(self, now: float) -> list[Segment]:
         """New (or rolled-back) data within the windows, then the FIN when its turn comes.
 
         The loop counts in offsets into the send buffer (``start`` is SND.NXT's), which
-        the windows cannot push past 2**31: no sequence arithmetic per segment."""
+        the windows cannot push past 2**31: no sequence arithmetic per segment.  Each
+        payload is one copy out of the buffer (a slice of a view); SND.NXT, SND.MAX, the
+        round-trip probe and the retransmission timer are settled once for the batch
+        (``_sent_data``), as they would be segment by segment."""
         out: list[Segment] = []
         buffer = self._send_buffer
         data_start, buffered = self._data_start, len(buffer)
-        data_end = seq_add(data_start, buffered)
         usable = min(self._snd_wnd, self._cwnd)
         smss = self._smss
         # a replica's sender already chose what went out: no window holds it back
         window_end = buffered if self._replay else seq_diff(seq_add(self._snd_una, usable), data_start)
-        start = seq_diff(self._snd_nxt, data_start)
+        start = first = seq_diff(self._snd_nxt, data_start)
         if start >= buffered and (self._fin_sent or not self._fin_queued):
             self._arm_persist(now)  # nothing to send: no header fields to work out
             return out
+        sent_before = seq_diff(self._snd_max, data_start)  # offset of SND.MAX
+        timed = None  # offset of the end of the first segment with new data
         probed = False
-        fields = self._fields()
-        while start < buffered:
-            left = buffered - start
-            room = window_end - start
-            if room <= 0 and self._probe and self._snd_wnd == 0:
-                room, probed = 1, True  # zero-window probe: one byte past the window
-            if room <= 0:
-                break
-            size = min(smss, left, room)
-            if size < smss and not (probed or self._replay or self._probe
-                                    or self._worth_sending(size, left)):
-                break
-            self._probe = False
-            if start < 0:
-                raise AssertionError("SND.NXT fell before the data: only the SYN may go there")
-            end = start + size
-            flags = ACK | PSH if end == buffered else ACK
-            out.append(self._emit(flags, bytes(buffer[start:end]), now, fields))
-            start = end
-            if probed:
-                break
-        if self._fin_queued and not self._fin_sent and self._snd_nxt == data_end:
+        src_port, dst_port, rcv_nxt, header_len, window, options = fields = self._fields()
+        urgent = 0
+        with memoryview(buffer) as view:
+            while start < buffered:
+                left = buffered - start
+                room = window_end - start
+                if room <= 0 and self._probe and self._snd_wnd == 0:
+                    room, probed = 1, True  # zero-window probe: one byte past the window
+                if room <= 0:
+                    break
+                size = min(smss, left, room)
+                if size < smss and not (probed or self._replay or self._probe
+                                        or self._worth_sending(size, left)):
+                    break
+                self._probe = False
+                if start < 0:
+                    raise AssertionError("SND.NXT fell before the data: only the SYN may go there")
+                end = start + size
+                flags = ACK | PSH if end == buffered else ACK
+                seq = (data_start + start) & U32
+                if self._snd_up is not None:
+                    flags, urgent = self._urgent(flags, seq)
+                out.append(_new_segment(Segment, src_port, dst_port, seq, rcv_nxt, header_len,
+                                        flags, 0, window, 0, urgent, options,
+                                        bytes(view[start:end])))
+                start = end
+                if timed is None and end > sent_before:
+                    timed = end
+                if probed:
+                    break
+        if start != first:
+            self._sent_data(seq_add(data_start, start),
+                            None if timed is None else seq_add(data_start, timed), now)
+        if self._fin_queued and not self._fin_sent and self._snd_nxt == seq_add(data_start, buffered):
             self._fin_sent, self._fin_seq = True, self._snd_nxt
             out.append(self._emit(FIN | ACK, b"", now, fields))
         if out:
@@ -192,16 +208,22 @@ class Sender(Tcb):
         segment = _new_segment(Segment, src_port, dst_port, self._snd_nxt, rcv_nxt, header_len,
                                flags, 0, window, 0, urgent, options, payload)
         end = seq_add(self._snd_nxt, len(payload) + (1 if flags & FIN else 0))
-        is_new = seq_gt(end, self._snd_max)
-        self._snd_nxt = end
-        if is_new:
-            self._snd_max = end
-            if self._rtt_probe is None:
-                self._rtt_probe = (end, now)
-        timers = self._timers
-        if Timer.RETRANSMIT not in timers:  # running: left as it is (RFC 6298 §5.1)
-            timers[Timer.RETRANSMIT] = now + self._rto.rto
+        self._sent_data(end, end, now)
         return segment
+
+    def _sent_data(self, end: int, timed: Optional[int], now: float) -> None:
+        """Segments went out from SND.NXT up to ``end``: advance SND.NXT and SND.MAX; when no
+        round trip is being timed, time the first segment with new data, which ends at
+        ``timed`` (RFC 6298 §3, Karn: a resent segment is never timed); start the
+        retransmission timer unless it runs (RFC 6298 §5.1)."""
+        self._snd_nxt = end
+        if seq_gt(end, self._snd_max):
+            self._snd_max = end
+            if self._rtt_probe is None and timed is not None:
+                self._rtt_probe = (timed, now)
+        timers = self._timers
+        if RETRANSMIT not in timers:  # running: left as it is (RFC 6298 §5.1)
+            timers[RETRANSMIT] = now + self._rto.rto
 
     def _persist_interval(self) -> float:
         """The persist timer: the RTO, doubled for each probe sent since the window closed
@@ -216,16 +238,16 @@ class Sender(Tcb):
         window is never given up on (MUST-36)."""
         timers = self._timers
         in_flight = seq_diff(self._snd_nxt, self._snd_una)
-        probing = Timer.PERSIST in timers and self._snd_wnd == 0 and in_flight <= 1
+        probing = PERSIST in timers and self._snd_wnd == 0 and in_flight <= 1
         # waiting: SND.NXT short of the data's end (tested only when nothing is in flight)
         if not self._replay and ((in_flight == 0 and self._snd_nxt != seq_add(
                 self._data_start, len(self._send_buffer))) or probing):
-            if Timer.PERSIST not in timers:
-                timers[Timer.PERSIST] = now + self._persist_interval()
+            if PERSIST not in timers:
+                timers[PERSIST] = now + self._persist_interval()
             if in_flight <= 1 and self._snd_wnd == 0:
-                self._timers.pop(Timer.RETRANSMIT, None)
+                self._timers.pop(RETRANSMIT, None)
         else:
-            timers.pop(Timer.PERSIST, None)
+            timers.pop(PERSIST, None)
             self._probe = False
             self._persist_backoffs = 0
 
@@ -234,9 +256,9 @@ class Sender(Tcb):
         self._keepalives = 0
         idle = self.config.keepalive_idle
         if idle is not None and self._state in KEEPALIVE_STATES:
-            self._timers[Timer.KEEPALIVE] = now + idle
+            self._timers[KEEPALIVE] = now + idle
         else:
-            self._timers.pop(Timer.KEEPALIVE, None)
+            self._timers.pop(KEEPALIVE, None)
 
     def _keepalive_fired(self, now: float) -> bool:
         """The keep-alive timer went off (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6).  With data
@@ -247,13 +269,13 @@ class Sender(Tcb):
             return True
         waiting = self._snd_nxt != seq_add(self._data_start, len(self._send_buffer))
         if self._snd_una != self._snd_max or waiting:
-            self._timers[Timer.KEEPALIVE] = now + self.config.keepalive_idle
+            self._timers[KEEPALIVE] = now + self.config.keepalive_idle
             return True
         if self._keepalives >= self.config.keepalive_count:
             return False
         self._keepalives += 1
         self._queue(self._segment(ACK, seq_add(self._snd_nxt, -1)))
-        self._timers[Timer.KEEPALIVE] = now + self.config.keepalive_interval
+        self._timers[KEEPALIVE] = now + self.config.keepalive_interval
         return True
 
     def _persist_fired(self, now: float) -> None:
@@ -263,4 +285,4 @@ class Sender(Tcb):
         if self._snd_wnd == 0 and seq_diff(self._snd_nxt, self._snd_una) == 1:
             self._snd_nxt = self._snd_una  # the last probe's byte goes again
         self._persist_backoffs += 1
-        self._timers[Timer.PERSIST] = now + self._persist_interval()
+        self._timers[PERSIST] = now + self._persist_interval()

@@ -25,7 +25,7 @@ from fastseg.conn.events import (
 )
 from fastseg.errors import FastsegError
 
-__all__ = ["TRANSITIONS", "Action", "Edge", "State", "StateError", "transition_table"]
+__all__ = ["TRANSITIONS", "Action", "Edge", "S", "State", "StateError", "transition_table"]
 
 
 class StateError(FastsegError):
@@ -50,7 +50,7 @@ class State(enum.Enum):
     @property
     def synchronized(self) -> bool:
         """Whether both sides' initial sequence numbers are known (RFC 9293 §3.5.2)."""
-        return self not in (State.CLOSED, State.LISTEN, State.SYN_SENT)
+        return self not in _UNSYNCHRONIZED
 
 
 class Action(enum.Enum):
@@ -80,7 +80,26 @@ class Edge(NamedTuple):
     events: tuple[type[Event], ...] = ()
 
 
-S = State
+class S:
+    """The states as plain class attributes, for the connection's per-segment tests: on
+    CPython 3.11 a member read through its Enum class goes through EnumType's __getattr__
+    hook, some ten times an attribute read."""
+
+    CLOSED = State.CLOSED
+    LISTEN = State.LISTEN
+    SYN_SENT = State.SYN_SENT
+    SYN_RECEIVED = State.SYN_RECEIVED
+    ESTABLISHED = State.ESTABLISHED
+    FIN_WAIT_1 = State.FIN_WAIT_1
+    FIN_WAIT_2 = State.FIN_WAIT_2
+    CLOSE_WAIT = State.CLOSE_WAIT
+    CLOSING = State.CLOSING
+    LAST_ACK = State.LAST_ACK
+    TIME_WAIT = State.TIME_WAIT
+
+
+#: States before both initial sequence numbers are known (``State.synchronized``).
+_UNSYNCHRONIZED = (S.CLOSED, S.LISTEN, S.SYN_SENT)
 A = Action
 
 

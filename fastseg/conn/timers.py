@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["Timer"]
+__all__ = ["DELAYED_ACK", "KEEPALIVE", "PERSIST", "RETRANSMIT", "TIME_WAIT", "Timer"]
 
 
 class Timer(str, enum.Enum):
@@ -20,3 +20,13 @@ class Timer(str, enum.Enum):
     RETRANSMIT = "retransmit"
     #: Leave TIME-WAIT after 2 MSL (RFC 9293 §3.4.2, §3.10.7.4 eighth check).
     TIME_WAIT = "time_wait"
+
+
+# The members again as module constants, which the connection names.  On CPython 3.11 a
+# member read through its class goes through EnumType's __getattr__ hook (some ten times
+# an attribute read), and timers are named on every segment.
+DELAYED_ACK = Timer.DELAYED_ACK
+KEEPALIVE = Timer.KEEPALIVE
+PERSIST = Timer.PERSIST
+RETRANSMIT = Timer.RETRANSMIT
+TIME_WAIT = Timer.TIME_WAIT

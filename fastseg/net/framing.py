@@ -10,6 +10,7 @@ IPv4 or IPv6 header.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import Counter
 from typing import NamedTuple, Optional
@@ -25,6 +26,9 @@ from fastseg.segment import Segment
 
 __all__ = ["Arrival", "Framing"]
 
+#: How many packed addresses ``_text`` keeps converted: the peers a stack talks to at once.
+TEXTS_KEPT = 4096
+
 
 class Arrival(NamedTuple):
     """A segment taken out of a packet, with the addresses ``Host.receive`` wants."""
@@ -32,6 +36,13 @@ class Arrival(NamedTuple):
     segment: Segment
     src: str
     dst: str
+
+
+@functools.lru_cache(maxsize=TEXTS_KEPT)
+def _text(packed: bytes) -> str:
+    """The text form of a 4- or 16-byte address.  ``ipaddress`` takes microseconds, and a
+    stack sees the same few addresses on every packet: the most recently used are kept."""
+    return str(ipaddress.ip_address(packed))
 
 
 class Framing:
@@ -62,7 +73,7 @@ class Framing:
         except DecodeError:
             self.dropped["undecodable TCP header"] += 1
             return None
-        return Arrival(segment, str(ipaddress.ip_address(src)), str(ipaddress.ip_address(final)))
+        return Arrival(segment, _text(src), _text(final))
 
     def frame(self, datagram: Datagram) -> bytes:
         """The IP packet carrying ``datagram``, TCP checksum computed."""
