@@ -122,6 +122,59 @@ def test_sack_blocks_sent_and_the_kernel_resends_only_what_was_lost():
     assert again and covered(again, dropped["in"]), again
 
 
+def kernel_counters(peer: KernelPeer) -> Dict[str, int]:
+    """The namespace's TcpExt counters (/proc/net/netstat, read from a thread inside it)."""
+    def read() -> str:
+        with open("/proc/thread-self/net/netstat") as file:
+            return file.read()
+
+    lines = [line.split() for line in peer.in_namespace(read).splitlines()
+             if line.startswith("TcpExt:")]
+    return {name: int(value) for name, value in zip(lines[0][1:], lines[1][1:])}
+
+
+class Repeating(Driver):
+    """Receives the ``nth`` data segment from the kernel twice."""
+
+    def __init__(self, peer: KernelPeer, conn: Connection, nth: int) -> None:
+        super().__init__(peer, conn, budget=30.0)
+        self.nth, self.seen, self.repeated = nth, 0, None
+
+    def step(self, wait: float = 0.02) -> None:
+        super().step(wait)
+        if self.repeated is None and self.peer.trace:
+            data = [e.segment for e in self.peer.trace if e.direction == "in"
+                    and e.segment is not None and e.segment.payload]
+            if len(data) >= self.nth:
+                self.repeated = data[self.nth - 1]
+                self.conn.receive(self.repeated, time.monotonic(), remote_ip=self.peer.kernel_addr)
+
+
+def test_a_duplicate_is_reported_to_the_kernel_as_dsack():
+    """RFC 2883: data received twice is named by the first SACK block of our next ACK, and
+    the kernel counts it as a D-SACK (TcpExt TCPDSACKRecv)."""
+    with KernelPeer() as peer:
+        server = peer.server(read=0, send=100 * KB, shutdown="end")
+        conn = active(peer, server.info["port"])
+        drive = Repeating(peer, conn, nth=5)
+        before = kernel_counters(peer)["TCPDSACKRecv"]
+        conn.connect(time.monotonic())
+        drive.until(lambda: conn.state is State.CLOSE_WAIT, "the kernel's data and FIN")
+        conn.close(time.monotonic())
+        drive.until(lambda: conn.state is State.CLOSED, "the close")
+        server.result()
+        after = kernel_counters(peer)["TCPDSACKRecv"]
+        sent = out(peer)
+    assert bytes(drive.data) == pattern(100 * KB)
+    repeated = drive.repeated
+    assert repeated is not None
+    span = (repeated.seq, seq_add(repeated.seq, len(repeated.payload)))
+    dsacks = [e.segment for e in sent if e.segment is not None
+              and (e.segment.sack_blocks or ())[:1] == (span,)]
+    assert len(dsacks) == 1
+    assert after == before + 1
+
+
 def test_no_sack_when_the_kernel_does_not_offer_it():
     with KernelPeer(sysctls={"net.ipv4.tcp_sack": 0}) as peer:
         drop, dropped = drop_data({6}, {8, 20})

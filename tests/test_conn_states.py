@@ -414,6 +414,69 @@ def test_acks_stay_inside_a_zero_window_after_a_probe(impl):
     assert server.snd_una == server.snd_nxt  # the reply is acknowledged
 
 
+def _acks(conn, now):
+    return [seg for seg in conn.segments_to_send(now) if not seg.payload]
+
+
+def test_a_duplicate_is_reported_once_as_the_first_sack_block(impl):
+    """RFC 2883 §4: data received twice is named by the first SACK block of the next ACK,
+    once; the part of a segment below RCV.NXT the same; nothing without SACK agreed."""
+    link = established(impl)
+    client, server = link.a, link.b
+    text = bytes(range(256)) * 16
+    client.send(text)
+    first, second, third = [seg for seg in client.segments_to_send(link.now) if seg.payload][:3]
+
+    def span(seg):
+        return (seg.seq, seq_add(seg.seq, len(seg.payload)))
+
+    link.deliver(client, first)
+    link.deliver(client, first)  # again: all of it old
+    (ack,) = _acks(server, link.now)
+    assert ack.ack == span(first)[1] and ack.sack_blocks == (span(first),)
+    link.deliver(client, third)  # out of order: held
+    (ack,) = _acks(server, link.now)
+    assert ack.sack_blocks == (span(third),)  # no D-SACK again
+    both = second.replace(seq=seq_add(second.seq, -400), payload=first.payload[-400:] + second.payload)
+    link.deliver(client, both)  # 400 bytes old, the rest new: fills the gap
+    (ack,) = _acks(server, link.now)
+    assert ack.ack == span(third)[1] and ack.sack_blocks == ((both.seq, second.seq),)
+    link.deliver(client, third)
+    link.deliver(client, first)  # two duplicates before one ACK: the latest is named
+    (ack,) = _acks(server, link.now)
+    assert ack.sack_blocks == (span(first),)
+    assert received(drain(server)) == text[:(span(third)[1] - first.seq) % 2**32]
+
+
+def test_a_duplicate_gets_no_sack_block_without_sack(impl):
+    link = established(impl, replace(CONFIG, sack=False))
+    client, server = link.a, link.b
+    client.send(b"x" * 1000)
+    (data,) = client.segments_to_send(link.now)
+    link.deliver(client, data)
+    link.deliver(client, data)
+    (ack,) = _acks(server, link.now)
+    assert ack.sack_blocks is None and not any(k == OptionKind.SACK for k, _ in ack.options)
+
+
+def test_a_dsack_block_comes_before_the_held_ones(impl):
+    link = established(impl)
+    client, server = link.a, link.b
+    client.send(bytes(range(250)) * 24)
+    segs = [seg for seg in client.segments_to_send(link.now) if seg.payload]
+    link.deliver(client, segs[0])
+    for seg in segs[2:5:2]:  # two holes
+        link.deliver(client, seg)
+    _acks(server, link.now)
+    link.deliver(client, segs[0])
+    (ack,) = _acks(server, link.now)
+    blocks = ack.sack_blocks
+    assert blocks[0] == (segs[0].seq, seq_add(segs[0].seq, len(segs[0].payload)))
+    # beside timestamps three blocks fit: the D-SACK block and the two held ones
+    assert len(blocks) == 3 and set(blocks[1:]) == {
+        (seg.seq, seq_add(seg.seq, len(seg.payload))) for seg in segs[2:5:2]}
+
+
 # ---------------------------------------------------------------- close
 
 

@@ -240,17 +240,21 @@ class Arrival(StateMachine):
         else:
             end = start + length - 1
             acceptable = 0 <= start < window or 0 <= end < window
+        data = segment.payload
+        first = start + (1 if flags & SYN else 0)
         if not acceptable:
             if not flags & RST:
                 self._ack_pending = True
                 if flags & FIN and self._state is S.TIME_WAIT:
                     self._transition("rcv_fin")
+                if data and first + len(data) <= 0:
+                    self._duplicate(first, len(data))
             self._reject("sequence number outside the receive window")
             return None
-        data = segment.payload
-        first = start + (1 if flags & SYN else 0)
         fin_at = first + len(data)  # where a FIN would sit, past RCV.NXT
         if first < 0:
+            if data:
+                self._duplicate(first, min(-first, len(data)))
             data = data[-first:]
             first = 0
         fin = bool(flags & FIN) and fin_at >= 0
@@ -258,6 +262,12 @@ class Arrival(StateMachine):
         if len(data) > room:
             data, fin = data[: max(room, 0)], False
         return data, first, fin
+
+    def _duplicate(self, start: int, length: int) -> None:
+        """Data received before: ``length`` bytes from ``start`` (< 0) bytes past RCV.NXT, for
+        the first SACK block of the next ACK, if SACK was agreed (RFC 2883 §4, D-SACK)."""
+        begin = seq_add(self._rcv_nxt, start)
+        self._dsack = (begin, seq_add(begin, length))
 
     def _paws_rejects(self, segment: Segment, flags: int) -> bool:
         """RFC 7323: drop a segment without timestamps once they are in use (§3.2, silently)

@@ -51,7 +51,7 @@ class Sender(Tcb):
         if ack:
             flags |= ACK
         src_port, dst_port, rcv_nxt, header_len, window, options = self._fields()
-        if ack and self._sack_ok and not payload and len(self._reassembly):
+        if ack and self._sack_ok and not payload and (self._dsack or len(self._reassembly)):
             options, header_len = self._with_sack(options, header_len)
         urgent = 0
         if self._snd_up is not None:
@@ -71,11 +71,13 @@ class Sender(Tcb):
     def _with_sack(self, options: tuple[tuple[int, object], ...],
                    header_len: int) -> tuple[tuple[tuple[int, object], ...], int]:
         """Add the SACK blocks of what is held above RCV.NXT (RFC 2018 §3-4: as many as the
-        option space leaves, 3 beside timestamps, 4 without), latest arrival first.  Only on
+        option space leaves, 3 beside timestamps, 4 without), latest arrival first, after a
+        D-SACK block for a duplicate just received (RFC 2883 §4: first, and once).  Only on
         segments without data, whose MSS-sized room they would otherwise eat into."""
         room = (MAX_OPTION_SPACE - (header_len - HEADER_LEN) - SACK_OPTION_HEAD) // SACK_BLOCK_LEN
-        blocks = tuple((seq_add(self._rcv_nxt, start), seq_add(self._rcv_nxt, end))
-                       for start, end in self._reassembly.blocks(room))
+        dsack = (self._dsack,) if self._dsack is not None else ()
+        blocks = (*dsack, *((seq_add(self._rcv_nxt, start), seq_add(self._rcv_nxt, end))
+                            for start, end in self._reassembly.blocks(room - len(dsack))))
         return ((*options, *_TWO_NOPS, (OptionKind.SACK, blocks)),
                 header_len + SACK_OPTION_HEAD + SACK_BLOCK_LEN * len(blocks))
 
@@ -93,6 +95,7 @@ class Sender(Tcb):
         """A segment carrying RCV.NXT went out: nothing is left to acknowledge."""
         self._last_ack_sent = self._rcv_nxt
         self._ack_pending = False
+        self._dsack = None  # reported once, or lost with a segment that had no room for it
         self._unacked_segments = 0
         self._timers.pop(DELAYED_ACK, None)
 

@@ -85,6 +85,7 @@ class Tcb:
     _peer_mss: Optional[int]
     _ts_ok: bool
     _sack_ok: bool  # both sides sent SACK-permitted (RFC 2018 §2)
+    _dsack: Optional[tuple[int, int]]  # a duplicate received, for the next ACK (RFC 2883)
     _ts_recent: int
     _ts_offset: int
     _cwnd: int
@@ -127,6 +128,7 @@ class Tcb:
         self._peer_mss = None
         self._ts_ok = False
         self._sack_ok = False
+        self._dsack = None
         self._ts_recent = 0
         self._ts_offset = 0
         self._cwnd = self._ssthresh = 0
