@@ -59,6 +59,7 @@ CONNECTION = "fastseg/conn/connection.py"
 HOST = "fastseg/conn/host.py"
 PORTS = "fastseg/conn/ports.py"
 COOKIES = "fastseg/conn/cookies.py"
+TCB = "fastseg/conn/tcb.py"
 
 
 class Mutant(NamedTuple):
@@ -323,7 +324,26 @@ MUTANTS = (
     Mutant("closed_connections_kept", HOST,
            "        if state is S.CLOSED:\n            self._retire(conn)\n", ""),
     Mutant("last_segments_of_closed_lost", HOST,
-           "for conn in [*draining, *self._table.values()]:", "for conn in list(self._table.values()):"),
+           "        for conn in touched:\n", "        for conn in [c for c in touched if c in self._keys]:\n"),
+    # ---------------------------------------------------------------- work in proportion to what ran
+    Mutant("host_misses_a_send", CONNECTION,
+           '        self._transition("send")\n        if self._watch is not None:\n',
+           '        self._transition("send")\n        if False:\n'),
+    Mutant("host_misses_a_window_update", CONNECTION,
+           "            self._ack_pending = True  # window update (RFC 9293 §3.8.6.2.2)\n"
+           "            if self._watch is not None:\n",
+           "            self._ack_pending = True  # window update (RFC 9293 §3.8.6.2.2)\n"
+           "            if False:\n"),
+    Mutant("host_takes_a_stale_deadline", HOST,
+           "while heap and self._deadline.get(heap[0][2]) != heap[0][0]:", "while False:"),
+    Mutant("host_deadline_never_moves", HOST,
+           "        if deadline == self._deadline.get(conn):\n",
+           "        if conn in self._deadline and deadline is not None:\n"),
+    Mutant("host_hold_ignored", HOST, "            if conn in self._held:\n", "            if False:\n"),
+    Mutant("host_release_loses_events", HOST,
+           "        self._order.extend([connection] * count)\n", ""),
+    Mutant("host_untouched_after_a_timer", TCB,
+           "        if self._watch is not None:\n            self._watch(self)\n", ""),
     Mutant("listener_close_keeps_connections", HOST, "                conn.abort(now)\n",
            "                pass\n"),
     Mutant("events_out_of_order", HOST,

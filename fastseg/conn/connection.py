@@ -65,6 +65,7 @@ class Connection(Arrival):
         self.history = [S.CLOSED]
         self._fixed_iss = iss
         self._passive = False
+        self._watch = None
         self._events = deque()
         self._outbox = []
         self._now = -math.inf
@@ -118,6 +119,8 @@ class Connection(Arrival):
         if urgent and taken:
             self._snd_up = seq_add(self._data_start, len(self._send_buffer))
         self._transition("send")
+        if self._watch is not None:
+            self._watch(self)
         return len(taken)
 
     def close(self, now: float) -> None:
@@ -188,6 +191,8 @@ class Connection(Arrival):
         threshold = min(self.config.mss, self.config.receive_buffer // 2)
         if self._state in RECEIVING and before < threshold <= self.rcv_wnd:
             self._ack_pending = True  # window update (RFC 9293 §3.8.6.2.2)
+            if self._watch is not None:
+                self._watch(self)
         return data
 
     def next_deadline(self) -> Optional[float]:
