@@ -102,7 +102,7 @@ def test_a_reader_that_does_not_read_holds_the_writer_back_through_the_window() 
                 await accepted.put(reader)
 
             await server.start_server(hold, SERVER_IP, 9, limit=limit)
-            reader, writer = await client.open_connection(SERVER_IP, 9)
+            _, writer = await client.open_connection(SERVER_IP, 9)
             data = bytes(range(256)) * 4096  # 1 MiB
             writer.write(data)
             drained = asyncio.ensure_future(writer.drain())

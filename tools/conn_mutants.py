@@ -324,7 +324,8 @@ MUTANTS = (
     Mutant("closed_connections_kept", HOST,
            "        if state is S.CLOSED:\n            self._retire(conn)\n", ""),
     Mutant("last_segments_of_closed_lost", HOST,
-           "        for conn in touched:\n", "        for conn in [c for c in touched if c in self._keys]:\n"),
+           "        for conn in touched:\n",
+           "        for conn in [c for c in touched if c in self._keys]:\n"),
     # ---------------------------------------------------------------- work in proportion to what ran
     Mutant("host_misses_a_send", CONNECTION,
            '        self._transition("send")\n        if self._watch is not None:\n',
