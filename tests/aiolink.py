@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
-from typing import AsyncIterator, Optional, Tuple
+from typing import AsyncIterator, Awaitable, Callable, Optional, Tuple
 
 from fastseg.conn import Config, Host
 from fastseg.net import AsyncStack, ImpairmentSpec
@@ -14,6 +15,7 @@ from fastseg.net import AsyncStack, ImpairmentSpec
 CLIENT_IP, SERVER_IP = "10.9.0.1", "10.9.0.2"
 #: Quick timers, so that losses, TIME-WAIT and timeouts take a fraction of a second.
 FAST = Config(msl=0.2, rto_min=0.05, rto_initial=0.2, delayed_ack=0.01, syn_retries=3, retries=6)
+Opener = Callable[[str, int], Awaitable[Tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 #: The most a test waits for an exchange before it fails.
 BOUND = 60.0
 
@@ -65,3 +67,35 @@ async def stacks(config: Config = FAST, impair: Optional[ImpairmentSpec] = None,
         await asyncio.sleep(0)  # connection_lost callbacks
         left.close()
         right.close()
+
+
+async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """RFC 862 echo as any asyncio server writes it."""
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
+async def exchange(open_connection: Opener, host: str, port: int, seed: int, size: int) -> bool:
+    """A client as any asyncio program writes it: random-sized writes, everything read back."""
+    rng = random.Random(seed)
+    data = rng.randbytes(size)
+    reader, writer = await open_connection(host, port)
+
+    async def send() -> None:
+        at = 0
+        while at < size:
+            step = rng.randint(1, 8192)
+            writer.write(data[at:at + step])
+            at += step
+            await writer.drain()
+        writer.write_eof()
+
+    sender = asyncio.ensure_future(send())
+    back = await reader.read(-1)  # to EOF
+    await sender
+    writer.close()
+    await writer.wait_closed()
+    return back == data

@@ -4,48 +4,13 @@
 from __future__ import annotations
 
 import asyncio
-import random
-from typing import Awaitable, Callable, Tuple
+from typing import Awaitable
 
 import pytest
-from aiolink import BOUND, CLIENT_IP, FAST, SERVER_IP, stacks
+from aiolink import BOUND, CLIENT_IP, FAST, SERVER_IP, echo, exchange, stacks
 
 from fastseg.conn import Config, State
 from fastseg.net import AsyncStack, ImpairmentSpec
-
-Opener = Callable[[str, int], Awaitable[Tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
-
-
-async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """RFC 862 echo as any asyncio server writes it."""
-    while data := await reader.read(65536):
-        writer.write(data)
-        await writer.drain()
-    writer.close()
-    await writer.wait_closed()
-
-
-async def exchange(open_connection: Opener, host: str, port: int, seed: int, size: int) -> bool:
-    """A client as any asyncio program writes it: random-sized writes, everything read back."""
-    rng = random.Random(seed)
-    data = rng.randbytes(size)
-    reader, writer = await open_connection(host, port)
-
-    async def send() -> None:
-        at = 0
-        while at < size:
-            step = rng.randint(1, 8192)
-            writer.write(data[at:at + step])
-            at += step
-            await writer.drain()
-        writer.write_eof()
-
-    sender = asyncio.ensure_future(send())
-    back = await reader.read(-1)  # to EOF
-    await sender
-    writer.close()
-    await writer.wait_closed()
-    return back == data
 
 
 def run(coroutine: Awaitable[object]) -> object:

@@ -3,25 +3,20 @@ kernel's clients on the other side, with and without impairments in userspace.""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
-import subprocess
-import sys
 import textwrap
 import time
-from typing import Iterator, Optional
+from typing import Optional
 
 import pytest
 from hostlink import Net
-from kernel_peer import _setns, unavailable_reason
+from kernel_peer import unavailable_reason
+from tunlink import USER4, USER6, in_namespace, namespace, tun_in
 
 from fastseg import Segment
 from fastseg.conn import Config, Datagram, DataReceived, Host, State
 from fastseg.net import EchoService, Framing, Impairment, ImpairmentSpec, Stack, TunDevice, TunError
 
-KERNEL4, USER4, KERNEL6, USER6 = "10.78.0.1", "10.78.0.2", "fd00:78::1", "fd00:78::2"
 #: Seconds any one exchange may take before the test fails.
 BOUND = 90.0
 #: Half-open connections per listener before SYN cookies.  The impaired test raises it
@@ -73,49 +68,15 @@ CLIENTS = textwrap.dedent("""
 """)
 
 
-@contextlib.contextmanager
-def namespace() -> Iterator[str]:
-    """A private network namespace with a TUN device ``fsh0`` whose kernel side has both
-    addresses; the test process holds the device.  Deleted afterwards."""
-    name = "fastseg_h_" + secrets.token_hex(4)
-    subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, timeout=10)
-
-
-@contextlib.contextmanager
-def entered(name: str) -> Iterator[None]:
-    """This thread inside namespace ``name`` for the block (devices made there stay there)."""
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        _setns(target)
-        try:
-            yield
-        finally:
-            _setns(own)
-    finally:
-        os.close(own)
-        os.close(target)
-
-
 def serve(ns: str, host_ip: str, count: int, size: int, impair: Optional[ImpairmentSpec] = None,
           backlog: int = BACKLOG) -> tuple[dict, Host, Stack]:
     config = Config(msl=0.5, rto_min=0.05, rto_initial=0.2, delayed_ack=0.01)
     host = Host([USER4, USER6], config=config)
     host.listen(("", 7), backlog=backlog)
-    with entered(ns):
-        tun = TunDevice("fsh0")
-        tun.configure(f"{KERNEL4}/24", mtu=1500)
-        tun.configure(f"{KERNEL6}/64")
-    with tun:
+    with tun_in(ns) as tun:
         stack = Stack(host, tun, impair=impair)
         echo = EchoService(host)
-        clients = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", CLIENTS,
-                                    host_ip, "7", str(count), str(size)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        clients = in_namespace(ns, CLIENTS, host_ip, "7", str(count), str(size))
         started = time.monotonic()
         try:
             while clients.poll() is None and time.monotonic() - started < BOUND:
