@@ -523,3 +523,22 @@ def test_a_held_connection_keeps_its_data_and_its_window_closes() -> None:
     server.release(slow)
     collect(server, events)
     assert data_of(events[slow]) == b"z" * CONFIG.receive_buffer
+
+
+def test_a_cookie_acked_after_its_syn_came_again_completes_the_handshake() -> None:
+    host = Host([SERVER_IP], config=CONFIG, secret=SECRET)
+    listener = host.listen(("", 80), backlog=1)
+    host.receive(syn(src_port=1, seq=7), 0.0, src=CLIENT_IP, dst=SERVER_IP)  # fills the backlog
+    host.receive(syn(src_port=2, seq=50), 0.0, src=CLIENT_IP, dst=SERVER_IP)
+    [cookie] = [d.segment.seq for d in host.segments_to_send(0.0) if d.segment.dst_port == 2]
+    host.receive(syn(src_port=1, flags=RST, seq=8), 0.1, src=CLIENT_IP, dst=SERVER_IP)
+    assert not listener.half_open  # room again: the SYN sent again gets a connection
+    host.receive(syn(src_port=2, seq=50), 1.0, src=CLIENT_IP, dst=SERVER_IP)
+    [synack] = host.segments_to_send(1.0)
+    assert synack.segment.seq != cookie and listener.half_open
+    # the peer had taken the cookie's SYN,ACK: its ACK completes the handshake by the cookie
+    host.receive(syn(src_port=2, flags=ACK, seq=51, ack=cookie + 1), 1.0, src=CLIENT_IP,
+                 dst=SERVER_IP)
+    assert host.segments_to_send(1.0) == [] and host.stats["cookies_accepted"] == 1
+    [conn] = host.connections
+    assert listener.accept() is conn and conn.state is State.ESTABLISHED and not listener.half_open

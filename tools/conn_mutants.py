@@ -358,6 +358,9 @@ MUTANTS = (
     # ---------------------------------------------------------------- RFC 4987 §3.6 SYN cookies
     Mutant("cookie_offers_what_it_cannot_carry", HOST,
            "options=((OptionKind.MSS, mss),))", "options=segment.options)"),
+    Mutant("cookie_loses_to_a_later_half_open", HOST,
+           "            if conn is not None and self._cookie_overtakes(conn, segment, now, key):\n"
+           "                return\n", ""),
     Mutant("cookie_mss_ignored", HOST,
            "self._cookie_syn(segment, isn, mss)", "self._cookie_syn(segment, isn, 536)"),
     Mutant("cookie_hash_not_checked", COOKIES,

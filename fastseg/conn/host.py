@@ -217,6 +217,8 @@ class Host:
         else:
             key = (dst_ip, segment.dst_port, src_ip, segment.src_port)
             conn = self._table.get(key)
+            if conn is not None and self._cookie_overtakes(conn, segment, now, key):
+                return
             if conn is not None:
                 conn.receive(segment, now, remote_ip=src_ip)
                 self._settle(conn)
@@ -306,6 +308,25 @@ class Host:
         self.stats["cookies_accepted"] += 1
         self._register(conn, key)
         return True
+
+    def _cookie_overtakes(self, conn: Connection, segment: Segment, now: float, key: _Key) -> bool:
+        """A half-open connection made by a repeated SYN after a cookie answered the first one:
+        the peer's ACK of the cookie completes the handshake by cookie (as Linux's listener checks
+        cookies for an ACK that its request does not expect) instead of drawing a RST."""
+        listener = self._passive.get(conn)
+        if listener is None or conn.state is not S.SYN_RECEIVED \
+                or int(segment.flags) & (SYN | RST | ACK) != ACK \
+                or segment.ack == seq_add(conn._iss, 1):
+            return False
+        isn, cookie = seq_add(segment.seq, -1), seq_add(segment.ack, -1)
+        if self._cookies.check(now, key[:2], key[2:], isn, cookie) is None:
+            return False
+        listener.half_open.discard(conn)  # forgotten without a word: its peer moved on
+        del self._passive[conn]
+        self._retire(conn)
+        conn._watch = None
+        self._touched.pop(conn, None)
+        return self._cookie_ack(listener, segment, now, key)
 
     # ------------------------------------------------------------ outputs
 
