@@ -4,7 +4,7 @@ to a kernel echo server in a private network namespace, plain and impaired."""
 from __future__ import annotations
 
 import asyncio
-import textwrap
+import pathlib
 import time
 from typing import Optional
 
@@ -25,22 +25,8 @@ BOUND = 120.0
 needs_root = pytest.mark.skipif(unavailable_reason() is not None,
                                 reason=str(unavailable_reason()))
 
-KERNEL_ECHO = textwrap.dedent("""
-    import asyncio, sys
-
-    async def echo(reader, writer):
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-        writer.close()
-
-    async def main():
-        server = await asyncio.start_server(echo, sys.argv[1], int(sys.argv[2]), backlog=1024)
-        print("ready", flush=True)
-        await server.serve_forever()
-
-    asyncio.run(main())
-""")
+#: The kernel's echo server, run inside the namespace.
+KERNEL_ECHO = pathlib.Path(__file__).resolve().parent.parent / "tools" / "kernel_echo.py"
 
 
 def clients_to_the_kernel(impair: Optional[ImpairmentSpec]) -> tuple[list[bool], AsyncStack]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
 import secrets
 import subprocess
 import sys
-from typing import Iterator
+from typing import Iterator, Union
 
 from kernel_peer import _setns
 
@@ -53,7 +54,9 @@ def tun_in(ns: str, name: str = "fsh0") -> TunDevice:
     return tun
 
 
-def in_namespace(ns: str, script: str, *args: str) -> subprocess.Popen[str]:
-    """This Python running ``script`` with ``args`` inside ``ns``, its output piped as text."""
-    return subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", script, *args],
+def in_namespace(ns: str, script: Union[str, pathlib.Path], *args: str) -> subprocess.Popen[str]:
+    """This Python running ``script`` (its text, or a file) with ``args`` inside ``ns``, its
+    output piped as text."""
+    program = [str(script)] if isinstance(script, pathlib.Path) else ["-c", script]
+    return subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, *program, *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
