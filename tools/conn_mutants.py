@@ -294,6 +294,14 @@ MUTANTS = (
            "if ranges and offset <= ranges[-1][1]:", "if False:"),
     Mutant("probe_left_to_the_retransmission_timer", SENDING,
            "                self._timers.pop(Timer.RETRANSMIT, None)\n", ""),
+    Mutant("fin_wait_2_never_times_out", CONNECTION,
+           '            elif timer is Timer.FIN_WAIT_2:\n                self._transition("timeout")\n',
+           ""),
+    Mutant("fin_wait_2_cuts_a_flowing_half_close", CONNECTION,
+           "        if self._state is S.FIN_WAIT_2:  # entered, or the peer is still there: (re)start\n"
+           "            self._fin_wait_2_restart(now)\n",
+           "        if self._state is S.FIN_WAIT_2 and Timer.FIN_WAIT_2 not in self._timers:\n"
+           "            self._fin_wait_2_restart(now)\n"),
     # ---------------------------------------------------------------- the host: RFC 9293 §3.10.7.1
     Mutant("host_answers_a_reset", HOST,
            '            self._drop(f"{reason}: RST not answered")\n            return\n',

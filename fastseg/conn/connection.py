@@ -172,6 +172,8 @@ class Connection(Arrival):
         else:
             self._on_synchronized(segment, now)
         self._keepalive_restart(now)
+        if self._state is S.FIN_WAIT_2:  # entered, or the peer is still there: (re)start
+            self._fin_wait_2_restart(now)
 
     # ------------------------------------------------------------ outputs
 
@@ -248,3 +250,5 @@ class Connection(Arrival):
                     self._transition("timeout")
             elif timer is Timer.TIME_WAIT:
                 self._transition("time_wait_expired")
+            elif timer is Timer.FIN_WAIT_2:
+                self._transition("timeout")

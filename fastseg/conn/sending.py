@@ -235,6 +235,13 @@ class Sender(Tcb):
         else:
             self._timers.pop(Timer.KEEPALIVE, None)
 
+    def _fin_wait_2_restart(self, now: float) -> None:
+        """FIN-WAIT-2: the peer has ``Config.fin_wait_2_timeout`` seconds from now to send
+        something (its FIN, data, an ACK) before the connection gives up on it."""
+        timeout = self.config.fin_wait_2_timeout
+        if timeout is not None:
+            self._timers[Timer.FIN_WAIT_2] = now + timeout
+
     def _keepalive_fired(self, now: float) -> bool:
         """The keep-alive timer went off (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6).  With data
         outstanding the retransmission and persist timers watch the peer; else a probe goes:
