@@ -81,6 +81,8 @@ class Served(NamedTuple):
     peak_memory: int
     #: Spoofed SYNs the flooder sent.
     flooded: int
+    #: What the clients wrote to stderr (a failed client's traceback).
+    errors: str
 
 
 def serve(ns: str, host_ip: str, count: int, size: int, impair: Optional[ImpairmentSpec] = None,
@@ -121,7 +123,7 @@ def serve(ns: str, host_ip: str, count: int, size: int, impair: Optional[Impairm
             if flooder is not None:
                 flooded = json.loads(flooder.communicate(timeout=10)[0] or '{"sent": 0}')["sent"]
     assert clients.returncode == 0, err
-    return Served(json.loads(out), host, stack, peak_connections, peak_memory, flooded)
+    return Served(json.loads(out), host, stack, peak_connections, peak_memory, flooded, err)
 
 
 @needs_root
@@ -181,7 +183,8 @@ def test_a_syn_flood_leaves_legitimate_clients_in_and_memory_bounded() -> None:
         served = serve(ns, USER4, count=legitimate, size=16 * 1024, flood=flood, syn_retries=2)
     host = served.host
     assert served.flooded == flood
-    assert served.result == {"ok": legitimate, "count": legitimate}
+    assert served.result == {"ok": legitimate, "count": legitimate}, \
+        (served.errors[-2000:], host.dropped, host.stats, served.stack.framing.dropped)
     assert host.stats["cookies_sent"] > flood // 2  # most of the flood met a full backlog
     assert host.stats["cookies_accepted"]  # legitimate clients got in by cookie
     assert served.peak_connections <= BACKLOG + legitimate  # half-open bounded by the backlog
