@@ -23,7 +23,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from typing import Any, Callable, Iterator, NamedTuple, Optional, Union
+from typing import Callable, Iterator, NamedTuple, Optional, Union
 
 KERNEL4, USER4 = "10.77.0.1", "10.77.0.2"
 VETH_CLIENT, VETH_SERVER = "10.76.0.1", "10.76.0.2"
@@ -274,8 +274,3 @@ def veth_echo(count: int, size: int) -> Transfer:
             server.kill()
             server.communicate(timeout=10)
 
-
-def describe(kind: str, count: int, transfer: Transfer) -> dict[str, Any]:
-    """Figures for a report line: bytes/s and segments/s."""
-    return {"kind": kind, "connections": count, "bytes_per_s": transfer.bytes / transfer.seconds,
-            "segments_per_s": transfer.segments / transfer.seconds}
