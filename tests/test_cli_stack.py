@@ -13,7 +13,7 @@ import time
 
 import pytest
 from kernel_peer import unavailable_reason
-from test_net_tun import namespace
+from tunlink import namespace
 
 #: Where the commands run: not the checkout, whose uncompiled fastseg would shadow the installed one.
 AWAY = str(pathlib.Path(sys.executable).parent)

@@ -786,3 +786,41 @@ def test_close_in_syn_received_then_timeout_resends_syn_ack_and_fin(impl, simult
     assert [s.flags for s in again] == [Flags.SYN | Flags.ACK, Flags.FIN | Flags.ACK]
     syn_ack, fin = again
     assert fin.seq == seq_add(syn_ack.seq, 1) and conn.snd_nxt == seq_add(syn_ack.seq, 2)
+
+
+# ---------------------------------------------------------------- FIN-WAIT-2's timer
+
+
+def test_fin_wait_2_gives_up_on_a_silent_peer(impl):
+    link, conn = in_state(impl, S.FIN_WAIT_2)
+    entered = link.now
+    assert conn.next_deadline() == entered + CONFIG.fin_wait_2_timeout
+    link.drop = lambda sender, segment: True  # the peer vanished
+    link.run_until(lambda: conn.state is S.CLOSED, horizon=entered + 3600)
+    assert link.now == entered + CONFIG.fin_wait_2_timeout
+    assert drain(conn)[-2:] == [ConnectionTimedOut(), Closed()]
+
+
+def test_fin_wait_2_waits_while_the_peer_still_sends(impl):
+    link, conn = in_state(impl, S.FIN_WAIT_2)
+    peer, got = link.peer(conn), b""
+    timeout = CONFIG.fin_wait_2_timeout
+    for _ in range(5):  # each piece comes after most of the timeout has passed
+        link.now += timeout * 0.75
+        conn.handle_timeout(link.now)
+        assert peer.send(b"more") == 4
+        link.settle()
+        got += received(drain(conn))
+        assert conn.state is S.FIN_WAIT_2
+    assert got == b"more" * 5
+    peer.close(link.now)
+    link.run_until(lambda: conn.state is S.TIME_WAIT)
+
+
+def test_fin_wait_2_without_a_timer_stays(impl):
+    link = established(impl, replace(CONFIG, fin_wait_2_timeout=None))
+    link.a.close(link.now)
+    link.settle()
+    assert link.a.state is S.FIN_WAIT_2 and link.a.next_deadline() is None
+    with pytest.raises(ValueError, match="fin_wait_2_timeout"):
+        replace(CONFIG, fin_wait_2_timeout=0)

@@ -453,3 +453,92 @@ def test_a_port_closed_by_the_caller_is_free_again_at_once() -> None:
     out = host.segments_to_send(0.0)
     assert [d.segment.flags for d in out] == [Flags(SYN)]  # SYN-SENT aborts without RST
     assert host.connections == [second]
+
+
+# ------------------------------------------------------------ work in proportion to what ran
+
+
+def test_output_and_timers_visit_only_the_connections_that_ran(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    net, client, server = pair()
+    conns = [client.connect((SERVER_IP, 80), 0.0) for _ in range(40)]
+    net.settle()
+    while net.advance(net.now + 1.0):  # delayed ACKs and the like, until all is quiet
+        net.settle()
+    visits: List[Connection] = []
+    for name in ("segments_to_send", "handle_timeout"):
+        original = getattr(Connection, name)
+
+        def counted(self: Connection, now: float, *args: object, __original=original,
+                    **kwargs: object) -> object:
+            visits.append(self)
+            return __original(self, now, *args, **kwargs)
+
+        monkeypatch.setattr(Connection, name, counted)
+    [peer] = [c for c in server.connections if c.remote == conns[7].local]
+    assert conns[7].send(b"x" * 100) == 100  # the caller sends: nothing else ran
+    net.settle()
+    assert net.advance(net.now + 1.0)  # the peer's delayed ACK
+    net.settle()
+    assert visits and set(visits) == {conns[7], peer}
+    assert data_of([e for c, e in iter(server.next_event, None) if c is peer]) == b"x" * 100
+    visits.clear()
+    assert peer.next_event() is None and server.segments_to_send(net.now) == []
+    assert visits == []
+
+
+def test_reading_a_full_window_sends_the_window_update_at_once() -> None:
+    net, client, server = pair()
+    conn = client.connect((SERVER_IP, 80), 0.0)
+    net.settle()
+    [accepted] = server.connections
+    sent = conn.send(b"y" * CONFIG.receive_buffer * 2)
+    for _ in range(50):
+        net.settle()
+        if not net.advance(net.now + 0.1):
+            break
+    assert accepted.rcv_wnd == 0 and server.segments_to_send(net.now) == []
+    while (tagged := server.next_event()) is not None and not isinstance(tagged.event, DataReceived):
+        pass
+    [update] = server.segments_to_send(net.now)  # no timer needed for it
+    assert update.segment.window > 0 and sent == CONFIG.send_buffer
+
+
+def test_a_held_connection_keeps_its_data_and_its_window_closes() -> None:
+    net, client, server = pair()
+    conns = [client.connect((SERVER_IP, 80), 0.0) for _ in range(2)]
+    net.settle()
+    collect(server, {})
+    slow, fast = (next(c for c in server.connections if c.remote == conn.local) for conn in conns)
+    server.hold(slow)
+    for conn in conns:
+        conn.send(b"z" * CONFIG.send_buffer)
+    for _ in range(40):
+        net.settle()
+        net.advance(net.now + 0.5)
+    events: Dict[Connection, List[object]] = {}
+    collect(server, events)
+    assert slow not in events and data_of(events[fast]) == b"z" * CONFIG.send_buffer
+    assert slow.rcv_wnd == 0  # the unread data closed its window
+    server.release(slow)
+    collect(server, events)
+    assert data_of(events[slow]) == b"z" * CONFIG.receive_buffer
+
+
+def test_a_cookie_acked_after_its_syn_came_again_completes_the_handshake() -> None:
+    host = Host([SERVER_IP], config=CONFIG, secret=SECRET)
+    listener = host.listen(("", 80), backlog=1)
+    host.receive(syn(src_port=1, seq=7), 0.0, src=CLIENT_IP, dst=SERVER_IP)  # fills the backlog
+    host.receive(syn(src_port=2, seq=50), 0.0, src=CLIENT_IP, dst=SERVER_IP)
+    [cookie] = [d.segment.seq for d in host.segments_to_send(0.0) if d.segment.dst_port == 2]
+    host.receive(syn(src_port=1, flags=RST, seq=8), 0.1, src=CLIENT_IP, dst=SERVER_IP)
+    assert not listener.half_open  # room again: the SYN sent again gets a connection
+    host.receive(syn(src_port=2, seq=50), 1.0, src=CLIENT_IP, dst=SERVER_IP)
+    [synack] = host.segments_to_send(1.0)
+    assert synack.segment.seq != cookie and listener.half_open
+    # the peer had taken the cookie's SYN,ACK: its ACK completes the handshake by the cookie
+    host.receive(syn(src_port=2, flags=ACK, seq=51, ack=cookie + 1), 1.0, src=CLIENT_IP,
+                 dst=SERVER_IP)
+    assert host.segments_to_send(1.0) == [] and host.stats["cookies_accepted"] == 1
+    [conn] = host.connections
+    assert listener.accept() is conn and conn.state is State.ESTABLISHED and not listener.half_open

@@ -83,6 +83,8 @@ class HostPair(RuleBasedStateMachine):
         for host in (self.client, self.server):
             assert len(host._table) == len(host._keys)
             assert all(c.state is not State.CLOSED for c in host.connections)
+            deadlines = [d for d in (c.next_deadline() for c in host.connections) if d is not None]
+            assert host.next_deadline() == min(deadlines, default=None)  # the heap keeps up
         assert len(self.client.connections) <= MAX_OPEN
         [listener] = self.server.listeners
         assert len(listener.half_open) <= listener.backlog
@@ -121,7 +123,7 @@ class HostPair(RuleBasedStateMachine):
         for host in (self.client, self.server):
             assert host.next_event() is None and not host._counted and not host._passive
             host.segments_to_send(self.net.now)
-            assert not host._draining and not host._table
+            assert not host._touched and not host._table and not host._deadline
 
 
 HostPair.TestCase.settings = settings(

@@ -3,25 +3,22 @@ kernel's clients on the other side, with and without impairments in userspace.""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
 import subprocess
-import sys
 import textwrap
 import time
-from typing import Iterator, Optional
+import tracemalloc
+from typing import NamedTuple, Optional
 
 import pytest
 from hostlink import Net
-from kernel_peer import _setns, unavailable_reason
+from kernel_peer import unavailable_reason
+from tunlink import USER4, USER6, in_namespace, namespace, tun_in
 
 from fastseg import Segment
 from fastseg.conn import Config, Datagram, DataReceived, Host, State
 from fastseg.net import EchoService, Framing, Impairment, ImpairmentSpec, Stack, TunDevice, TunError
 
-KERNEL4, USER4, KERNEL6, USER6 = "10.78.0.1", "10.78.0.2", "fd00:78::1", "fd00:78::2"
 #: Seconds any one exchange may take before the test fails.
 BOUND = 90.0
 #: Half-open connections per listener before SYN cookies.  The impaired test raises it
@@ -30,6 +27,8 @@ BOUND = 90.0
 BACKLOG = 128
 #: Concurrent kernel clients, each sending 64 KiB in random-sized writes.
 COUNT = 200
+#: The kernel side's device queue: deep enough that a flood reaches the stack, not the floor.
+TXQUEUE = 20_000
 
 needs_root = pytest.mark.skipif(unavailable_reason() is not None,
                                 reason=str(unavailable_reason()))
@@ -73,70 +72,65 @@ CLIENTS = textwrap.dedent("""
 """)
 
 
-@contextlib.contextmanager
-def namespace() -> Iterator[str]:
-    """A private network namespace with a TUN device ``fsh0`` whose kernel side has both
-    addresses; the test process holds the device.  Deleted afterwards."""
-    name = "fastseg_h_" + secrets.token_hex(4)
-    subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False, timeout=10)
-
-
-@contextlib.contextmanager
-def entered(name: str) -> Iterator[None]:
-    """This thread inside namespace ``name`` for the block (devices made there stay there)."""
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        _setns(target)
-        try:
-            yield
-        finally:
-            _setns(own)
-    finally:
-        os.close(own)
-        os.close(target)
+class Served(NamedTuple):
+    result: dict  # type: ignore[type-arg]
+    host: Host
+    stack: Stack
+    #: The most connections the host held at once, and the most memory Python held (bytes).
+    peak_connections: int
+    peak_memory: int
+    #: Spoofed SYNs the flooder sent.
+    flooded: int
+    #: What the clients wrote to stderr (a failed client's traceback).
+    errors: str
 
 
 def serve(ns: str, host_ip: str, count: int, size: int, impair: Optional[ImpairmentSpec] = None,
-          backlog: int = BACKLOG) -> tuple[dict, Host, Stack]:
-    config = Config(msl=0.5, rto_min=0.05, rto_initial=0.2, delayed_ack=0.01)
+          backlog: int = BACKLOG, flood: int = 0, syn_retries: int = 6) -> Served:
+    """Serve echo to ``count`` kernel clients (and ``flood`` spoofed SYNs, sent beside them)."""
+    config = Config(msl=0.5, rto_min=0.05, rto_initial=0.2, delayed_ack=0.01,
+                    syn_retries=syn_retries)
     host = Host([USER4, USER6], config=config)
     host.listen(("", 7), backlog=backlog)
-    with entered(ns):
-        tun = TunDevice("fsh0")
-        tun.configure(f"{KERNEL4}/24", mtu=1500)
-        tun.configure(f"{KERNEL6}/64")
-    with tun:
+    peak_connections, flooded = 0, 0
+    with tun_in(ns) as tun:
+        subprocess.run(["ip", "-n", ns, "link", "set", "fsh0", "txqueuelen", str(TXQUEUE)],
+                       check=True, timeout=10)
         stack = Stack(host, tun, impair=impair)
         echo = EchoService(host)
-        clients = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", CLIENTS,
-                                    host_ip, "7", str(count), str(size)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        tracemalloc.start()
         started = time.monotonic()
+        flooder = in_namespace(ns, FLOOD, host_ip, "7", str(flood)) if flood else None
+        while flooder is not None and host.stats["cookies_sent"] < backlog \
+                and time.monotonic() - started < BOUND:  # clients come when the backlog is full
+            stack.poll(0.005)
+        clients = in_namespace(ns, CLIENTS, host_ip, "7", str(count), str(size))
         try:
             while clients.poll() is None and time.monotonic() - started < BOUND:
                 stack.poll(0.005)
                 echo.serve(stack.clock())
+                peak_connections = max(peak_connections, len(host._table))
             while host.connections and time.monotonic() - started < BOUND:  # TIME-WAIT, LAST-ACK
                 stack.poll(0.05)
                 echo.serve(stack.clock())
         finally:
-            if clients.poll() is None:
-                clients.kill()
+            peak_memory = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            for process in (clients, flooder):
+                if process is not None and process.poll() is None:
+                    process.kill()
             out, err = clients.communicate(timeout=10)
+            if flooder is not None:
+                flooded = json.loads(flooder.communicate(timeout=10)[0] or '{"sent": 0}')["sent"]
     assert clients.returncode == 0, err
-    return json.loads(out), host, stack
+    return Served(json.loads(out), host, stack, peak_connections, peak_memory, flooded, err)
 
 
 @needs_root
 @pytest.mark.parametrize("host_ip", [USER4, USER6])
 def test_kernel_clients_echo_byte_exact(host_ip: str) -> None:
     with namespace() as ns:
-        result, host, stack = serve(ns, host_ip, count=COUNT, size=64 * 1024)
+        result, host, stack, *_ = serve(ns, host_ip, count=COUNT, size=64 * 1024)
     assert result == {"ok": COUNT, "count": COUNT}
     assert host.connections == [] and len(host.listeners) == 1
     assert set(stack.framing.dropped) <= {"non-tcp"}  # ICMPv6 (MLD, router solicitations)
@@ -146,13 +140,62 @@ def test_kernel_clients_echo_byte_exact(host_ip: str) -> None:
 def test_kernel_clients_echo_through_an_impaired_link() -> None:
     spec = ImpairmentSpec(loss=0.02, duplicate=0.01, reorder=0.05, delay=5, jitter=2, seed=1)
     with namespace() as ns:
-        result, host, stack = serve(ns, USER4, count=COUNT, size=64 * 1024, impair=spec,
+        result, host, stack, *_ = serve(ns, USER4, count=COUNT, size=64 * 1024, impair=spec,
                                     backlog=COUNT)
     assert result == {"ok": COUNT, "count": COUNT}
     assert host.connections == []
     assert stack.inbound is not None and stack.outbound is not None
     assert stack.inbound.counts["lost"] and stack.outbound.counts["lost"]
     assert stack.outbound.counts["reordered"] and stack.inbound.counts["duplicated"]
+
+
+FLOOD = textwrap.dedent("""
+    import errno, json, random, socket, sys, time
+    from fastseg import OptionKind, Segment, pack
+    from fastseg.capture import ipv4_packet
+    dst, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    rng = random.Random(7)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    sent = 0
+    deadline = time.monotonic() + 60
+    while sent < count and time.monotonic() < deadline:
+        src = f"198.18.{rng.randrange(256)}.{rng.randrange(1, 255)}"  # RFC 2544's range
+        syn = Segment(src_port=rng.randrange(1024, 65536), dst_port=port, seq=rng.getrandbits(32),
+                      flags=2, window=65535, options=((OptionKind.MSS, 1460),))
+        try:
+            raw.sendto(ipv4_packet(src, dst, pack(syn, src=src, dst=dst)), (dst, 0))
+        except OSError as error:
+            if error.errno not in (errno.ENOBUFS, errno.EAGAIN):
+                raise
+            time.sleep(0.001)
+            continue
+        sent += 1
+        if sent % 200 == 0:
+            time.sleep(0.002)  # about the pace the stack reads at, so the queue holds them
+    print(json.dumps({"sent": sent}))
+""")
+
+
+@needs_root
+def test_a_syn_flood_leaves_legitimate_clients_in_and_memory_bounded() -> None:
+    flood, legitimate = 20_000, 50
+    with namespace() as ns:
+        # SYN,ACK retries 4 (6.2 s): a legitimate client that found room in the backlog may see
+        # its ACK queued behind thousands of spoofed SYNs; a half-open connection gone by then
+        # (2 retries: 1.4 s) leaves that ACK to be checked as a cookie, and answered with RST
+        served = serve(ns, USER4, count=legitimate, size=16 * 1024, flood=flood, syn_retries=4)
+    host = served.host
+    assert served.flooded == flood
+    assert served.result == {"ok": legitimate, "count": legitimate}, \
+        (served.errors[-2000:], host.dropped, host.stats, served.stack.framing.dropped)
+    assert host.stats["cookies_sent"] > flood // 2  # most of the flood met a full backlog
+    assert host.stats["cookies_accepted"]  # legitimate clients got in by cookie
+    assert served.peak_connections <= BACKLOG + legitimate  # half-open bounded by the backlog
+    assert served.peak_memory < 64 * 1024 * 1024
+    assert host.connections == []
+    print(f"flood: {served.flooded} SYNs, {host.stats['cookies_sent']} cookies, "
+          f"{host.stats['cookies_accepted']} accepted, peak {served.peak_connections} connections, "
+          f"peak {served.peak_memory / 2**20:.1f} MiB traced, {served.stack.packets_in} packets in")
 
 
 def test_a_bad_device_name_is_refused() -> None:
@@ -163,7 +206,7 @@ def test_a_bad_device_name_is_refused() -> None:
 @needs_root
 def test_one_kernel_client_echoes_through_the_device() -> None:
     with namespace() as ns:
-        result, _, stack = serve(ns, USER4, count=1, size=64 * 1024)
+        result, _, stack, *_ = serve(ns, USER4, count=1, size=64 * 1024)
     assert result == {"ok": 1, "count": 1}
     assert stack.packets_in and stack.packets_out
 

@@ -59,6 +59,7 @@ CONNECTION = "fastseg/conn/connection.py"
 HOST = "fastseg/conn/host.py"
 PORTS = "fastseg/conn/ports.py"
 COOKIES = "fastseg/conn/cookies.py"
+TCB = "fastseg/conn/tcb.py"
 
 
 class Mutant(NamedTuple):
@@ -170,7 +171,10 @@ MUTANTS = (
            "                or segment.dst_port != self.local[1] \\\n",
            "or remote is None \\\n"),
     Mutant("prediction_leaves_the_clock", ARRIVAL,
-           "        self._now = now\n        window = segment.window", "        window = segment.window"),
+           "        self._now = now  # as _advance does", "        pass  # as _advance does"),
+    Mutant("prediction_keeps_the_host_unaware", ARRIVAL,
+           "            self._watch(self)\n        window = segment.window",
+           "            pass\n        window = segment.window"),
     Mutant("prediction_no_keepalive_restart", ARRIVAL,
            "        self._keepalive_restart(now)\n        return True", "        return True"),
     Mutant("prediction_ignores_the_window_update", ARRIVAL,
@@ -318,6 +322,14 @@ MUTANTS = (
            "if ranges and offset <= ranges[-1][1]:", "if False:"),
     Mutant("probe_left_to_the_retransmission_timer", SENDING,
            "                self._timers.pop(RETRANSMIT, None)\n", ""),
+    Mutant("fin_wait_2_never_times_out", CONNECTION,
+           '            elif timer is FIN_WAIT_2:\n                self._transition("timeout")\n',
+           ""),
+    Mutant("fin_wait_2_cuts_a_flowing_half_close", CONNECTION,
+           "        if self._state is S.FIN_WAIT_2:  # entered, or the peer is still there: (re)start\n"
+           "            self._fin_wait_2_restart(now)\n",
+           "        if self._state is S.FIN_WAIT_2 and FIN_WAIT_2 not in self._timers:\n"
+           "            self._fin_wait_2_restart(now)\n"),
     # ---------------------------------------------------------------- the host: RFC 9293 §3.10.7.1
     Mutant("host_answers_a_reset", HOST,
            '            self._drop(f"{reason}: RST not answered")\n            return\n',
@@ -348,7 +360,27 @@ MUTANTS = (
     Mutant("closed_connections_kept", HOST,
            "        if state is S.CLOSED:\n            self._retire(conn)\n", ""),
     Mutant("last_segments_of_closed_lost", HOST,
-           "for conn in [*draining, *self._table.values()]:", "for conn in list(self._table.values()):"),
+           "        for conn in touched:\n",
+           "        for conn in [c for c in touched if c in self._keys]:\n"),
+    # ---------------------------------------------------------------- work in proportion to what ran
+    Mutant("host_misses_a_send", CONNECTION,
+           '        self._transition("send")\n        if self._watch is not None:\n',
+           '        self._transition("send")\n        if False:\n'),
+    Mutant("host_misses_a_window_update", CONNECTION,
+           "            self._ack_pending = True  # window update (RFC 9293 §3.8.6.2.2)\n"
+           "            if self._watch is not None:\n",
+           "            self._ack_pending = True  # window update (RFC 9293 §3.8.6.2.2)\n"
+           "            if False:\n"),
+    Mutant("host_takes_a_stale_deadline", HOST,
+           "while heap and self._deadline.get(heap[0][2]) != heap[0][0]:", "while False:"),
+    Mutant("host_deadline_never_moves", HOST,
+           "        if deadline == self._deadline.get(conn):\n",
+           "        if conn in self._deadline and deadline is not None:\n"),
+    Mutant("host_hold_ignored", HOST, "            if conn in self._held:\n", "            if False:\n"),
+    Mutant("host_release_loses_events", HOST,
+           "        self._order.extend([connection] * count)\n", ""),
+    Mutant("host_untouched_after_a_timer", TCB,
+           "        if self._watch is not None:\n            self._watch(self)\n", ""),
     Mutant("listener_close_keeps_connections", HOST, "                conn.abort(now)\n",
            "                pass\n"),
     Mutant("events_out_of_order", HOST,
@@ -362,6 +394,9 @@ MUTANTS = (
     # ---------------------------------------------------------------- RFC 4987 §3.6 SYN cookies
     Mutant("cookie_offers_what_it_cannot_carry", HOST,
            "options=((OptionKind.MSS, mss),))", "options=segment.options)"),
+    Mutant("cookie_loses_to_a_later_half_open", HOST,
+           "            if conn is not None and self._cookie_overtakes(conn, segment, now, key):\n"
+           "                return\n", ""),
     Mutant("cookie_mss_ignored", HOST,
            "self._cookie_syn(segment, isn, mss)", "self._cookie_syn(segment, isn, 536)"),
     Mutant("cookie_hash_not_checked", COOKIES,

@@ -200,7 +200,9 @@ class Arrival(StateMachine):
             stamps = _timestamps(segment)
             if stamps is None or (stamps[0] - self._ts_recent) & U32 > SEQ_HALF:  # PAWS
                 return False
-        self._now = now
+        self._now = now  # as _advance does, the host's watch told too
+        if self._watch is not None:
+            self._watch(self)
         window = segment.window << self._snd_shift
         if ack != una:
             self._take_ack(ack, now)

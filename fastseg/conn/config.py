@@ -55,6 +55,14 @@ class Config:
     ``ConnectionTimedOut`` (Linux's defaults: 7200, 75 and 9).
     ``challenge_ack_limit`` caps the challenge ACKs sent per second
     (RFC 5961 §7).
+
+    ``fin_wait_2_timeout``: seconds a connection waits in FIN-WAIT-2 without
+    a segment from the peer before it ends with ``ConnectionTimedOut``
+    (None: forever, as RFC 9293 §3.6 allows, since the peer may still send).
+    Linux's ``tcp_fin_timeout`` (60 s) is the reference; Linux applies it to
+    orphaned sockets only and does not restart it, while a sans-IO connection
+    cannot tell an orphan, so every segment from the peer starts it again:
+    a half-closed transfer that still flows is never cut.
     """
 
     mss: int = 1460
@@ -75,6 +83,7 @@ class Config:
     keepalive_interval: float = 75.0
     keepalive_count: int = 9
     challenge_ack_limit: int = 100
+    fin_wait_2_timeout: float | None = 60.0
     isn: IsnGenerator = field(default_factory=_default_isn, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -89,6 +98,8 @@ class Config:
         if self.keepalive_idle is not None and not (
                 self.keepalive_idle > 0 and self.keepalive_interval > 0 and self.keepalive_count >= 1):
             raise ValueError("keep-alives need idle and interval times > 0 and a count >= 1")
+        if self.fin_wait_2_timeout is not None and not self.fin_wait_2_timeout > 0:
+            raise ValueError(f"fin_wait_2_timeout must be > 0 or None, got {self.fin_wait_2_timeout}")
         if self.challenge_ack_limit < 0:
             raise ValueError(f"challenge_ack_limit must be >= 0, got {self.challenge_ack_limit}")
         if self.receive_buffer > 0xFFFF << 14:

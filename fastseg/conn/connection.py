@@ -23,7 +23,7 @@ from fastseg.conn.bits import ACK
 from fastseg.conn.config import Config, Endpoint
 from fastseg.conn.events import DataReceived, Event
 from fastseg.conn.states import S, StateError
-from fastseg.conn.timers import DELAYED_ACK, KEEPALIVE, PERSIST, RETRANSMIT, TIME_WAIT
+from fastseg.conn.timers import DELAYED_ACK, FIN_WAIT_2, KEEPALIVE, PERSIST, RETRANSMIT, TIME_WAIT
 from fastseg.segment import Segment
 from fastseg.seq import seq_add, seq_le
 
@@ -64,6 +64,7 @@ class Connection(Arrival):
         self.history = [S.CLOSED]
         self._fixed_iss = iss
         self._passive = False
+        self._watch = None
         self._events = deque()
         self._outbox = []
         self._now = -math.inf
@@ -117,6 +118,8 @@ class Connection(Arrival):
         if urgent and taken:
             self._snd_up = seq_add(self._data_start, len(self._send_buffer))
         self._transition("send")
+        if self._watch is not None:
+            self._watch(self)
         return len(taken)
 
     def close(self, now: float) -> None:
@@ -170,6 +173,8 @@ class Connection(Arrival):
         else:
             self._on_synchronized(segment, now)
         self._keepalive_restart(now)
+        if self._state is S.FIN_WAIT_2:  # entered, or the peer is still there: (re)start
+            self._fin_wait_2_restart(now)
 
     # ------------------------------------------------------------ outputs
 
@@ -189,6 +194,8 @@ class Connection(Arrival):
         threshold = min(self.config.mss, self.config.receive_buffer // 2)
         if self._state in RECEIVING and before < threshold <= self.rcv_wnd:
             self._ack_pending = True  # window update (RFC 9293 §3.8.6.2.2)
+            if self._watch is not None:
+                self._watch(self)
         return data
 
     def next_deadline(self) -> Optional[float]:
@@ -255,3 +262,5 @@ class Connection(Arrival):
                     self._transition("timeout")
             elif timer is TIME_WAIT:
                 self._transition("time_wait_expired")
+            elif timer is FIN_WAIT_2:
+                self._transition("timeout")

@@ -50,7 +50,8 @@ class ConnectionReset(Event):
 
 @dataclass(frozen=True)
 class ConnectionTimedOut(Event):
-    """Retransmissions were exhausted without an acknowledgment."""
+    """Retransmissions were exhausted without an acknowledgment, keep-alives went unanswered,
+    or the peer stayed silent in FIN-WAIT-2 (``Config.fin_wait_2_timeout``)."""
 
 
 @dataclass(frozen=True)

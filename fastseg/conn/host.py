@@ -14,19 +14,23 @@ listener keeps listening.  A connection leaves the host when it reaches
 CLOSED (after TIME-WAIT, a reset or a timeout), so memory stays bounded
 under churn; its last segments and events can still be taken.
 
-Each call costs time in proportion to the connections it visits:
-``receive`` one, ``segments_to_send``, ``handle_timeout`` and
-``next_deadline`` all of them.
+Each call costs time in proportion to the connections it touches, not to
+the connections the host holds: ``receive`` visits one, ``segments_to_send``
+those that ran since the last call (a segment arrived, a timer fired, the
+caller sent, closed or read), and ``next_deadline`` and ``handle_timeout``
+keep the deadlines in a heap.  Only ``connections`` lists them all.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import ipaddress
+import itertools
 import os
 from collections import Counter, deque
-from typing import Iterable, NamedTuple, Optional, Tuple, Union
+from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
 from fastseg.conn.bits import ACK, RST, SYN
 from fastseg.conn.config import Config, Endpoint
@@ -45,6 +49,8 @@ __all__ = ["Datagram", "Host", "HostEvent"]
 Address = Union[str, ipaddress.IPv4Address, ipaddress.IPv6Address]
 #: (local ip, local port, remote ip, remote port)
 _Key = Tuple[str, int, str, int]
+#: Stale entries the deadline heap may hold beyond twice its live ones before it is rebuilt.
+_HEAP_SLACK = 64
 #: RFC 9293 §3.7.1: the MSS assumed when a SYN announces none (IPv4; IPv6 per RFC 8200 §5).
 _DEFAULT_MSS = {4: 536, 6: 1220}
 
@@ -112,9 +118,17 @@ class Host:
         self._listeners: dict[Endpoint, Listener] = {}
         self._passive: dict[Connection, Listener] = {}  # half-open, by their listener
         self._outbox: list[Datagram] = []
-        self._draining: list[Connection] = []  # CLOSED and gone, their last segments not yet taken
+        # Connections that ran since segments_to_send last visited them (insertion order),
+        # CLOSED ones among them until their last segments are taken.
+        self._touched: Dict[Connection, None] = {}
+        # Each table connection's deadline, and a heap of (deadline, tie, connection) whose
+        # entries no longer matching _deadline are stale and skipped.
+        self._deadline: Dict[Connection, float] = {}
+        self._heap: List[Tuple[float, int, Connection]] = []
+        self._tie = itertools.count()
         self._order: deque[Connection] = deque()  # one entry per event, in the order they arose
         self._counted: dict[Connection, int] = {}  # events of each connection in _order
+        self._held: dict[Connection, int] = {}  # held connections: their entries taken off _order
         self.dropped: Counter[str] = Counter()
         self.stats: Counter[str] = Counter()
 
@@ -202,6 +216,8 @@ class Host:
         else:
             key = (dst_ip, segment.dst_port, src_ip, segment.src_port)
             conn = self._table.get(key)
+            if conn is not None and self._cookie_overtakes(conn, segment, now, key):
+                return
             if conn is not None:
                 conn.receive(segment, now, remote_ip=src_ip)
                 self._settle(conn)
@@ -292,18 +308,41 @@ class Host:
         self._register(conn, key)
         return True
 
+    def _cookie_overtakes(self, conn: Connection, segment: Segment, now: float, key: _Key) -> bool:
+        """A half-open connection made by a repeated SYN after a cookie answered the first one:
+        the peer's ACK of the cookie completes the handshake by cookie (as Linux's listener checks
+        cookies for an ACK that its request does not expect) instead of drawing a RST."""
+        listener = self._passive.get(conn)
+        if listener is None or conn.state is not S.SYN_RECEIVED \
+                or int(segment.flags) & (SYN | RST | ACK) != ACK \
+                or segment.ack == seq_add(conn._iss, 1):
+            return False
+        isn, cookie = seq_add(segment.seq, -1), seq_add(segment.ack, -1)
+        if self._cookies.check(now, key[:2], key[2:], isn, cookie) is None:
+            return False
+        listener.half_open.discard(conn)  # forgotten without a word: its peer moved on
+        del self._passive[conn]
+        self._retire(conn)
+        conn._watch = None
+        self._touched.pop(conn, None)
+        return self._cookie_ack(listener, segment, now, key)
+
     # ------------------------------------------------------------ outputs
 
     def segments_to_send(self, now: float) -> list[Datagram]:
         """Every datagram due now: the host's own answers first, then each connection's in order."""
         out, self._outbox = self._outbox, []
-        draining, self._draining = self._draining, []
-        for conn in [*draining, *self._table.values()]:
+        touched, self._touched = self._touched, {}
+        for conn in touched:
             local_ip = conn.local[0]
             out.extend(Datagram(local_ip, ip, segment)
                        for segment, (ip, _) in conn.segments_to_send(now, addressed=True))
             if conn in self._keys:
                 self._settle(conn)  # user calls (close, abort) since the last visit
+                self._reschedule(conn)
+            else:
+                conn._watch = None  # gone, its last segments taken
+        self._touched.clear()  # each visit above told _touch of itself
         return out
 
     def next_event(self) -> Optional[HostEvent]:
@@ -314,6 +353,9 @@ class Host:
         """
         while self._order:
             conn = self._order.popleft()
+            if conn in self._held:
+                self._held[conn] += 1
+                continue
             left = self._counted[conn] - 1
             if left:
                 self._counted[conn] = left
@@ -324,18 +366,41 @@ class Host:
                 return HostEvent(conn, event)
         return None
 
+    def hold(self, connection: Connection) -> None:
+        """Keep the connection's events with it: ``next_event`` passes over them.
+
+        Data it delivered then stays unread, so its receive window closes as
+        the peer sends (RFC 9293 §3.8.6.2): how a reader applies backpressure.
+        The events keep their order; :meth:`release` lets them out again.
+        """
+        self._held.setdefault(connection, 0)
+
+    def release(self, connection: Connection) -> None:
+        """Let a held connection's events out again, after those already waiting."""
+        count = self._held.pop(connection, 0)
+        self._order.extend([connection] * count)
+
     def next_deadline(self) -> Optional[float]:
         """When ``handle_timeout`` next has work, or None."""
-        deadlines = [d for d in (c.next_deadline() for c in self._table.values()) if d is not None]
-        return min(deadlines, default=None)
+        self._reschedule_touched()
+        heap = self._heap
+        while heap and self._deadline.get(heap[0][2]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     def handle_timeout(self, now: float) -> None:
         """Run the timers of every connection due at ``now``; safe when nothing is due."""
-        for conn in list(self._table.values()):
-            deadline = conn.next_deadline()
-            if deadline is not None and deadline <= now:
-                conn.handle_timeout(now)
-                self._settle(conn)
+        self._reschedule_touched()
+        heap, due = self._heap, []
+        while heap and heap[0][0] <= now:
+            deadline, _, conn = heapq.heappop(heap)
+            if self._deadline.get(conn) == deadline:
+                del self._deadline[conn]
+                due.append(conn)
+        for conn in due:
+            conn.handle_timeout(now)
+            self._settle(conn)
+            self._reschedule(conn)
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -365,7 +430,32 @@ class Host:
     def _register(self, conn: Connection, key: _Key) -> None:
         self._table[key] = conn
         self._keys[conn] = key
+        conn._watch = self._touch
+        self._touch(conn)
         self._settle(conn)
+
+    def _touch(self, conn: Connection) -> None:
+        """The connection ran (a user call, a segment, a timer): visit it at the next output."""
+        self._touched[conn] = None
+
+    def _reschedule(self, conn: Connection) -> None:
+        """Bring the heap in line with the connection's next deadline."""
+        deadline = conn.next_deadline()
+        if deadline == self._deadline.get(conn):
+            return
+        if deadline is None:
+            del self._deadline[conn]
+            return
+        self._deadline[conn] = deadline
+        heapq.heappush(self._heap, (deadline, next(self._tie), conn))
+        if len(self._heap) > 2 * len(self._deadline) + _HEAP_SLACK:  # drop the stale entries
+            self._heap = [(d, next(self._tie), c) for c, d in self._deadline.items()]
+            heapq.heapify(self._heap)
+
+    def _reschedule_touched(self) -> None:
+        for conn in self._touched:
+            if conn in self._keys:
+                self._reschedule(conn)
 
     def _settle(self, conn: Connection) -> None:
         """After the connection ran: count its new events, move it along its listener, retire it."""
@@ -391,7 +481,7 @@ class Host:
         key = self._keys.pop(conn, None)
         if key is not None:
             del self._table[key]
-            self._draining.append(conn)
+            self._deadline.pop(conn, None)  # it ran, so it is touched: its last segments go out
 
     def _unlisten(self, listener: Listener, now: float) -> None:
         del self._listeners[listener.address]

@@ -8,7 +8,7 @@ from fastseg._wire import HEADER_LEN
 from fastseg.conn.bits import ACK, FIN, PSH, RST, SYN, URG
 from fastseg.conn.states import State
 from fastseg.conn.tcb import TIMESTAMP_OPTION_LEN, U32, Tcb
-from fastseg.conn.timers import DELAYED_ACK, KEEPALIVE, PERSIST, RETRANSMIT
+from fastseg.conn.timers import DELAYED_ACK, FIN_WAIT_2, KEEPALIVE, PERSIST, RETRANSMIT
 from fastseg.segment import OptionKind, Segment
 from fastseg.seq import seq_add, seq_diff, seq_gt, seq_lt
 
@@ -262,6 +262,13 @@ class Sender(Tcb):
             self._timers[KEEPALIVE] = now + idle
         else:
             self._timers.pop(KEEPALIVE, None)
+
+    def _fin_wait_2_restart(self, now: float) -> None:
+        """FIN-WAIT-2: the peer has ``Config.fin_wait_2_timeout`` seconds from now to send
+        something (its FIN, data, an ACK) before the connection gives up on it."""
+        timeout = self.config.fin_wait_2_timeout
+        if timeout is not None:
+            self._timers[FIN_WAIT_2] = now + timeout
 
     def _keepalive_fired(self, now: float) -> bool:
         """The keep-alive timer went off (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6).  With data

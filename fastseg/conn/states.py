@@ -113,8 +113,9 @@ _ESTABLISHED = Edge(S.ESTABLISHED, events=(Connected,))
 _TIME_WAIT = Edge(S.TIME_WAIT, (A.STOP_TIMERS, A.START_2MSL))
 
 #: (state, cause) -> Edge.  Causes: a user call (listen, connect, send, close,
-#: abort), a segment (rcv_...), or a timer (timeout: retransmissions exhausted;
-#: time_wait_expired: 2 MSL passed).  Nothing else may change a state.
+#: abort), a segment (rcv_...), or a timer (timeout: retransmissions exhausted, keep-alives
+#: unanswered, or FIN-WAIT-2 idle past ``Config.fin_wait_2_timeout``; time_wait_expired: 2 MSL
+#: passed).  Nothing else may change a state.
 TRANSITIONS: dict[tuple[State, str], Edge] = {
     (S.CLOSED, "listen"): Edge(S.LISTEN, (A.NEW_TCB,)),
     (S.CLOSED, "connect"): Edge(S.SYN_SENT, (A.NEW_TCB,)),
@@ -149,6 +150,7 @@ TRANSITIONS: dict[tuple[State, str], Edge] = {
     (S.FIN_WAIT_2, "rcv_fin"): _TIME_WAIT,
     (S.FIN_WAIT_2, "rcv_rst"): _closed(ConnectionReset),
     (S.FIN_WAIT_2, "abort"): _closed(reset=True),
+    (S.FIN_WAIT_2, "timeout"): _closed(ConnectionTimedOut),  # the peer went away (Linux: orphans)
     (S.CLOSE_WAIT, "send"): Edge(S.CLOSE_WAIT),
     (S.CLOSE_WAIT, "close"): Edge(S.LAST_ACK, (A.QUEUE_FIN,)),
     (S.CLOSE_WAIT, "rcv_rst"): _closed(ConnectionReset),

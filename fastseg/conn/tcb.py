@@ -9,7 +9,7 @@ and shows the caller what it may read.  It never writes the state: only
 from __future__ import annotations
 
 from collections import deque
-from typing import Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from fastseg.conn.buffers import Reassembly
 from fastseg.conn.config import Config, Endpoint
@@ -49,6 +49,9 @@ class Tcb:
     _replay: bool
     _fixed_iss: Optional[int]
     _passive: bool  # opened by listen(): a reset in SYN-RECEIVED returns to LISTEN
+    #: Told of every call that may queue output or move a timer (how a Host
+    #: keeps to the connections it has to visit); None when nobody watches.
+    _watch: Optional[Callable[[Any], None]]
     _events: deque[Union[Event, list[bytes]]]  # a list: data pieces of one DataReceived
     _outbox: list[tuple[Segment, Endpoint]]
     _now: float  # the latest time any call was given
@@ -238,6 +241,8 @@ class Tcb:
         if now < self._now:
             raise ValueError(f"time went backwards: {now} < {self._now}")
         self._now = now
+        if self._watch is not None:
+            self._watch(self)
 
     def _reject(self, reason: str) -> None:
         """Record why an arriving segment was dropped (and maybe answered)."""

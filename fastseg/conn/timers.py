@@ -12,6 +12,9 @@ class Timer(str, enum.Enum):
 
     #: Send the ACK held back for a second segment (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2).
     DELAYED_ACK = "delayed_ack"
+    #: Give up on a peer silent in FIN-WAIT-2 for ``Config.fin_wait_2_timeout`` (Linux's
+    #: tcp_fin_timeout; RFC 9293 §3.6 sets no limit).
+    FIN_WAIT_2 = "fin_wait_2"
     #: Probe a peer idle for ``Config.keepalive_idle`` (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6).
     KEEPALIVE = "keepalive"
     #: Probe a zero window (RFC 9293 §3.8.6.1).
@@ -30,3 +33,4 @@ KEEPALIVE = Timer.KEEPALIVE
 PERSIST = Timer.PERSIST
 RETRANSMIT = Timer.RETRANSMIT
 TIME_WAIT = Timer.TIME_WAIT
+FIN_WAIT_2 = Timer.FIN_WAIT_2

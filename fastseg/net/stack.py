@@ -1,22 +1,35 @@
-"""A :class:`~fastseg.conn.Host` running over a :class:`~fastseg.net.TunDevice`."""
+"""A :class:`~fastseg.conn.Host` running over a :class:`~fastseg.net.TunDevice` (or any
+:class:`PacketDevice`)."""
 
 from __future__ import annotations
 
 import select
 import time
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Protocol, Tuple
 
 from fastseg.conn.bits import RST
 from fastseg.conn.host import Datagram, Host
 from fastseg.net.framing import Framing
 from fastseg.net.impair import Impairment, ImpairmentSpec
-from fastseg.net.tun import TunDevice
 from fastseg.seq import seq_add, seq_gt, seq_lt
 
-__all__ = ["Stack"]
+__all__ = ["PacketDevice", "Stack"]
 
 #: Packets read from the device per poll at most, so output is never starved.
 READ_BATCH = 512
+
+
+class PacketDevice(Protocol):
+    """What a stack needs of a device: IP packets in and out, non-blocking, and a descriptor
+    to wait on.  :class:`~fastseg.net.TunDevice` is one."""
+
+    def fileno(self) -> int: ...
+
+    def read(self) -> Optional[bytes]:
+        """One IP packet, or None when none is waiting."""
+
+    def write(self, packet: bytes) -> bool:
+        """Send one IP packet; False when it was dropped (queue full)."""
 
 
 class Stack:
@@ -27,7 +40,7 @@ class Stack:
     where ``now`` comes from (seconds, never going back).
     """
 
-    def __init__(self, host: Host, tun: TunDevice, *, impair: Optional[ImpairmentSpec] = None,
+    def __init__(self, host: Host, tun: PacketDevice, *, impair: Optional[ImpairmentSpec] = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.host, self.tun, self.clock = host, tun, clock
         self.framing = Framing()
@@ -52,7 +65,10 @@ class Stack:
         now = self.clock()
         wait = timeout if wakeup is None else min(timeout, max(0.0, wakeup - now))
         select.select([self.tun], [], [], wait)
-        now = self.clock()
+        self.pump(self.clock())
+
+    def pump(self, now: float) -> None:
+        """Without waiting: take what the device holds (a batch), deliver what is due, flush."""
         for _ in range(READ_BATCH):
             packet = self.tun.read()
             if packet is None:
