@@ -13,6 +13,10 @@ Ethernet frame or as raw IP; frame *i* is stamped 1700000000 s + *i* µs.
     fastseg fuzz -o fuzzed.pcap --operators option_length,truncate --log fuzzed.txt
     tcpreplay -i veth0 fuzzed.pcap
 
+``fastseg fuzz pcap ...`` is the same command; ``fastseg fuzz live`` fuzzes a
+TCP stack statefully and ``fastseg fuzz replay`` replays its findings (see
+``fastseg fuzz live --help``).
+
 Mutation and framing are :func:`fastseg.mutate.frames`; the built-in set is
 :mod:`fastseg.samples`.  ``--checksum keep`` leaves the input's checksum field (usually wrong after a
 mutation), ``fix`` recomputes it, ``break`` makes it wrong on purpose.
@@ -148,5 +152,17 @@ def _run(argv: Sequence[str]) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Write the fuzzed pcap; 0 on success, 1 on an input or file error, 2 on a usage error."""
-    return guard("fastseg fuzz", lambda: _run(list(sys.argv[1:] if argv is None else argv)))
+    """Write the fuzzed pcap; 0 on success, 1 on an input or file error, 2 on a usage error.
+
+    ``fastseg fuzz live ...`` and ``fastseg fuzz replay ...`` are
+    :mod:`fastseg.cli.fuzzlive`; ``fastseg fuzz pcap ...`` is this command
+    by its own name (for a capture that is called ``live``, say).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["live"], ["replay"]):
+        from fastseg.cli import fuzzlive
+
+        return fuzzlive.main(args[0], args[1:])
+    if args[:1] == ["pcap"]:
+        args = args[1:]
+    return guard("fastseg fuzz", lambda: _run(args))
