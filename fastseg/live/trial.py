@@ -111,15 +111,18 @@ def _handshake(ex: Exchange, position: Position) -> List[Violation]:
 
 def _harmless(data: bytes, view: View, synchronized: bool) -> bool:
     """Whether an injected segment cannot legitimately end or cut the connection: no SYN, FIN or
-    RST, no acknowledgment of target data the peer has not acknowledged, and before the peer is
-    synchronized no bytes beyond those it sent."""
+    RST, no acknowledgment of target data the peer has not acknowledged, no TSval ahead of the
+    peer's (an acceptable one becomes TS.Recent, and PAWS then drops the peer's own segments,
+    RFC 7323 §5.3), and before the peer is synchronized no bytes beyond those it sent."""
     if len(data) < 20:
         return True
     segment = unpack(data, strict=False)
     flags = int(segment.flags)
     ahead = seq_gt(seq_add(segment.seq, len(segment.payload)), view.next_seq)
+    stamps = segment.timestamps
+    future = stamps is not None and (view.ts_recent is None or seq_gt(stamps[0], view.ts_recent))
     return not flags & _ENDING and not (flags & _ACK and seq_gt(segment.ack, view.snd_una)) \
-        and (synchronized or not ahead)
+        and not future and (synchronized or not ahead)
 
 
 def _catch_up(ex: Exchange, peer: Peer) -> None:
