@@ -173,6 +173,18 @@ class LeaksConnections(_Planted):
         return list(self._ever.values())
 
 
+class KeepsEverySegment(_Planted):
+    """Every segment that arrives is kept for ever."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._log: List[Segment] = []
+
+    def arriving(self, segment: Segment, conn: Optional[Connection], now: float) -> Optional[Segment]:
+        self._log.append(segment)
+        return segment
+
+
 class SynAckTakesTwo(_Planted):
     """The SYN,ACK acknowledges the SYN's sequence number + 2."""
 
@@ -227,6 +239,7 @@ PLANTED = {
     SynResetsConnection: "rfc5961",
     TimeWaitIgnoresFin: "rfc9293",
     LeaksConnections: "resources",
+    KeepsEverySegment: "resources",
     SynAckTakesTwo: "rfc9293",
     ListenerDiesOnRst: "liveness",
     NoPaws: "integrity",

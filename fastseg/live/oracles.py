@@ -18,8 +18,8 @@ short ``rule`` by which findings are told apart:
   §3.10.7.1 RST (nor one for a listener the §3.10.7.2 RST); a FIN
   retransmitted into TIME-WAIT was not ACKed (§3.10.7.4 eighth check); SYN
   and FIN did not take one sequence number each (§3.4);
-- ``resources``: the target's connections did not return to their baseline
-  once every connection closed.
+- ``resources``: the target's connections, or the memory reachable from it,
+  did not return to their baseline once every connection closed.
 
 :data:`DEVIATIONS` are documented, intended differences from the RFCs that a
 campaign can be told to accept instead of reporting them again and again.

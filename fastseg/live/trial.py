@@ -21,6 +21,7 @@ from fastseg.capture import Frame
 from fastseg.codec import unpack
 from fastseg.live.attacks import View, build
 from fastseg.live.exchange import Exchange, Peer
+from fastseg.live.memory import held_bytes
 from fastseg.live.oracles import Violation, check_answer, shape
 from fastseg.live.states import CHUNK, KINDS, SETTLE, Position, enter
 from fastseg.live.stream import stream_bytes
@@ -28,7 +29,7 @@ from fastseg.live.target import Factory, InProcessTarget, TargetCrash
 from fastseg.segment import Flags
 from fastseg.seq import seq_add, seq_diff, seq_gt
 
-__all__ = ["Step", "TrialResult", "run_trial"]
+__all__ = ["MEMORY_SLACK", "Step", "TrialResult", "run_trial"]
 
 #: One step of a sequence: an attack kind and the index that seeds its random choices.
 Step = Tuple[str, int]
@@ -43,6 +44,9 @@ _PROBE_TIME = 30.0
 _PROBE = 64
 #: Virtual seconds after which every connection must be gone (2 MSL, retries, backoff).
 _RESOURCE_TIME = 1200.0
+#: Growth of the memory an in-process target holds that is not a leak: hash tables and
+#: counters keep their size (fastseg's Host grows 6-11 KiB in a trial).
+MEMORY_SLACK = 64 * 1024
 #: The most stream bytes the peer sends to catch up with a target that took injected ones.
 _LARGEST_AHEAD = 1 << 20
 _ENDING = int(Flags.SYN | Flags.FIN | Flags.RST)
@@ -189,6 +193,7 @@ def _probe(ex: Exchange) -> List[Violation]:
 def _play(ex: Exchange, result: TrialResult, seed: str, deviations: FrozenSet[str]) -> None:
     """Enter the state, run the steps, continue the connection and check the oracles."""
     state = result.state
+    baseline = held_bytes(ex.target.host)
     position = enter(ex, state)
     before = ex.target.state(position.peer.port) if position.peer is not None else None
     result.reached = before == position.expected
@@ -229,6 +234,12 @@ def _play(ex: Exchange, result: TrialResult, seed: str, deviations: FrozenSet[st
                 "resources", "connections left",
                 f"{left} connection{'s' * (left != 1)} still held {_RESOURCE_TIME:g} s after every "
                 "connection closed (baseline 0)"))
+        grown = held_bytes(ex.target.host) - baseline
+        if grown > MEMORY_SLACK:
+            result.violations.append(Violation(
+                "resources", "memory held",
+                f"the target holds {grown} bytes more than before the trial once every connection "
+                f"closed (more than the {MEMORY_SLACK} allowed for tables that do not shrink)"))
 
 
 def run_trial(factory: Factory, state: str, steps: Sequence[Step], seed: str,
