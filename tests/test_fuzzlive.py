@@ -16,6 +16,7 @@ from planted import PLANTED
 from fastseg.conn import Host
 from fastseg.live.campaign import Campaign
 from fastseg.live.findings import load, replay
+from fastseg.live.kernel import kernel_unavailable
 from fastseg.live.states import STATES
 from fastseg.live.trial import run_trial
 
@@ -125,7 +126,6 @@ def test_the_unbroken_host_exits_0_with_a_summary(tmp_path: Path) -> None:
     (["live", "--target", "no_such_module:Host", "--iterations", "1"], "cannot import no_such_module"),
     (["live", "--target", "fastseg.conn:Nothing", "--iterations", "1"], "has no callable Nothing"),
     (["live", "--target", "Host", "--iterations", "1"], "neither kernel, fastseg nor MODULE:FACTORY"),
-    (["live", "--iterations", "1"], "the kernel target is not built yet"),
     (["live", "--target", "fastseg", "--seconds", "0"], "must be above 0"),
     (["live", "--target", "fastseg", "--seconds", "1", "--iterations", "1"], "not allowed with"),
     (["live", "--target", "fastseg", "--allow", "nothing"], "unknown deviation 'nothing'"),
@@ -148,3 +148,31 @@ def test_fuzz_pcap_is_the_offline_command(tmp_path: Path) -> None:
     assert fuzz(tmp_path, "pcap", "-o", "a.pcap", "-n", "7", "--seed", "2").returncode == 0
     assert fuzz(tmp_path, "-o", "b.pcap", "-n", "7", "--seed", "2").returncode == 0
     assert (tmp_path / "a.pcap").read_bytes() == (tmp_path / "b.pcap").read_bytes()
+
+
+KERNEL_UNAVAILABLE = kernel_unavailable()
+
+
+@pytest.mark.skipif(KERNEL_UNAVAILABLE is None, reason="the kernel target can run here")
+def test_the_kernel_target_says_why_it_cannot_run(tmp_path: Path) -> None:
+    done = fuzz(tmp_path, "live", "--iterations", "1")
+    assert done.returncode == 2 and str(KERNEL_UNAVAILABLE) in done.stderr, done.stderr
+
+
+def namespaces() -> List[str]:
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10)
+    return [line.split()[0] for line in listed.stdout.splitlines() if line.startswith("fastseg-fuzz-")]
+
+
+@pytest.mark.skipif(KERNEL_UNAVAILABLE is not None, reason=str(KERNEL_UNAVAILABLE))
+def test_a_short_kernel_campaign(tmp_path: Path) -> None:
+    before = namespaces()
+    done = fuzz(tmp_path, "live", "--iterations", "30", "--seed", "k", "--json",
+                "--allow", "challenge-ack-limit,paws-silent", "-o", str(tmp_path / "found"))
+    assert done.returncode in (0, 1) and not done.stderr, done.stderr
+    document = json.loads(done.stdout)
+    assert document["target"] == "kernel" and document["sequences"] == 30
+    assert document["states"]["ESTABLISHED"] > 0 and document["states"]["SYN-RECEIVED"] > 0
+    counters = {point[2] for point in document["coverage"] if point[2].startswith("counter ")}
+    assert "counter TcpExt.TCPChallengeACK" in counters, counters
+    assert namespaces() == before  # every namespace the campaign made is gone

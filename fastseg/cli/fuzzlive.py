@@ -8,9 +8,10 @@ A campaign brings connections of the target into each state (LISTEN,
 SYN-RECEIVED, ESTABLISHED with data in flight, a zero window, FIN-WAIT-1/2,
 CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT; CLOSED is a port with no
 listener), sends sequences of attacks there and checks the oracles (crash,
-liveness, integrity, rfc5961, rfc9293, resources).  ``--target fastseg`` is
-fastseg's own Host; ``MODULE:FACTORY`` any object that FACTORY(addresses)
-returns with Host's interface, in process.  ``--iterations`` makes a
+liveness, integrity, rfc5961, rfc9293, resources).  ``--target kernel`` (the
+default, root) is the Linux kernel in a private network namespace behind a
+TUN device; ``fastseg`` is fastseg's own Host; ``MODULE:FACTORY`` any object
+that FACTORY(addresses) returns with Host's interface, in process.  ``--iterations`` makes a
 campaign repeatable (the same seed gives the same findings); ``--seconds``
 bounds it in time.  With ``-o DIR`` each finding is written as DIR/finding-N.json
 (the record and the minimised sequence), finding-N.pcap (the whole exchange)
@@ -32,6 +33,7 @@ from typing import Callable, List, Optional, Sequence
 from fastseg.cli import Parser, UsageError, guard
 from fastseg.live.campaign import Campaign, Report
 from fastseg.live.findings import load, replay
+from fastseg.live.kernel import KernelTarget, kernel_unavailable
 from fastseg.live.oracles import DEVIATIONS
 from fastseg.live.states import STATES
 from fastseg.live.target import Factory, TargetError, load_factory
@@ -68,7 +70,10 @@ def _deviations(text: str) -> List[str]:
 
 def _factory(spec: str) -> Factory:
     if spec == "kernel":
-        raise UsageError("the kernel target is not built yet: use --target fastseg or MODULE:FACTORY")
+        reason = kernel_unavailable()
+        if reason is not None:
+            raise UsageError(reason)
+        return KernelTarget
     try:
         return load_factory(spec)
     except TargetError as exc:

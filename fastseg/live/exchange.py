@@ -23,7 +23,7 @@ from fastseg.conn.events import DataReceived
 from fastseg.conn.host import Datagram, Host
 from fastseg.errors import FastsegError
 from fastseg.live.stream import stream_bytes
-from fastseg.live.target import PEER_ADDRESS, SERVICE_PORT, TARGET_ADDRESS, InProcessTarget, TargetCrash
+from fastseg.live.target import PEER_ADDRESS, SERVICE_PORT, TARGET_ADDRESS, Target, TargetCrash
 from fastseg.segment import Flags, Segment
 from fastseg.seq import seq_add, seq_gt
 
@@ -97,7 +97,7 @@ class Peer:
 class Exchange:
     """The peer, the target and the wire between them."""
 
-    def __init__(self, target: InProcessTarget, key: bytes) -> None:
+    def __init__(self, target: Target, key: bytes) -> None:
         self.target = target
         self.key = key
         self.peer = Host((PEER_ADDRESS,), config=peer_config(key),

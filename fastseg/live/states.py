@@ -128,14 +128,14 @@ def _zero_window(ex: Exchange) -> Peer:
 def _fin_wait_1(ex: Exchange) -> Peer:
     peer = _established(ex)
     ex.hold_to_peer = _has_fin
-    ex.target.close(peer.port, ex.now)
+    ex.target.close_connection(peer.port, ex.now)
     ex.pump()
     return peer
 
 
 def _fin_wait_2(ex: Exchange) -> Peer:
     peer = _established(ex)
-    ex.target.close(peer.port, ex.now)
+    ex.target.close_connection(peer.port, ex.now)
     ex.run_until(lambda: peer.conn.state.value == "CLOSE-WAIT", _STEP_TIME)
     ex.advance(SETTLE)
     return peer
@@ -153,7 +153,7 @@ def _close_wait(ex: Exchange) -> Peer:
 def _closing(ex: Exchange) -> Peer:
     peer = _established(ex)
     ex.hold_to_peer = _has_fin
-    ex.target.close(peer.port, ex.now)
+    ex.target.close_connection(peer.port, ex.now)
     ex.pump()
     peer.conn.close(ex.now)
     ex.pump()
@@ -163,7 +163,7 @@ def _closing(ex: Exchange) -> Peer:
 def _last_ack(ex: Exchange) -> Peer:
     peer = _close_wait(ex)
     ex.hold_to_target = _everything
-    ex.target.close(peer.port, ex.now)
+    ex.target.close_connection(peer.port, ex.now)
     ex.pump()
     return peer
 

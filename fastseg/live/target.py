@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Protocol
 
 from fastseg.conn.events import DataReceived, PeerFinished
 from fastseg.conn.host import Datagram
 from fastseg.errors import FastsegError
+from fastseg.live.memory import held_bytes
 from fastseg.segment import Segment
 
 __all__ = ["CLOSED_PORT", "PEER_ADDRESS", "SERVICE_PORT", "TARGET_ADDRESS", "App", "InProcessTarget",
-           "TargetCrash", "TargetError", "load_factory"]
+           "Target", "TargetCrash", "TargetError", "load_factory"]
 
 #: The fuzzer's peer and the target, on a network of their own.
 PEER_ADDRESS = "10.0.0.1"
@@ -33,7 +34,8 @@ CLOSED_PORT = 9
 _SENDING = ("ESTABLISHED", "CLOSE-WAIT")
 _CLOSABLE = ("SYN-RECEIVED", "ESTABLISHED", "CLOSE-WAIT")
 
-Factory = Callable[[tuple], Any]  # type: ignore[type-arg]
+#: ``FACTORY(addresses)`` of an in-process target, or :class:`~fastseg.live.kernel.KernelTarget`.
+Factory = Callable[..., Any]
 
 
 class TargetError(FastsegError):
@@ -65,6 +67,25 @@ def state_name(conn: Any) -> str:
     """A connection's state as RFC 9293 spells it (an Enum's value, or the text itself)."""
     state = conn.state
     return str(getattr(state, "value", state))
+
+
+class Target(Protocol):
+    """What a campaign needs of a target, in process or the kernel."""
+
+    apps: Dict[int, App]
+    reading: bool
+    close_on_fin: bool
+
+    def receive(self, segment: Segment, now: float) -> None: ...
+    def send_due(self, now: float) -> List[Datagram]: ...
+    def deadline(self) -> Optional[float]: ...
+    def timeout(self, now: float) -> None: ...
+    def connection_count(self) -> int: ...
+    def state(self, port: int) -> Optional[str]: ...
+    def close_connection(self, port: int, now: float) -> None: ...
+    def memory(self) -> Optional[int]: ...
+    def counters(self) -> Dict[str, int]: ...
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -126,7 +147,18 @@ class InProcessTarget:
                 return None if name == "CLOSED" else name
         return None
 
-    def close(self, port: int, now: float) -> None:
+    def close(self) -> None:
+        """Nothing to tear down: the target goes with the last reference to it."""
+
+    def memory(self) -> Optional[int]:
+        """The bytes of the objects reachable from the target (:mod:`fastseg.live.memory`)."""
+        return held_bytes(self.host)
+
+    def counters(self) -> Dict[str, int]:
+        """No counters: an in-process target's coverage is its answers."""
+        return {}
+
+    def close_connection(self, port: int, now: float) -> None:
         """The application closes its side of the connection with ``port``."""
         self.serve(now)
         app = self.apps.get(port)

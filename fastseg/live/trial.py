@@ -21,11 +21,10 @@ from fastseg.capture import Frame
 from fastseg.codec import unpack
 from fastseg.live.attacks import View, build
 from fastseg.live.exchange import Exchange, Peer
-from fastseg.live.memory import held_bytes
 from fastseg.live.oracles import Violation, check_answer, shape
 from fastseg.live.states import CHUNK, KINDS, SETTLE, Position, enter
 from fastseg.live.stream import stream_bytes
-from fastseg.live.target import Factory, InProcessTarget, TargetCrash
+from fastseg.live.target import Factory, InProcessTarget, Target, TargetCrash
 from fastseg.segment import Flags
 from fastseg.seq import seq_add, seq_diff, seq_gt
 
@@ -150,6 +149,8 @@ def _continue(ex: Exchange, peer: Peer, harmless: bool) -> List[Violation]:
     app = target.apps.get(peer.port)
 
     def delivered() -> bool:
+        if peer.conn.state.value == "CLOSED":  # reset: nothing more will come
+            return True
         return app is not None and len(app.received) >= peer.sent and len(peer.received) >= app.echoed
 
     ex.run_until(delivered, _CONTINUE_TIME)
@@ -193,7 +194,7 @@ def _probe(ex: Exchange) -> List[Violation]:
 def _play(ex: Exchange, result: TrialResult, seed: str, deviations: FrozenSet[str]) -> None:
     """Enter the state, run the steps, continue the connection and check the oracles."""
     state = result.state
-    baseline = held_bytes(ex.target.host)
+    baseline = ex.target.memory()
     position = enter(ex, state)
     before = ex.target.state(position.peer.port) if position.peer is not None else None
     result.reached = before == position.expected
@@ -213,9 +214,13 @@ def _play(ex: Exchange, result: TrialResult, seed: str, deviations: FrozenSet[st
         harmless = harmless and not attack.poison and _harmless(attack.data, view, synchronized)
         port = view.src_port
         before = ex.target.state(port) if position.peer is not None else None
+        counted = ex.target.counters()
         answers = [s for s in ex.inject(attack.data) if s.dst_port == port]
         after = ex.target.state(port) if position.peer is not None else None
         result.coverage.add((state, kind, shape(answers, before, after)))
+        result.coverage.update((state, kind, f"counter {name}")  # the kernel's TCP counters that moved
+                               for name, value in ex.target.counters().items()
+                               if value != counted.get(name, value))
         if before == position.expected:  # an earlier step may have ended or moved the connection
             result.violations += check_answer(attack, answers, before, after, deviations)
         if position.peer is not None:
@@ -226,7 +231,7 @@ def _play(ex: Exchange, result: TrialResult, seed: str, deviations: FrozenSet[st
     if ex.jammed:  # the wire gave up: liveness and resources cannot be told
         return
     result.violations += _probe(ex)
-    if harmless:
+    if harmless and baseline is not None:  # in process: bounded resources
         ex.advance(_RESOURCE_TIME)
         left = ex.target.connection_count()
         if left:
@@ -234,7 +239,7 @@ def _play(ex: Exchange, result: TrialResult, seed: str, deviations: FrozenSet[st
                 "resources", "connections left",
                 f"{left} connection{'s' * (left != 1)} still held {_RESOURCE_TIME:g} s after every "
                 "connection closed (baseline 0)"))
-        grown = held_bytes(ex.target.host) - baseline
+        grown = (ex.target.memory() or 0) - baseline
         if grown > MEMORY_SLACK:
             result.violations.append(Violation(
                 "resources", "memory held",
@@ -248,8 +253,12 @@ def run_trial(factory: Factory, state: str, steps: Sequence[Step], seed: str,
     result = TrialResult(state, tuple(steps))
     ex: Optional[Exchange] = None
     try:
-        ex = Exchange(InProcessTarget(factory), trial_key(seed))
-        _play(ex, result, seed, deviations)
+        target: Target = factory() if getattr(factory, "kernel", False) else InProcessTarget(factory)
+        try:
+            ex = Exchange(target, trial_key(seed))
+            _play(ex, result, seed, deviations)
+        finally:
+            target.close()
     except TargetCrash as crash:
         result.reached = True
         result.violations.append(Violation("crash", str(crash).split(" raised ")[0] + " raised", str(crash)))
