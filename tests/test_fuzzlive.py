@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Set
 
 import pytest
 from planted import PLANTED
@@ -176,3 +176,24 @@ def test_a_short_kernel_campaign(tmp_path: Path) -> None:
     counters = {point[2] for point in document["coverage"] if point[2].startswith("counter ")}
     assert "counter TcpExt.TCPChallengeACK" in counters, counters
     assert namespaces() == before  # every namespace the campaign made is gone
+
+
+@pytest.mark.skipif(KERNEL_UNAVAILABLE is not None, reason=str(KERNEL_UNAVAILABLE))
+def test_sigterm_ends_a_kernel_campaign_and_removes_its_namespace(tmp_path: Path) -> None:
+    before = namespaces()
+    path = os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])
+    campaign = subprocess.Popen([sys.executable, "-m", "fastseg", "fuzz", "live", "--seconds", "60"],
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONPATH": path})
+    made: Set[str] = set()
+    try:
+        for _ in range(100):  # up to 10 s for the campaign's first namespace to appear
+            made = set(namespaces()) - set(before)
+            if made:
+                break
+            subprocess.run(["sleep", "0.1"], timeout=5)
+        campaign.terminate()
+        assert campaign.wait(timeout=30) == 130
+    finally:
+        campaign.kill()
+    assert made and not made & set(namespaces())

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from typing import Callable, List, Optional, Sequence
 
@@ -117,6 +118,11 @@ def _summary(report: Report) -> None:
         print(f"     reproducer: {steps}" + (f" ({finding.files[0]})" if finding.files else ""))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends a campaign as Ctrl-C does: cleanly, exit status 130."""
+    raise KeyboardInterrupt
+
+
 def _live(argv: Sequence[str]) -> int:
     args = _live_parser().parse_args(argv)
     factory = _factory(args.target)
@@ -136,9 +142,11 @@ def _live(argv: Sequence[str]) -> int:
 
     seconds = args.seconds if args.iterations is None and args.seconds is not None else \
         DEFAULT_SECONDS if args.iterations is None else None
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # the kernel's namespace is removed on the way out
     try:
         report = campaign.run(iterations=args.iterations, seconds=seconds, progress=progress)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if tty:
             sys.stderr.write("\r\x1b[K")
     if args.json:
