@@ -117,6 +117,9 @@ class KernelTarget:
             with _inside(self.namespace):
                 listener = self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+                # Urgent data stays in the stream, as RFC 6093 §6 asks of applications; by
+                # default Linux takes the last urgent byte out of it (BSD's out-of-band byte).
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
                 listener.bind((TARGET_ADDRESS, SERVICE_PORT))
                 listener.listen(128)
                 listener.setblocking(False)
@@ -242,6 +245,7 @@ class KernelTarget:
             except OSError as exc:
                 raise TargetCrash(f"the echo service's accept failed: {exc}") from exc
             conn.setblocking(False)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
             self.apps[address[1]] = App(conn)
         if self.reading:
             for app in self.apps.values():
