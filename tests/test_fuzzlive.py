@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Set
+from typing import Any, Dict, List
 
 import pytest
 from planted import PLANTED
@@ -159,36 +159,41 @@ def test_the_kernel_target_says_why_it_cannot_run(tmp_path: Path) -> None:
     assert done.returncode == 2 and str(KERNEL_UNAVAILABLE) in done.stderr, done.stderr
 
 
-def namespaces() -> List[str]:
+def namespaces(pid: int) -> List[str]:
+    """The namespaces that process ``pid``'s kernel target made and has not removed."""
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10)
-    return [line.split()[0] for line in listed.stdout.splitlines() if line.startswith("fastseg-fuzz-")]
+    return [line.split()[0] for line in listed.stdout.splitlines()
+            if line.startswith(f"fastseg-fuzz-{pid}-")]
+
+
+def fuzz_in_background(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    path = os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])
+    return subprocess.Popen([sys.executable, "-m", "fastseg", "fuzz", *args], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": path})
 
 
 @pytest.mark.skipif(KERNEL_UNAVAILABLE is not None, reason=str(KERNEL_UNAVAILABLE))
 def test_a_short_kernel_campaign(tmp_path: Path) -> None:
-    before = namespaces()
-    done = fuzz(tmp_path, "live", "--iterations", "30", "--seed", "k", "--json",
-                "--allow", "challenge-ack-limit,paws-silent", "-o", str(tmp_path / "found"))
-    assert done.returncode in (0, 1) and not done.stderr, done.stderr
-    document = json.loads(done.stdout)
+    campaign = fuzz_in_background(tmp_path, "live", "--iterations", "30", "--seed", "k", "--json",
+                                  "--allow", "challenge-ack-limit,paws-silent", "-o", str(tmp_path / "found"))
+    out, err = campaign.communicate(timeout=600)
+    assert campaign.returncode in (0, 1) and not err, err
+    document = json.loads(out)
     assert document["target"] == "kernel" and document["sequences"] == 30
     assert document["states"]["ESTABLISHED"] > 0 and document["states"]["SYN-RECEIVED"] > 0
     counters = {point[2] for point in document["coverage"] if point[2].startswith("counter ")}
     assert "counter TcpExt.TCPChallengeACK" in counters, counters
-    assert namespaces() == before  # every namespace the campaign made is gone
+    assert namespaces(campaign.pid) == []  # every namespace the campaign made is gone
 
 
 @pytest.mark.skipif(KERNEL_UNAVAILABLE is not None, reason=str(KERNEL_UNAVAILABLE))
 def test_sigterm_ends_a_kernel_campaign_and_removes_its_namespace(tmp_path: Path) -> None:
-    before = namespaces()
-    path = os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])
-    campaign = subprocess.Popen([sys.executable, "-m", "fastseg", "fuzz", "live", "--seconds", "60"],
-                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env={**os.environ, "PYTHONPATH": path})
-    made: Set[str] = set()
+    campaign = fuzz_in_background(tmp_path, "live", "--seconds", "60")
+    made: List[str] = []
     try:
         for _ in range(100):  # up to 10 s for the campaign's first namespace to appear
-            made = set(namespaces()) - set(before)
+            made = namespaces(campaign.pid)
             if made:
                 break
             subprocess.run(["sleep", "0.1"], timeout=5)
@@ -196,4 +201,4 @@ def test_sigterm_ends_a_kernel_campaign_and_removes_its_namespace(tmp_path: Path
         assert campaign.wait(timeout=30) == 130
     finally:
         campaign.kill()
-    assert made and not made & set(namespaces())
+    assert made and namespaces(campaign.pid) == []

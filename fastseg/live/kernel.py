@@ -1,6 +1,6 @@
 """The Linux kernel as a target: a private network namespace, a TUN device, an echo service.
 
-The namespace (a random name, removed at :meth:`KernelTarget.close`) holds
+The namespace (``fastseg-fuzz-PID-RANDOM``, removed at :meth:`KernelTarget.close`) holds
 TUN device ``fz0``; the kernel owns the target's address on it and reaches
 the fuzzer's peer through it.  The echo service is a listening kernel socket
 made in the namespace and served from this process (non-blocking), so the
@@ -97,7 +97,8 @@ class KernelTarget:
         reason = kernel_unavailable()
         if reason is not None:
             raise TargetError(reason)
-        self.namespace = f"fastseg-fuzz-{secrets.token_hex(4)}"
+        # The process id says whose it is, should one ever be left behind.
+        self.namespace = f"fastseg-fuzz-{os.getpid()}-{secrets.token_hex(4)}"
         self.framing = Framing()
         self.apps: Dict[int, App] = {}
         self.reading = True
