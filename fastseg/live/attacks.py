@@ -244,7 +244,7 @@ def _flag_attack(rng: random.Random, view: View, key: bytes) -> Attack:
 
 
 def _urgent(rng: random.Random, view: View, key: bytes) -> Attack:
-    size = rng.randint(0, _PAYLOAD)
+    size = rng.choice((0, rng.randint(1, _PAYLOAD)))
     pointer = rng.choice((size + 1, size + rng.randint(2, 1000), 0xFFFF))
     segment = _segment(view, seq=view.next_seq, flags=_F.ACK | _F.URG | _F.PSH, urgent=pointer,
                        payload=_payload(key, view, view.next_seq, size))
