@@ -129,6 +129,9 @@ class KernelTarget:
         except (OSError, TunError) as exc:
             self.close()
             raise TargetError(f"cannot set up the kernel target: {exc}") from None
+        except BaseException:  # Ctrl-C or SIGTERM half way: the namespace goes too
+            self.close()
+            raise
 
     def close(self) -> None:
         """Close the service, the device and the namespace."""
