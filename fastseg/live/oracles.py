@@ -44,6 +44,9 @@ DEVIATIONS = {
     "challenge-ack-limit": "challenge ACKs, and the ACKs RFC 5961 §5.2 asks for, may be missing: "
                            "they are rate limited (RFC 5961 §7; Linux's tcp_challenge_ack_limit "
                            "and tcp_invalid_ratelimit, counted in TcpExt.TCPACKSkippedChallenge)",
+    "invalid-ack-limit": "the ACK answering an unacceptable segment may be missing: Linux sends at "
+                         "most one per socket every net.ipv4.tcp_invalid_ratelimit (500 ms; "
+                         "TcpExt.TCPACKSkippedSeq and TCPACKSkippedPAWS count the rest)",
     "paws-silent": "a segment that PAWS rejects may be dropped without an ACK (RFC 7323 §5.3 "
                    "asks for the ACK, some stacks rate-limit it)",
 }
@@ -114,7 +117,8 @@ def check_answer(attack: Attack, answers: Sequence[Segment], before: Optional[st
         found.append(Violation(oracle, f"{kind}: no challenge ACK", f"{attack.description} got no "
                                f"challenge ACK (answers: {shape(answers, None, None)})"))
     limited = (kind == "stale_timestamp" and "paws-silent" in deviations) or \
-        (kind in _RFC5961 and "challenge-ack-limit" in deviations)
+        (kind in _RFC5961 and "challenge-ack-limit" in deviations) or \
+        (kind not in _RFC5961 and "invalid-ack-limit" in deviations)
     if "ack" in expect and not acked and not limited:
         found.append(Violation(oracle, f"{kind}: not ACKed",
                                f"{attack.description} was not answered with an ACK "
