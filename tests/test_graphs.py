@@ -238,6 +238,46 @@ def test_rtt_sample_only_from_segments_sent_once() -> None:
     assert [a.ack for a in direction.acks] == [1, 1001, 2001]
 
 
+def _sack_episode(retransmit: bool) -> DirectionGraphs:
+    """Three segments, the second missing: the receiver SACKs the third; then the second
+    arrives (sent again, or only late) and one cumulative ACK covers both."""
+    direction = DirectionGraphs("client", "a", "b", None, False)
+    builder = _Builder(direction, 0.0, 0)
+    builder.sent(_Rec(1, 0.0, Segment(seq=0, flags=Flags.SYN)), ())
+    builder.acknowledged(_Rec(2, 0.1, Segment(seq=7, ack=1, flags=Flags.SYN | Flags.ACK)))
+    for frame, (t, seq) in enumerate(((1.0, 1), (1.01, 1001), (1.02, 2001)), 3):
+        builder.sent(_Rec(frame, t, Segment(seq=seq, ack=8, flags=Flags.ACK,
+                                            payload=bytes(1000))), ())
+    builder.acknowledged(_Rec(6, 1.1, Segment(seq=8, ack=1001, flags=Flags.ACK)))
+    dup = Segment(seq=8, ack=1001, flags=Flags.ACK, options=[(OptionKind.SACK, ((2001, 3001),))])
+    builder.acknowledged(_Rec(7, 1.12, dup))
+    if retransmit:
+        builder.sent(_Rec(8, 2.0, Segment(seq=1001, ack=8, flags=Flags.ACK,
+                                          payload=bytes(1000))), ("retransmission",))
+    builder.acknowledged(_Rec(9, 2.1, Segment(seq=8, ack=3001, flags=Flags.ACK)))
+    return direction
+
+
+def test_no_rtt_sample_from_an_ack_after_sack_recovery() -> None:
+    """RFC 6298 §3: the ACK that ends a SACK recovery covers a retransmission (or, when the
+    hole was only late, a segment SACKed long before): no sample, only the earlier ones."""
+    for retransmit in (True, False):
+        direction = _sack_episode(retransmit)
+        assert [(t, round(r, 9)) for t, r, _ in direction.rtt] == [(0.1, 0.1), (1.1, 0.1)]
+        # the SACKed segment is not in flight while the hole is (RFC 6675 §2, SACKed bytes)
+        assert direction.in_flight[-1][1] == (1000 if retransmit else 3000)
+
+
+def test_ack_rtt_samples_stay_near_the_timestamp_ones() -> None:
+    for path in (CAPTURES / "sack_loss_ipv4.pcap", CAPTURES / "sack_loss_ipv6_nots.pcap"):
+        _, (g,) = _graphs(path)
+        for d in g.directions.values():
+            ts = [r for _, r, source in d.rtt if source == "ts"]
+            acks = [r for _, r, source in d.rtt if source == "ack"]
+            if ts:
+                assert acks and max(acks) <= 3 * max(ts)
+
+
 def test_in_flight_and_throughput_add_up() -> None:
     result, (g,) = _graphs(CAPTURES / "sack_loss_ipv4.pcap")
     upload = g.directions["client"]

@@ -163,7 +163,8 @@ def metrics(graphs: ConnectionGraphs, fmt: str = "svg") -> bytes:
         if in_flight:
             axes[2].step([t for t, _ in in_flight], [b for _, b in in_flight], where="post",
                          color=colours[role], label=label)
-    for ax, name in zip(axes[:3], ("throughput (Mbit/s)", "RTT (ms)", "bytes in flight")):
+    for ax, name in zip(axes[:3], ("throughput (Mbit/s)", "RTT (ms)",
+                                         "bytes in flight\n(SACKed excluded)")):
         ax.set_ylabel(name, fontsize=9)
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
