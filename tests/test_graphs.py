@@ -22,8 +22,10 @@ import pytest
 from fastseg import Flags, OptionKind, Segment, capture
 from fastseg.analyze import SAMPLE, analyze_file
 from fastseg.analyze.graphs import (
+    AckPoint,
     ConnectionGraphs,
     DirectionGraphs,
+    SegmentPoint,
     _Builder,
     graphs_for_file,
     state_spans,
@@ -410,6 +412,27 @@ def test_time_sequence_picture_shows_the_marks() -> None:
     quiet = time_sequence(g.directions["server"], "#1").decode()
     assert ">retransmission<" not in quiet
     assert time_sequence(g.directions["client"], "#1", "png").startswith(b"\x89PNG")
+
+
+def test_time_sequence_legend_and_layers() -> None:
+    """One legend entry per kind (two gaps, two segments after them), SACK blocks drawn
+    before (under) the data bars, and a keep-alive of length 0 drawn as a point."""
+    _need_matplotlib()
+    from fastseg.analyze.plot import MARK_COLOURS, time_sequence
+
+    d = DirectionGraphs("client", "a", "b", 0, False)
+    d.segments = [SegmentPoint(1, 0.0, 1, 100, 100, "", ()),
+                  SegmentPoint(2, 0.1, 201, 100, 100, "", ("not_captured",)),
+                  SegmentPoint(3, 0.2, 401, 100, 100, "", ("not_captured",)),
+                  SegmentPoint(4, 0.3, 500, 0, 0, "", ("keep_alive",))]
+    d.holes = [(0.1, 101, 201), (0.2, 301, 401)]
+    d.acks = [AckPoint(5, 0.05, 101, 1000, 899, ()),
+              AckPoint(6, 0.15, 101, 1000, 899, ((201, 301),))]
+    svg = time_sequence(d, "#1").decode()
+    for label in (">gap<", ">after a gap<", ">keep-alive (no data)<", ">SACK<", ">data<"):
+        assert svg.count(label) == 1, label
+    assert svg.count(MARK_COLOURS["keep_alive"]) >= 2      # the point and its legend entry
+    assert svg.index("stroke: #17becf") < svg.index(f"stroke: {MARK_COLOURS['data']}")
 
 
 def test_cli_plot_writes_every_connection(tmp_path: Path) -> None:

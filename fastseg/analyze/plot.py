@@ -39,6 +39,13 @@ MARK_COLOURS: Dict[str, str] = {
     "outside_window": "#bcbd22",
     "data": "#1f4e9c",
 }
+#: Legend names of the marks (and of unmarked data).
+_LABELS = {"retransmission": "retransmission", "out_of_order": "out of order",
+           "not_captured": "after a gap", "keep_alive": "keep-alive",
+           "zero_window_probe": "zero window probe", "outside_window": "outside window",
+           "data": "data"}
+#: Marks drawn as a point when the segment carries no sequence space.
+_EMPTY_MARKS = ("zero_window_probe", "keep_alive")
 _ACK = "#2ca02c"
 _WINDOW = "#b8a000"
 _SACK = "#17becf"
@@ -95,21 +102,28 @@ def time_sequence(direction: DirectionGraphs, label: str, fmt: str = "svg") -> b
     points = thin(direction.segments, DRAW_LIMIT, lambda p: p.end,
                   keep=lambda p: bool(p.flags) or any(m in MARK_COLOURS for m in p.marks))
     bars: Dict[str, List[Any]] = {}
+    empty: Dict[str, List[Any]] = {}    # marked segments of length 0: probes and keep-alives
     for p in points:
         if p.length:
             bars.setdefault(_colour(p.marks), []).append([(p.time, p.seq), (p.time, p.end)])
+        elif any(kind in p.marks for kind in _EMPTY_MARKS):
+            empty.setdefault(next(k for k in _EMPTY_MARKS if k in p.marks), []).append(p)
     for colour, lines in bars.items():
         kind = next((k for k, c in MARK_COLOURS.items() if c == colour), "data")
         marked = kind != "data"
         # marked segments are drawn wider, above the ACK line, with a dot at their start
         ax.add_collection(LineCollection(lines, colors=colour, linewidths=3 if marked else 1.6,
-                                         zorder=4 if marked else 2, label=kind.replace("_", " ")))
+                                         zorder=4 if marked else 2, label=_LABELS.get(kind, kind)))
         if marked:
             ax.plot([line[0][0] for line in lines], [line[0][1] for line in lines],
                     linestyle="none", marker="o", markersize=4, color=colour, zorder=4)
-    for t, lo, hi in direction.holes:
-        ax.add_collection(LineCollection([[(t, lo), (t, hi)]], colors=_HOLE, linewidths=4,
-                                         label="not captured"))
+    for kind, probes in empty.items():
+        ax.plot([p.time for p in probes], [p.seq for p in probes], linestyle="none", marker="D",
+                markersize=4, color=MARK_COLOURS[kind], zorder=4,
+                label=f"{_LABELS[kind]} (no data)")
+    if direction.holes:
+        ax.add_collection(LineCollection([[(t, lo), (t, hi)] for t, lo, hi in direction.holes],
+                                         colors=_HOLE, linewidths=4, zorder=1, label="gap"))
     acks = thin(direction.acks, DRAW_LIMIT, lambda a: a.ack, keep=lambda a: bool(a.sack))
     if acks:
         times = [a.time for a in acks]
@@ -118,7 +132,9 @@ def time_sequence(direction: DirectionGraphs, label: str, fmt: str = "svg") -> b
                 label="window" + (" (scaled)" if direction.window_scaled else ""))
         sacks = [[(a.time, lo), (a.time, hi)] for a in acks for lo, hi in a.sack]
         if sacks:
-            ax.add_collection(LineCollection(sacks, colors=_SACK, linewidths=3, label="SACK"))
+            # behind the data bars (a SACK block often spans the segments just sent)
+            ax.add_collection(LineCollection(sacks, colors=_SACK, linewidths=3, zorder=1.5,
+                                             label="SACK"))
         zero = [a for a in acks if a.window == 0]
         if zero:
             ax.plot([a.time for a in zero], [a.ack for a in zero], linestyle="none", marker="o",
