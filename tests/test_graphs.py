@@ -400,6 +400,30 @@ def test_metrics_picture_draws_the_states_on_the_time_axis() -> None:
     assert "state in its fastseg.conn replica" in svg
 
 
+def test_state_names_read_in_time_order() -> None:
+    """Names piled up at the right edge read top-down in time order; ESTABLISHED, held most
+    of the connection, is named at its middle."""
+    _need_matplotlib()
+    import re
+
+    from fastseg.analyze.plot import metrics
+
+    _, graphs = _graphs(Path(SAMPLE))
+    g = graphs[0]
+    svg = metrics(g).decode()
+    texts = {name: (anchor, float(x), float(y)) for anchor, x, y, name in re.findall(
+        r'text-anchor: (\w+)" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]+)</text>', svg)}
+    for role in ("client", "server"):
+        spans = state_spans(g.states[role] or [], g.duration)
+        late = [chr(0x2192).join(names) for start, _, names in spans if start > 0.8 * g.duration]
+        assert len(late) >= 2
+        heights = [texts[name][2] for name in late]       # SVG y grows downwards
+        assert heights == sorted(heights), (role, late, heights)
+    middle, x, _ = texts["ESTABLISHED"]
+    opening = chr(0x2192).join(("CLOSED", "LISTEN", "SYN-RECEIVED"))
+    assert middle == "middle" and texts["FIN-WAIT-1"][1] > x > texts[opening][1]
+
+
 def test_time_sequence_picture_shows_the_marks() -> None:
     _need_matplotlib()
     from fastseg.analyze.plot import MARK_COLOURS, time_sequence

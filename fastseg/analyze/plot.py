@@ -53,8 +53,10 @@ _HOLE = "#c7c7c7"
 _ARROW = "\u2192"
 #: States begun after this fraction of the connection's duration are labelled from their end.
 _LATE = 0.8
-#: Offsets from a state bar's middle at which its names are written, in turn.
-_LEVELS = (-0.25, 0.0, 0.25)
+#: States held this fraction of the connection's duration or longer are named at their middle.
+_LONG = 0.3
+#: Offsets from a state bar's middle at which its names are written, in turn (top first).
+_LEVELS = (0.25, 0.0, -0.25)
 _FLAG_STYLE = {"S": ("#2ca02c", "^", "SYN"), "F": ("#1f77b4", "s", "FIN"), "R": ("#d62728", "X", "RST")}
 FORMATS = ("svg", "png")
 
@@ -193,18 +195,27 @@ def metrics(graphs: ConnectionGraphs, fmt: str = "svg") -> bytes:
 
 def _state_timeline(ax: Any, graphs: ConnectionGraphs, colours: Dict[str, str]) -> None:
     """Each side's state path on the connection's time axis: one bar per state held, its name
-    (with the states passed through in the same frame before it) written at its start."""
+    (with the states passed through in the same frame before it) written at its start, at its
+    middle when the bar is long, or, for states begun late, ending at the bar's end."""
     for row, role in enumerate(("client", "server")):
         spans = state_spans(graphs.states.get(role) or [], graphs.duration)
+        turn, late = 0, False
         for i, (start, end, names) in enumerate(spans):
             ax.barh(row, end - start, left=start, color=colours[role],
                     alpha=0.25 + 0.5 * (i % 2), edgecolor="#ffffff")
-            # names on three levels in turn, so short neighbours do not overprint; those of
-            # states begun in the last fifth end at their bar's end, not past the axis
-            late = start > _LATE * graphs.duration
-            ax.text(end if late else start, row + _LEVELS[i % len(_LEVELS)],
-                    _ARROW.join(names), ha="right" if late else "left", va="center",
-                    fontsize=6, clip_on=True)
+            # short neighbours take the levels in turn, from the top down in time order (anew
+            # where the late ones begin), so they neither overprint nor read out of order
+            if end - start >= _LONG * graphs.duration:
+                ax.text((start + end) / 2, row, _ARROW.join(names), ha="center", va="center",
+                        fontsize=6, clip_on=True)
+                continue
+            if start > _LATE * graphs.duration and not late:
+                turn, late = 0, True
+            level = row + _LEVELS[turn % len(_LEVELS)]
+            turn += 1
+            x, align = (end, "right") if late else (start, "left")
+            ax.text(x, level, _ARROW.join(names), ha=align, va="center", fontsize=6,
+                    clip_on=True)
     ax.set_yticks([0, 1], ["client", "server"])
     ax.set_xlabel("time (s): each side's state in its fastseg.conn replica", fontsize=8)
 
