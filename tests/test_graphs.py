@@ -459,6 +459,18 @@ def test_time_sequence_legend_and_layers() -> None:
     assert svg.index("stroke: #17becf") < svg.index(f"stroke: {MARK_COLOURS['data']}")
 
 
+def test_report_bytes_column_says_what_it_counts() -> None:
+    from fastseg.analyze.html import render_report
+
+    result = analyze_file(str(CAPTURES / "sack_loss_ipv4.pcap"), all_frames=True)
+    (conn,) = result["connections"]
+    page = render_report([result], graphs=False)
+    assert ">bytes (both ways, with retransmissions)</th>" in page
+    both, unique = (sum(conn[key].values()) for key in ("bytes", "unique_bytes"))
+    assert both > unique
+    assert f'title="{unique} unique bytes (both ways)">{both}</td>' in page
+
+
 def test_cli_plot_writes_every_connection(tmp_path: Path) -> None:
     _need_matplotlib()
     from fastseg.cli.analyze import main

@@ -22,6 +22,8 @@ from fastseg.analyze.tracker import ANOMALY_KINDS
 __all__ = ["MAX_GRAPHS", "render_report", "write_report"]
 
 _ARROW = " \u2192 "
+#: The heading of the table's payload column (the cells' titles give the unique bytes).
+_BYTES = "bytes (both ways, with retransmissions)"
 #: Connections per report whose graphs are drawn (the first ones of each file); all are listed.
 MAX_GRAPHS = 200
 
@@ -181,6 +183,7 @@ def _row(file_index: int, name: str, conn: Dict[str, Any]) -> str:
                      str(conn["client"]["port"]), str(conn["server"]["port"])]).lower()
     segments = conn["segments"]["client"] + conn["segments"]["server"]
     payload = conn["bytes"]["client"] + conn["bytes"]["server"]
+    unique = conn["unique_bytes"]["client"] + conn["unique_bytes"]["server"]
     listed = ", ".join(f"{k} {v['count']}" for k, v in conn["anomalies"].items())
     return (f'<tr data-key="{file_index}-{conn["id"]}" data-text="{_e(text)}" '
             f'data-end="{_e(conn["end"]["kind"])}" data-anomalies="{_e(anomalies)}">'
@@ -190,7 +193,8 @@ def _row(file_index: int, name: str, conn: Dict[str, Any]) -> str:
             f'<td>{_e(conn["handshake"])}</td><td>{_e(conn["end"]["kind"])}</td>'
             f'<td class="num" data-v="{conn["duration"]}">{conn["duration"]:.3f}</td>'
             f'<td class="num" data-v="{segments}">{segments}</td>'
-            f'<td class="num" data-v="{payload}">{payload}</td>'
+            f'<td class="num" data-v="{payload}" title="{unique} unique bytes (both ways)">'
+            f'{payload}</td>'
             f'<td data-v="{len(conn["anomalies"]):04d} {_e(listed)}">{_e(listed)}</td></tr>')
 
 
@@ -248,7 +252,9 @@ def render_report(results: List[Dict[str, Any]], *, graphs: bool = True,
         "</select>", '<span id="shown"></span></div>',
         '<table id="conns"><thead><tr><th data-type="num">#</th><th>file</th><th>client</th>'
         "<th>server</th><th>handshake</th><th>end</th><th data-type='num'>duration (s)</th>"
-        "<th data-type='num'>segments</th><th data-type='num'>bytes</th><th>anomalies</th>"
+        "<th data-type='num'>segments</th><th data-type='num' title='payload bytes of both "
+        "directions, retransmissions included (unique bytes: hover a cell)'>" + _BYTES + "</th>"
+        "<th>anomalies</th>"
         "</tr></thead><tbody>", "".join(rows), "</tbody></table>",
         '<p class="note">Click a row for the connection\'s details and graphs; in a '
         "time-sequence graph, the wheel zooms and a double click resets.</p>",
