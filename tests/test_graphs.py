@@ -471,6 +471,38 @@ def test_report_bytes_column_says_what_it_counts() -> None:
     assert f'title="{unique} unique bytes (both ways)">{both}</td>' in page
 
 
+@pytest.mark.parametrize("fmt", ["svg", "png"])
+def test_plot_and_report_draw_each_figure_once(tmp_path: Path, monkeypatch: Any,
+                                               fmt: str) -> None:
+    """With both --plot and --report, each capture is read once for its graph data and each
+    figure drawn once per format (the report takes the SVG files as they are)."""
+    _need_matplotlib()
+    from fastseg.analyze import html, pictures, plot
+
+    calls: Dict[str, int] = {"draw": 0, "read": 0}
+
+    def counted(name: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    for module in (html, pictures):
+        monkeypatch.setattr(module, "graphs_for_file", counted("read", graphs_for_file))
+    for function in ("time_sequence", "metrics"):
+        monkeypatch.setattr(plot, function, counted("draw", getattr(plot, function)))
+    results = [analyze_file(str(path)) for path in (CAPTURES / "sack_loss_ipv4.pcap", SAMPLE)]
+    written = pictures.write(results, plot_dir=str(tmp_path / "plots"),
+                             report=str(tmp_path / "report.html"), fmt=fmt)
+    figures = len(written) - 1
+    assert figures >= 6 and calls == {"draw": figures * (1 if fmt == "svg" else 2), "read": 2}
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<svg ") == figures
+    if fmt == "svg":
+        drawn = (tmp_path / "plots" / "1-conn-1-client.svg").read_text()
+        assert drawn[drawn.index("<svg") + len("<svg "):] in page
+
+
 def test_cli_plot_writes_every_connection(tmp_path: Path) -> None:
     _need_matplotlib()
     from fastseg.cli.analyze import main

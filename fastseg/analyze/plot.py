@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from fastseg._output import Output
 from fastseg.analyze.graphs import ConnectionGraphs, DirectionGraphs, state_spans, thin
 from fastseg.errors import FastsegError
 
-__all__ = ["DRAW_LIMIT", "MARK_COLOURS", "PlotUnavailable", "metrics", "time_sequence",
-           "write_plots"]
+__all__ = ["DRAW_LIMIT", "MARK_COLOURS", "PlotUnavailable", "connection_pictures", "metrics",
+           "time_sequence", "write_plots"]
 
 #: The most segments (and ACKs) drawn per direction; the rest are thinned away for drawing only.
 DRAW_LIMIT = 4000
@@ -220,12 +220,24 @@ def _state_timeline(ax: Any, graphs: ConnectionGraphs, colours: Dict[str, str]) 
     ax.set_xlabel("time (s): each side's state in its fastseg.conn replica", fontsize=8)
 
 
+def connection_pictures(g: ConnectionGraphs, fmt: str = "svg") -> List[Tuple[str, bytes]]:
+    """One connection's pictures as ``(name, bytes)``: the time-sequence graph of each side that
+    sent something (name ``"client"`` or ``"server"``), then the ``"metrics"`` figure."""
+    pictures = [(role, time_sequence(d, f"#{g.id}", fmt))
+                for role, d in g.directions.items() if d.segments]
+    pictures.append(("metrics", metrics(g, fmt)))
+    return pictures
+
+
 def write_plots(graphs: List[ConnectionGraphs], directory: str, fmt: str = "svg",
-                prefix: str = "") -> List[str]:
+                prefix: str = "", drawn: Optional[Dict[int, List[Tuple[str, bytes]]]] = None
+                ) -> List[str]:
     """Write each connection's pictures into ``directory`` (made if missing); the paths written.
 
     Names: ``{prefix}conn-{id}-client.{fmt}`` and ``-server`` (time-sequence graph of what
     that side sent) and ``{prefix}conn-{id}-metrics.{fmt}``.  Each file is written atomically.
+    ``drawn`` holds pictures already made in ``fmt`` (:func:`connection_pictures`, by
+    connection id), written as they are instead of being drawn again.
     """
     if fmt not in FORMATS:
         raise ValueError(f"picture format is one of {FORMATS}, not {fmt!r}")
@@ -233,11 +245,10 @@ def write_plots(graphs: List[ConnectionGraphs], directory: str, fmt: str = "svg"
     os.makedirs(directory, exist_ok=True)
     written = []
     for g in graphs:
-        pictures = [(f"conn-{g.id}-{role}", time_sequence(d, f"#{g.id}", fmt))
-                    for role, d in g.directions.items() if d.segments]
-        pictures.append((f"conn-{g.id}-metrics", metrics(g, fmt)))
+        pictures = drawn[g.id] if drawn is not None and g.id in drawn \
+            else connection_pictures(g, fmt)
         for name, data in pictures:
-            path = os.path.join(directory, f"{prefix}{name}.{fmt}")
+            path = os.path.join(directory, f"{prefix}conn-{g.id}-{name}.{fmt}")
             with Output(path, "wb") as out:
                 out.write(data)
             written.append(path)
