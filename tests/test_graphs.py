@@ -240,9 +240,10 @@ def test_rtt_sample_only_from_segments_sent_once() -> None:
     assert [a.ack for a in direction.acks] == [1, 1001, 2001]
 
 
-def _sack_episode(retransmit: bool) -> DirectionGraphs:
-    """Three segments, the second missing: the receiver SACKs the third; then the second
-    arrives (sent again, or only late) and one cumulative ACK covers both."""
+def _sack_episode(retransmit: bool, sack: bool = True) -> DirectionGraphs:
+    """Three segments, the second missing: the receiver SACKs the third (or, without
+    ``sack``, only repeats its ACK); then the second arrives (sent again, or only late) and one
+    cumulative ACK covers both."""
     direction = DirectionGraphs("client", "a", "b", None, False)
     builder = _Builder(direction, 0.0, 0)
     builder.sent(_Rec(1, 0.0, Segment(seq=0, flags=Flags.SYN)), ())
@@ -251,7 +252,8 @@ def _sack_episode(retransmit: bool) -> DirectionGraphs:
         builder.sent(_Rec(frame, t, Segment(seq=seq, ack=8, flags=Flags.ACK,
                                             payload=bytes(1000))), ())
     builder.acknowledged(_Rec(6, 1.1, Segment(seq=8, ack=1001, flags=Flags.ACK)))
-    dup = Segment(seq=8, ack=1001, flags=Flags.ACK, options=[(OptionKind.SACK, ((2001, 3001),))])
+    blocks = [(OptionKind.SACK, ((2001, 3001),))] if sack else []
+    dup = Segment(seq=8, ack=1001, flags=Flags.ACK, options=blocks)
     builder.acknowledged(_Rec(7, 1.12, dup))
     if retransmit:
         builder.sent(_Rec(8, 2.0, Segment(seq=1001, ack=8, flags=Flags.ACK,
@@ -268,6 +270,24 @@ def test_no_rtt_sample_from_an_ack_after_sack_recovery() -> None:
         assert [(t, round(r, 9)) for t, r, _ in direction.rtt] == [(0.1, 0.1), (1.1, 0.1)]
         # the SACKed segment is not in flight while the hole is (RFC 6675 §2, SACKed bytes)
         assert direction.in_flight[-1][1] == (1000 if retransmit else 3000)
+    # Karn alone: the ACK covers a retransmission and a segment sent once, never SACKed
+    assert [t for t, _, _ in _sack_episode(True, sack=False).rtt] == [0.1, 1.1]
+
+
+def test_no_rtt_sample_from_an_ack_inside_a_segment() -> None:
+    """An ACK that ends inside a segment was sent for that one (partly taken), not for the
+    whole segments before it: no sample timed against them; the next, ending at the
+    segment's end, times that segment."""
+    direction = DirectionGraphs("client", "a", "b", None, False)
+    builder = _Builder(direction, 0.0, 0)
+    builder.sent(_Rec(1, 0.0, Segment(seq=0, flags=Flags.SYN)), ())
+    builder.acknowledged(_Rec(2, 0.1, Segment(seq=7, ack=1, flags=Flags.SYN | Flags.ACK)))
+    for frame, (t, seq) in enumerate(((1.0, 1), (1.5, 1001)), 3):
+        builder.sent(_Rec(frame, t, Segment(seq=seq, ack=8, flags=Flags.ACK,
+                                            payload=bytes(1000))), ())
+    builder.acknowledged(_Rec(5, 1.6, Segment(seq=8, ack=1501, flags=Flags.ACK)))
+    builder.acknowledged(_Rec(6, 1.7, Segment(seq=8, ack=2001, flags=Flags.ACK)))
+    assert [(t, round(r, 9)) for t, r, _ in direction.rtt] == [(0.1, 0.1), (1.7, 0.2)]
 
 
 def test_ack_rtt_samples_stay_near_the_timestamp_ones() -> None:
