@@ -22,8 +22,10 @@ import pytest
 from fastseg import Flags, OptionKind, Segment, capture
 from fastseg.analyze import SAMPLE, analyze_file
 from fastseg.analyze.graphs import (
+    AckPoint,
     ConnectionGraphs,
     DirectionGraphs,
+    SegmentPoint,
     _Builder,
     graphs_for_file,
     state_spans,
@@ -238,6 +240,66 @@ def test_rtt_sample_only_from_segments_sent_once() -> None:
     assert [a.ack for a in direction.acks] == [1, 1001, 2001]
 
 
+def _sack_episode(retransmit: bool, sack: bool = True) -> DirectionGraphs:
+    """Three segments, the second missing: the receiver SACKs the third (or, without
+    ``sack``, only repeats its ACK); then the second arrives (sent again, or only late) and one
+    cumulative ACK covers both."""
+    direction = DirectionGraphs("client", "a", "b", None, False)
+    builder = _Builder(direction, 0.0, 0)
+    builder.sent(_Rec(1, 0.0, Segment(seq=0, flags=Flags.SYN)), ())
+    builder.acknowledged(_Rec(2, 0.1, Segment(seq=7, ack=1, flags=Flags.SYN | Flags.ACK)))
+    for frame, (t, seq) in enumerate(((1.0, 1), (1.01, 1001), (1.02, 2001)), 3):
+        builder.sent(_Rec(frame, t, Segment(seq=seq, ack=8, flags=Flags.ACK,
+                                            payload=bytes(1000))), ())
+    builder.acknowledged(_Rec(6, 1.1, Segment(seq=8, ack=1001, flags=Flags.ACK)))
+    blocks = [(OptionKind.SACK, ((2001, 3001),))] if sack else []
+    dup = Segment(seq=8, ack=1001, flags=Flags.ACK, options=blocks)
+    builder.acknowledged(_Rec(7, 1.12, dup))
+    if retransmit:
+        builder.sent(_Rec(8, 2.0, Segment(seq=1001, ack=8, flags=Flags.ACK,
+                                          payload=bytes(1000))), ("retransmission",))
+    builder.acknowledged(_Rec(9, 2.1, Segment(seq=8, ack=3001, flags=Flags.ACK)))
+    return direction
+
+
+def test_no_rtt_sample_from_an_ack_after_sack_recovery() -> None:
+    """RFC 6298 §3: the ACK that ends a SACK recovery covers a retransmission (or, when the
+    hole was only late, a segment SACKed long before): no sample, only the earlier ones."""
+    for retransmit in (True, False):
+        direction = _sack_episode(retransmit)
+        assert [(t, round(r, 9)) for t, r, _ in direction.rtt] == [(0.1, 0.1), (1.1, 0.1)]
+        # the SACKed segment is not in flight while the hole is (RFC 6675 §2, SACKed bytes)
+        assert direction.in_flight[-1][1] == (1000 if retransmit else 3000)
+    # Karn alone: the ACK covers a retransmission and a segment sent once, never SACKed
+    assert [t for t, _, _ in _sack_episode(True, sack=False).rtt] == [0.1, 1.1]
+
+
+def test_no_rtt_sample_from_an_ack_inside_a_segment() -> None:
+    """An ACK that ends inside a segment was sent for that one (partly taken), not for the
+    whole segments before it: no sample timed against them; the next, ending at the
+    segment's end, times that segment."""
+    direction = DirectionGraphs("client", "a", "b", None, False)
+    builder = _Builder(direction, 0.0, 0)
+    builder.sent(_Rec(1, 0.0, Segment(seq=0, flags=Flags.SYN)), ())
+    builder.acknowledged(_Rec(2, 0.1, Segment(seq=7, ack=1, flags=Flags.SYN | Flags.ACK)))
+    for frame, (t, seq) in enumerate(((1.0, 1), (1.5, 1001)), 3):
+        builder.sent(_Rec(frame, t, Segment(seq=seq, ack=8, flags=Flags.ACK,
+                                            payload=bytes(1000))), ())
+    builder.acknowledged(_Rec(5, 1.6, Segment(seq=8, ack=1501, flags=Flags.ACK)))
+    builder.acknowledged(_Rec(6, 1.7, Segment(seq=8, ack=2001, flags=Flags.ACK)))
+    assert [(t, round(r, 9)) for t, r, _ in direction.rtt] == [(0.1, 0.1), (1.7, 0.2)]
+
+
+def test_ack_rtt_samples_stay_near_the_timestamp_ones() -> None:
+    for path in (CAPTURES / "sack_loss_ipv4.pcap", CAPTURES / "sack_loss_ipv6_nots.pcap"):
+        _, (g,) = _graphs(path)
+        for d in g.directions.values():
+            ts = [r for _, r, source in d.rtt if source == "ts"]
+            acks = [r for _, r, source in d.rtt if source == "ack"]
+            if ts:
+                assert acks and max(acks) <= 3 * max(ts)
+
+
 def test_in_flight_and_throughput_add_up() -> None:
     result, (g,) = _graphs(CAPTURES / "sack_loss_ipv4.pcap")
     upload = g.directions["client"]
@@ -358,6 +420,30 @@ def test_metrics_picture_draws_the_states_on_the_time_axis() -> None:
     assert "state in its fastseg.conn replica" in svg
 
 
+def test_state_names_read_in_time_order() -> None:
+    """Names piled up at the right edge read top-down in time order; ESTABLISHED, held most
+    of the connection, is named at its middle."""
+    _need_matplotlib()
+    import re
+
+    from fastseg.analyze.plot import metrics
+
+    _, graphs = _graphs(Path(SAMPLE))
+    g = graphs[0]
+    svg = metrics(g).decode()
+    texts = {name: (anchor, float(x), float(y)) for anchor, x, y, name in re.findall(
+        r'text-anchor: (\w+)" x="([\d.]+)" y="([\d.]+)"[^>]*>([^<]+)</text>', svg)}
+    for role in ("client", "server"):
+        spans = state_spans(g.states[role] or [], g.duration)
+        late = [chr(0x2192).join(names) for start, _, names in spans if start > 0.8 * g.duration]
+        assert len(late) >= 2
+        heights = [texts[name][2] for name in late]       # SVG y grows downwards
+        assert heights == sorted(heights), (role, late, heights)
+    middle, x, _ = texts["ESTABLISHED"]
+    opening = chr(0x2192).join(("CLOSED", "LISTEN", "SYN-RECEIVED"))
+    assert middle == "middle" and texts["FIN-WAIT-1"][1] > x > texts[opening][1]
+
+
 def test_time_sequence_picture_shows_the_marks() -> None:
     _need_matplotlib()
     from fastseg.analyze.plot import MARK_COLOURS, time_sequence
@@ -370,6 +456,71 @@ def test_time_sequence_picture_shows_the_marks() -> None:
     quiet = time_sequence(g.directions["server"], "#1").decode()
     assert ">retransmission<" not in quiet
     assert time_sequence(g.directions["client"], "#1", "png").startswith(b"\x89PNG")
+
+
+def test_time_sequence_legend_and_layers() -> None:
+    """One legend entry per kind (two gaps, two segments after them), SACK blocks drawn
+    before (under) the data bars, and a keep-alive of length 0 drawn as a point."""
+    _need_matplotlib()
+    from fastseg.analyze.plot import MARK_COLOURS, time_sequence
+
+    d = DirectionGraphs("client", "a", "b", 0, False)
+    d.segments = [SegmentPoint(1, 0.0, 1, 100, 100, "", ()),
+                  SegmentPoint(2, 0.1, 201, 100, 100, "", ("not_captured",)),
+                  SegmentPoint(3, 0.2, 401, 100, 100, "", ("not_captured",)),
+                  SegmentPoint(4, 0.3, 500, 0, 0, "", ("keep_alive",))]
+    d.holes = [(0.1, 101, 201), (0.2, 301, 401)]
+    d.acks = [AckPoint(5, 0.05, 101, 1000, 899, ()),
+              AckPoint(6, 0.15, 101, 1000, 899, ((201, 301),))]
+    svg = time_sequence(d, "#1").decode()
+    for label in (">gap<", ">after a gap<", ">keep-alive (no data)<", ">SACK<", ">data<"):
+        assert svg.count(label) == 1, label
+    assert svg.count(MARK_COLOURS["keep_alive"]) >= 2      # the point and its legend entry
+    assert svg.index("stroke: #17becf") < svg.index(f"stroke: {MARK_COLOURS['data']}")
+
+
+def test_report_bytes_column_says_what_it_counts() -> None:
+    from fastseg.analyze.html import render_report
+
+    result = analyze_file(str(CAPTURES / "sack_loss_ipv4.pcap"), all_frames=True)
+    (conn,) = result["connections"]
+    page = render_report([result], graphs=False)
+    assert ">bytes (both ways, with retransmissions)</th>" in page
+    both, unique = (sum(conn[key].values()) for key in ("bytes", "unique_bytes"))
+    assert both > unique
+    assert f'title="{unique} unique bytes (both ways)">{both}</td>' in page
+
+
+@pytest.mark.parametrize("fmt", ["svg", "png"])
+def test_plot_and_report_draw_each_figure_once(tmp_path: Path, monkeypatch: Any,
+                                               fmt: str) -> None:
+    """With both --plot and --report, each capture is read once for its graph data and each
+    figure drawn once per format (the report takes the SVG files as they are)."""
+    _need_matplotlib()
+    from fastseg.analyze import html, pictures, plot
+
+    calls: Dict[str, int] = {"draw": 0, "read": 0}
+
+    def counted(name: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    for module in (html, pictures):
+        monkeypatch.setattr(module, "graphs_for_file", counted("read", graphs_for_file))
+    for function in ("time_sequence", "metrics"):
+        monkeypatch.setattr(plot, function, counted("draw", getattr(plot, function)))
+    results = [analyze_file(str(path)) for path in (CAPTURES / "sack_loss_ipv4.pcap", SAMPLE)]
+    written = pictures.write(results, plot_dir=str(tmp_path / "plots"),
+                             report=str(tmp_path / "report.html"), fmt=fmt)
+    figures = len(written) - 1
+    assert figures >= 6 and calls == {"draw": figures * (1 if fmt == "svg" else 2), "read": 2}
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("<svg ") == figures
+    if fmt == "svg":
+        drawn = (tmp_path / "plots" / "1-conn-1-client.svg").read_text()
+        assert drawn[drawn.index("<svg") + len("<svg "):] in page
 
 
 def test_cli_plot_writes_every_connection(tmp_path: Path) -> None:

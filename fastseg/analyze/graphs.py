@@ -17,6 +17,7 @@ picture can show.
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from collections import deque
 from dataclasses import dataclass, field
@@ -80,7 +81,8 @@ class DirectionGraphs:
     acks: List[AckPoint] = field(default_factory=list)
     holes: List[Tuple[float, int, int]] = field(default_factory=list)  # (time, from, to) missing
     rtt: List[Tuple[float, float, str]] = field(default_factory=list)  # (time, seconds, "ack"|"ts")
-    in_flight: List[Tuple[float, int]] = field(default_factory=list)   # (time, bytes)
+    #: (time, bytes sent and neither cumulatively acknowledged nor SACKed), at each data segment
+    in_flight: List[Tuple[float, int]] = field(default_factory=list)
     throughput: List[Tuple[float, float]] = field(default_factory=list)  # (bin start, bytes/s)
 
     def marked(self, kind: str) -> List[int]:
@@ -116,6 +118,43 @@ class _Unwrap:
         return self._last
 
 
+class _Scoreboard:
+    """The SACKed ranges above the cumulative ACK (RFC 2018 §4, RFC 6675 §2's scoreboard):
+    disjoint, sorted ``[left, right)`` pairs of relative sequence numbers."""
+
+    def __init__(self) -> None:
+        self.lefts: List[int] = []
+        self.rights: List[int] = []
+
+    def add(self, left: int, right: int) -> None:
+        """Merge the block ``[left, right)`` in."""
+        if right <= left:
+            return
+        first = bisect.bisect_left(self.rights, left)   # first range that may touch the block
+        last = bisect.bisect_right(self.lefts, right)    # ranges from here on lie above it
+        if first < last:
+            left = min(left, self.lefts[first])
+            right = max(right, self.rights[last - 1])
+        self.lefts[first:last] = [left]
+        self.rights[first:last] = [right]
+
+    def trim(self, ack: int) -> None:
+        """Forget what the cumulative ACK ``ack`` covers."""
+        cut = bisect.bisect_right(self.rights, ack)
+        del self.lefts[:cut], self.rights[:cut]
+        if self.lefts and self.lefts[0] < ack:
+            self.lefts[0] = ack
+
+    def covers(self, left: int, right: int) -> bool:
+        """Whether ``[left, right)`` was SACKed as a whole."""
+        i = bisect.bisect_right(self.lefts, left) - 1
+        return i >= 0 and self.rights[i] >= right
+
+    def total(self) -> int:
+        """The SACKed bytes."""
+        return sum(self.rights) - sum(self.lefts)
+
+
 class _Builder:
     """Turns the records of one direction (and its peer's ACKs) into a DirectionGraphs."""
 
@@ -129,6 +168,7 @@ class _Builder:
         self.acked: Optional[int] = None              # highest ack received
         self.timed: Deque[List[Any]] = deque()  # [start, end, send time, sent once]: new data
         self.tsvals: Dict[int, float] = {}
+        self.sacked = _Scoreboard()
 
     def _anchor(self, raw: int, syn: bool) -> None:
         """Relative 0 is the ISN; without the SYN, one below the first number seen (as
@@ -172,7 +212,7 @@ class _Builder:
                 if len(self.tsvals) > _TS_REMEMBERED:
                     del self.tsvals[next(iter(self.tsvals))]
         if payload and self.hi is not None and self.acked is not None:
-            self.g.in_flight.append((now, max(0, self.hi - self.acked)))
+            self.g.in_flight.append((now, max(0, self.hi - self.acked - self.sacked.total())))
 
     def acknowledged(self, rec: Any) -> None:
         """A segment of the peer: its ACK, window and SACK blocks concern this direction."""
@@ -189,15 +229,22 @@ class _Builder:
                      for left, right in segment.sack_blocks or ())
         self.g.acks.append(AckPoint(rec.frame, now, ack, ack + window, window, sack))
         advanced = self.acked is None or ack > self.acked
-        if not advanced:
-            return
-        self.acked = ack
-        sample: Optional[List[Any]] = None
-        while self.timed and self.timed[0][1] <= ack:
-            sample = self.timed.popleft()
-        if sample is not None and sample[3]:
-            self.g.rtt.append((now, now - sample[2], "ack"))
-        if segment.timestamps is not None:
+        if advanced:
+            self.acked = ack
+            # Karn (RFC 6298 §3): a sample only when none of what the ACK newly covers was
+            # sent twice, and only from the segment it newly acknowledges (ending at the ACK):
+            # one the receiver had SACKed earlier arrived long before this ACK was sent.
+            covered: List[List[Any]] = []
+            while self.timed and self.timed[0][1] <= ack:
+                covered.append(self.timed.popleft())
+            if covered and covered[-1][1] == ack and all(entry[3] for entry in covered) \
+                    and not self.sacked.covers(covered[-1][0], ack):
+                self.g.rtt.append((now, now - covered[-1][2], "ack"))
+            self.sacked.trim(ack)
+        for left, right in sack:
+            if right > ack:
+                self.sacked.add(max(left, ack), right)
+        if advanced and segment.timestamps is not None:
             sent = self.tsvals.pop(segment.timestamps[1], None)
             if sent is not None:
                 self.g.rtt.append((now, now - sent, "ts"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import json
 import os
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from fastseg._output import Output
 from fastseg.analyze.graphs import ConnectionGraphs, graphs_for_file
@@ -22,6 +22,8 @@ from fastseg.analyze.tracker import ANOMALY_KINDS
 __all__ = ["MAX_GRAPHS", "render_report", "write_report"]
 
 _ARROW = " \u2192 "
+#: The heading of the table's payload column (the cells' titles give the unique bytes).
+_BYTES = "bytes (both ways, with retransmissions)"
 #: Connections per report whose graphs are drawn (the first ones of each file); all are listed.
 MAX_GRAPHS = 200
 
@@ -138,9 +140,11 @@ def _endpoint(ep: Dict[str, Any]) -> str:
     return f"[{address}]:{ep['port']}" if ":" in address else f"{address}:{ep['port']}"
 
 
-def _details(file_index: int, conn: Dict[str, Any], graphs: Optional[ConnectionGraphs],
-             limited: bool) -> str:
-    """The ``<template>`` of one connection; ``limited``: its graphs were left out by the cap."""
+def _details(file_index: int, conn: Dict[str, Any],
+             pictures: Optional[List[Tuple[str, bytes]]], limited: bool) -> str:
+    """The ``<template>`` of one connection with its SVG pictures
+    (:func:`fastseg.analyze.plot.connection_pictures`); ``limited``: they were left out by the
+    cap."""
     parts = [f"<h2>Connection #{conn['id']}: {_e(_endpoint(conn['client']))} \u2192 "
              f"{_e(_endpoint(conn['server']))}</h2>",
              f"<p>Handshake: {_e(conn['handshake'])}. End: {_e(conn['end']['kind'])} "
@@ -161,13 +165,9 @@ def _details(file_index: int, conn: Dict[str, Any], graphs: Optional[ConnectionG
                      f"(client {entry['client']}, server {entry['server']}); frames "
                      f"{frames}{more}</td></tr>")
     parts.append("</table>")
-    if graphs is not None:
-        from fastseg.analyze.plot import metrics, time_sequence
-
-        for d in graphs.directions.values():
-            if d.segments:
-                parts.append(_svg(time_sequence(d, f"#{conn['id']}"), "tsg"))
-        parts.append(_svg(metrics(graphs), "metrics"))
+    if pictures is not None:
+        parts.extend(_svg(data, "metrics" if name == "metrics" else "tsg")
+                     for name, data in pictures)
     elif limited:
         parts.append(f'<p class="note">Graphs not drawn: a report draws those of the first '
                      f"{MAX_GRAPHS} connections (fastseg analyze --plot DIR draws them all).</p>")
@@ -181,6 +181,7 @@ def _row(file_index: int, name: str, conn: Dict[str, Any]) -> str:
                      str(conn["client"]["port"]), str(conn["server"]["port"])]).lower()
     segments = conn["segments"]["client"] + conn["segments"]["server"]
     payload = conn["bytes"]["client"] + conn["bytes"]["server"]
+    unique = conn["unique_bytes"]["client"] + conn["unique_bytes"]["server"]
     listed = ", ".join(f"{k} {v['count']}" for k, v in conn["anomalies"].items())
     return (f'<tr data-key="{file_index}-{conn["id"]}" data-text="{_e(text)}" '
             f'data-end="{_e(conn["end"]["kind"])}" data-anomalies="{_e(anomalies)}">'
@@ -190,7 +191,8 @@ def _row(file_index: int, name: str, conn: Dict[str, Any]) -> str:
             f'<td>{_e(conn["handshake"])}</td><td>{_e(conn["end"]["kind"])}</td>'
             f'<td class="num" data-v="{conn["duration"]}">{conn["duration"]:.3f}</td>'
             f'<td class="num" data-v="{segments}">{segments}</td>'
-            f'<td class="num" data-v="{payload}">{payload}</td>'
+            f'<td class="num" data-v="{payload}" title="{unique} unique bytes (both ways)">'
+            f'{payload}</td>'
             f'<td data-v="{len(conn["anomalies"]):04d} {_e(listed)}">{_e(listed)}</td></tr>')
 
 
@@ -199,12 +201,36 @@ def _options(values: Iterable[str], everything: str) -> str:
         f'<option value="{_e(v)}">{_e(v)}</option>' for v in values)
 
 
+def _pictures(source: Any, result: Dict[str, Any], ids: List[int],
+              data: Optional[List[ConnectionGraphs]],
+              drawn: Optional[Dict[int, List[Tuple[str, bytes]]]]
+              ) -> Dict[int, List[Tuple[str, bytes]]]:
+    """The SVG pictures of the connections ``ids`` of one capture, drawn only where ``drawn``
+    lacks them, from ``data`` or (when None) from the capture read once more."""
+    from fastseg.analyze.plot import connection_pictures
+
+    pictures = {i: drawn[i] for i in ids if drawn is not None and i in drawn}
+    missing = [i for i in ids if i not in pictures]
+    if missing:
+        wanted = set(missing)
+        graphs = [g for g in data if g.id in wanted] if data is not None \
+            else graphs_for_file(source, result, missing)
+        pictures.update((g.id, connection_pictures(g)) for g in graphs)
+    return pictures
+
+
 def render_report(results: List[Dict[str, Any]], *, graphs: bool = True,
-                  max_graphs: int = MAX_GRAPHS) -> str:
+                  max_graphs: int = MAX_GRAPHS,
+                  data: Optional[Sequence[Optional[List[ConnectionGraphs]]]] = None,
+                  drawn: Optional[Sequence[Optional[Dict[int, List[Tuple[str, bytes]]]]]] = None
+                  ) -> str:
     """The HTML report of ``analyze_file`` results (made with ``all_frames=True`` so that every
     marked segment is coloured).  ``graphs=False`` leaves the pictures out (no matplotlib
     needed); otherwise the first ``max_graphs`` connections get theirs, and each capture is read
-    once more for them (:func:`fastseg.analyze.graphs.graphs_for_file`)."""
+    once more for them (:func:`fastseg.analyze.graphs.graphs_for_file`) unless ``data`` (per
+    result) holds its graph data already.  ``drawn`` (per result, by connection id) holds SVG
+    pictures already made (:func:`fastseg.analyze.plot.connection_pictures`), used as they
+    are."""
     summary, rows, templates = [], [], []
     ends, kinds = set(), set()
     budget = max_graphs
@@ -221,11 +247,12 @@ def render_report(results: List[Dict[str, Any]], *, graphs: bool = True,
                        f"<td class='num'>{result['frames']}</td>"
                        f"<td class='num'>{result['tcp_segments']}</td>"
                        f"<td class='num'>{len(conns)}</td><td>{_e(other)}</td></tr>")
-        drawn = conns[:budget] if graphs else []
-        budget -= len(drawn)
+        chosen = conns[:budget] if graphs else []
+        budget -= len(chosen)
         source = result.get("pieces", name)
-        pictures = {g.id: g for g in graphs_for_file(source, result, [c["id"] for c in drawn])} \
-            if drawn else {}
+        pictures = _pictures(source, result, [c["id"] for c in chosen],
+                             None if data is None else data[index],
+                             None if drawn is None else drawn[index]) if chosen else {}
         for conn in conns:
             ends.add(conn["end"]["kind"])
             kinds.update(conn["anomalies"])
@@ -248,7 +275,9 @@ def render_report(results: List[Dict[str, Any]], *, graphs: bool = True,
         "</select>", '<span id="shown"></span></div>',
         '<table id="conns"><thead><tr><th data-type="num">#</th><th>file</th><th>client</th>'
         "<th>server</th><th>handshake</th><th>end</th><th data-type='num'>duration (s)</th>"
-        "<th data-type='num'>segments</th><th data-type='num'>bytes</th><th>anomalies</th>"
+        "<th data-type='num'>segments</th><th data-type='num' title='payload bytes of both "
+        "directions, retransmissions included (unique bytes: hover a cell)'>" + _BYTES + "</th>"
+        "<th>anomalies</th>"
         "</tr></thead><tbody>", "".join(rows), "</tbody></table>",
         '<p class="note">Click a row for the connection\'s details and graphs; in a '
         "time-sequence graph, the wheel zooms and a double click resets.</p>",

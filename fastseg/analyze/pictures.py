@@ -8,13 +8,13 @@ data; the text and JSON reports are left as they are.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from fastseg._output import check_distinct
 from fastseg.analyze import analyze_file
-from fastseg.analyze.graphs import graphs_for_file
-from fastseg.analyze.html import write_report
-from fastseg.analyze.plot import FORMATS, PlotUnavailable, write_plots
+from fastseg.analyze.graphs import ConnectionGraphs, graphs_for_file
+from fastseg.analyze.html import MAX_GRAPHS, write_report
+from fastseg.analyze.plot import FORMATS, PlotUnavailable, connection_pictures, write_plots
 
 __all__ = ["FORMATS", "PlotUnavailable", "check", "write"]
 
@@ -43,14 +43,28 @@ def write(results: List[Dict[str, Any]], *, plot_dir: Optional[str] = None,
     full = [r if "error" in r else analyze_file(r.get("pieces", r["file"]), all_frames=True)
             for r in results]
     written: List[str] = []
+    # each capture is read once for its graph data and each figure drawn once: the report
+    # takes the SVG files as they are, or draws SVG from the same data next to PNG files;
+    # only what the report shows (its first MAX_GRAPHS connections) is kept for it
+    data: List[Optional[List[ConnectionGraphs]]] = [None] * len(full)
+    drawn: List[Optional[Dict[int, List[Tuple[str, bytes]]]]] = [None] * len(full)
+    budget = MAX_GRAPHS if report is not None else 0
     if plot_dir is not None:
-        for index, result in enumerate(full, 1):
+        for index, result in enumerate(full):
             if "error" in result:
                 continue
-            prefix = f"{index}-" if len(full) > 1 else ""
+            prefix = f"{index + 1}-" if len(full) > 1 else ""
             graphs = graphs_for_file(result.get("pieces", result["file"]), result)
-            written += write_plots(graphs, plot_dir, fmt, prefix)
+            kept = graphs[:budget]
+            budget -= len(kept)
+            shared: Dict[int, List[Tuple[str, bytes]]] = {}
+            data[index], drawn[index] = kept, shared
+            for i, g in enumerate(graphs):
+                pictures = connection_pictures(g, fmt)
+                written += write_plots([g], plot_dir, fmt, prefix, {g.id: pictures})
+                if fmt == "svg" and i < len(kept):
+                    shared[g.id] = pictures
     if report is not None:
-        write_report(report, full)
+        write_report(report, full, data=data, drawn=drawn)
         written.append(os.fspath(report))
     return written

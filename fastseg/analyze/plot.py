@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from fastseg._output import Output
 from fastseg.analyze.graphs import ConnectionGraphs, DirectionGraphs, state_spans, thin
 from fastseg.errors import FastsegError
 
-__all__ = ["DRAW_LIMIT", "MARK_COLOURS", "PlotUnavailable", "metrics", "time_sequence",
-           "write_plots"]
+__all__ = ["DRAW_LIMIT", "MARK_COLOURS", "PlotUnavailable", "connection_pictures", "metrics",
+           "time_sequence", "write_plots"]
 
 #: The most segments (and ACKs) drawn per direction; the rest are thinned away for drawing only.
 DRAW_LIMIT = 4000
@@ -39,6 +39,13 @@ MARK_COLOURS: Dict[str, str] = {
     "outside_window": "#bcbd22",
     "data": "#1f4e9c",
 }
+#: Legend names of the marks (and of unmarked data).
+_LABELS = {"retransmission": "retransmission", "out_of_order": "out of order",
+           "not_captured": "after a gap", "keep_alive": "keep-alive",
+           "zero_window_probe": "zero window probe", "outside_window": "outside window",
+           "data": "data"}
+#: Marks drawn as a point when the segment carries no sequence space.
+_EMPTY_MARKS = ("zero_window_probe", "keep_alive")
 _ACK = "#2ca02c"
 _WINDOW = "#b8a000"
 _SACK = "#17becf"
@@ -46,8 +53,10 @@ _HOLE = "#c7c7c7"
 _ARROW = "\u2192"
 #: States begun after this fraction of the connection's duration are labelled from their end.
 _LATE = 0.8
-#: Offsets from a state bar's middle at which its names are written, in turn.
-_LEVELS = (-0.25, 0.0, 0.25)
+#: States held this fraction of the connection's duration or longer are named at their middle.
+_LONG = 0.3
+#: Offsets from a state bar's middle at which its names are written, in turn (top first).
+_LEVELS = (0.25, 0.0, -0.25)
 _FLAG_STYLE = {"S": ("#2ca02c", "^", "SYN"), "F": ("#1f77b4", "s", "FIN"), "R": ("#d62728", "X", "RST")}
 FORMATS = ("svg", "png")
 
@@ -95,21 +104,28 @@ def time_sequence(direction: DirectionGraphs, label: str, fmt: str = "svg") -> b
     points = thin(direction.segments, DRAW_LIMIT, lambda p: p.end,
                   keep=lambda p: bool(p.flags) or any(m in MARK_COLOURS for m in p.marks))
     bars: Dict[str, List[Any]] = {}
+    empty: Dict[str, List[Any]] = {}    # marked segments of length 0: probes and keep-alives
     for p in points:
         if p.length:
             bars.setdefault(_colour(p.marks), []).append([(p.time, p.seq), (p.time, p.end)])
+        elif any(kind in p.marks for kind in _EMPTY_MARKS):
+            empty.setdefault(next(k for k in _EMPTY_MARKS if k in p.marks), []).append(p)
     for colour, lines in bars.items():
         kind = next((k for k, c in MARK_COLOURS.items() if c == colour), "data")
         marked = kind != "data"
         # marked segments are drawn wider, above the ACK line, with a dot at their start
         ax.add_collection(LineCollection(lines, colors=colour, linewidths=3 if marked else 1.6,
-                                         zorder=4 if marked else 2, label=kind.replace("_", " ")))
+                                         zorder=4 if marked else 2, label=_LABELS.get(kind, kind)))
         if marked:
             ax.plot([line[0][0] for line in lines], [line[0][1] for line in lines],
                     linestyle="none", marker="o", markersize=4, color=colour, zorder=4)
-    for t, lo, hi in direction.holes:
-        ax.add_collection(LineCollection([[(t, lo), (t, hi)]], colors=_HOLE, linewidths=4,
-                                         label="not captured"))
+    for kind, probes in empty.items():
+        ax.plot([p.time for p in probes], [p.seq for p in probes], linestyle="none", marker="D",
+                markersize=4, color=MARK_COLOURS[kind], zorder=4,
+                label=f"{_LABELS[kind]} (no data)")
+    if direction.holes:
+        ax.add_collection(LineCollection([[(t, lo), (t, hi)] for t, lo, hi in direction.holes],
+                                         colors=_HOLE, linewidths=4, zorder=1, label="gap"))
     acks = thin(direction.acks, DRAW_LIMIT, lambda a: a.ack, keep=lambda a: bool(a.sack))
     if acks:
         times = [a.time for a in acks]
@@ -118,7 +134,9 @@ def time_sequence(direction: DirectionGraphs, label: str, fmt: str = "svg") -> b
                 label="window" + (" (scaled)" if direction.window_scaled else ""))
         sacks = [[(a.time, lo), (a.time, hi)] for a in acks for lo, hi in a.sack]
         if sacks:
-            ax.add_collection(LineCollection(sacks, colors=_SACK, linewidths=3, label="SACK"))
+            # behind the data bars (a SACK block often spans the segments just sent)
+            ax.add_collection(LineCollection(sacks, colors=_SACK, linewidths=3, zorder=1.5,
+                                             label="SACK"))
         zero = [a for a in acks if a.window == 0]
         if zero:
             ax.plot([a.time for a in zero], [a.ack for a in zero], linestyle="none", marker="o",
@@ -163,7 +181,8 @@ def metrics(graphs: ConnectionGraphs, fmt: str = "svg") -> bytes:
         if in_flight:
             axes[2].step([t for t, _ in in_flight], [b for _, b in in_flight], where="post",
                          color=colours[role], label=label)
-    for ax, name in zip(axes[:3], ("throughput (Mbit/s)", "RTT (ms)", "bytes in flight")):
+    for ax, name in zip(axes[:3], ("throughput (Mbit/s)", "RTT (ms)",
+                                         "bytes in flight\n(SACKed excluded)")):
         ax.set_ylabel(name, fontsize=9)
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
@@ -176,28 +195,49 @@ def metrics(graphs: ConnectionGraphs, fmt: str = "svg") -> bytes:
 
 def _state_timeline(ax: Any, graphs: ConnectionGraphs, colours: Dict[str, str]) -> None:
     """Each side's state path on the connection's time axis: one bar per state held, its name
-    (with the states passed through in the same frame before it) written at its start."""
+    (with the states passed through in the same frame before it) written at its start, at its
+    middle when the bar is long, or, for states begun late, ending at the bar's end."""
     for row, role in enumerate(("client", "server")):
         spans = state_spans(graphs.states.get(role) or [], graphs.duration)
+        turn, late = 0, False
         for i, (start, end, names) in enumerate(spans):
             ax.barh(row, end - start, left=start, color=colours[role],
                     alpha=0.25 + 0.5 * (i % 2), edgecolor="#ffffff")
-            # names on three levels in turn, so short neighbours do not overprint; those of
-            # states begun in the last fifth end at their bar's end, not past the axis
-            late = start > _LATE * graphs.duration
-            ax.text(end if late else start, row + _LEVELS[i % len(_LEVELS)],
-                    _ARROW.join(names), ha="right" if late else "left", va="center",
-                    fontsize=6, clip_on=True)
+            # short neighbours take the levels in turn, from the top down in time order (anew
+            # where the late ones begin), so they neither overprint nor read out of order
+            if end - start >= _LONG * graphs.duration:
+                ax.text((start + end) / 2, row, _ARROW.join(names), ha="center", va="center",
+                        fontsize=6, clip_on=True)
+                continue
+            if start > _LATE * graphs.duration and not late:
+                turn, late = 0, True
+            level = row + _LEVELS[turn % len(_LEVELS)]
+            turn += 1
+            x, align = (end, "right") if late else (start, "left")
+            ax.text(x, level, _ARROW.join(names), ha=align, va="center", fontsize=6,
+                    clip_on=True)
     ax.set_yticks([0, 1], ["client", "server"])
     ax.set_xlabel("time (s): each side's state in its fastseg.conn replica", fontsize=8)
 
 
+def connection_pictures(g: ConnectionGraphs, fmt: str = "svg") -> List[Tuple[str, bytes]]:
+    """One connection's pictures as ``(name, bytes)``: the time-sequence graph of each side that
+    sent something (name ``"client"`` or ``"server"``), then the ``"metrics"`` figure."""
+    pictures = [(role, time_sequence(d, f"#{g.id}", fmt))
+                for role, d in g.directions.items() if d.segments]
+    pictures.append(("metrics", metrics(g, fmt)))
+    return pictures
+
+
 def write_plots(graphs: List[ConnectionGraphs], directory: str, fmt: str = "svg",
-                prefix: str = "") -> List[str]:
+                prefix: str = "", drawn: Optional[Dict[int, List[Tuple[str, bytes]]]] = None
+                ) -> List[str]:
     """Write each connection's pictures into ``directory`` (made if missing); the paths written.
 
     Names: ``{prefix}conn-{id}-client.{fmt}`` and ``-server`` (time-sequence graph of what
     that side sent) and ``{prefix}conn-{id}-metrics.{fmt}``.  Each file is written atomically.
+    ``drawn`` holds pictures already made in ``fmt`` (:func:`connection_pictures`, by
+    connection id), written as they are instead of being drawn again.
     """
     if fmt not in FORMATS:
         raise ValueError(f"picture format is one of {FORMATS}, not {fmt!r}")
@@ -205,11 +245,10 @@ def write_plots(graphs: List[ConnectionGraphs], directory: str, fmt: str = "svg"
     os.makedirs(directory, exist_ok=True)
     written = []
     for g in graphs:
-        pictures = [(f"conn-{g.id}-{role}", time_sequence(d, f"#{g.id}", fmt))
-                    for role, d in g.directions.items() if d.segments]
-        pictures.append((f"conn-{g.id}-metrics", metrics(g, fmt)))
+        pictures = drawn[g.id] if drawn is not None and g.id in drawn \
+            else connection_pictures(g, fmt)
         for name, data in pictures:
-            path = os.path.join(directory, f"{prefix}{name}.{fmt}")
+            path = os.path.join(directory, f"{prefix}conn-{g.id}-{name}.{fmt}")
             with Output(path, "wb") as out:
                 out.write(data)
             written.append(path)
