@@ -77,7 +77,8 @@ def test_a_minimised_sequence_keeps_only_what_trips() -> None:
 
 
 def fuzz(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    path = os.pathsep.join([str(HERE), str(HERE.parent), os.environ.get("PYTHONPATH", "")])
+    # tests/ for the planted targets, never the checkout: fastseg is the installed one
+    path = os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])
     return subprocess.run([sys.executable, "-m", "fastseg", "fuzz", *args], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": path})
@@ -167,7 +168,7 @@ def namespaces(pid: int) -> List[str]:
 
 
 def fuzz_in_background(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
-    path = os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])
+    path = os.environ.get("PYTHONPATH", "")
     return subprocess.Popen([sys.executable, "-m", "fastseg", "fuzz", *args], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": path})

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable
+from typing import Awaitable, Tuple
 
 import pytest
 from aiolink import BOUND, CLIENT_IP, FAST, SERVER_IP, echo, exchange, stacks
@@ -61,17 +61,18 @@ def test_a_reader_that_does_not_read_holds_the_writer_back_through_the_window() 
 
     async def main() -> None:
         async with stacks(config=small) as (client, server):
-            accepted: asyncio.Queue[asyncio.StreamReader] = asyncio.Queue()
+            # the writer is kept too: from 3.13 a StreamWriter collected closes its transport
+            accepted: asyncio.Queue[Tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
 
             async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-                await accepted.put(reader)
+                await accepted.put((reader, writer))
 
             await server.start_server(hold, SERVER_IP, 9, limit=limit)
             _, writer = await client.open_connection(SERVER_IP, 9)
             data = bytes(range(256)) * 4096  # 1 MiB
             writer.write(data)
             drained = asyncio.ensure_future(writer.drain())
-            held = await accepted.get()
+            held, _held_writer = await accepted.get()  # both kept: see above
             for _ in range(200):  # until the window is shut
                 await asyncio.sleep(0.01)
                 [conn] = server.host.connections
@@ -108,15 +109,15 @@ def test_a_closed_port_refuses_and_a_silent_peer_times_out() -> None:
 def test_closing_the_stack_resets_the_peer_and_cancelling_a_connect_aborts_it() -> None:
     async def main() -> None:
         async with stacks() as (client, server):
-            got: asyncio.Queue[asyncio.StreamReader] = asyncio.Queue()
+            got: asyncio.Queue[Tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
 
             async def keep(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-                await got.put(reader)
+                await got.put((reader, writer))  # the writer kept alive (see above)
 
             await server.start_server(keep, SERVER_IP, 7)
             _, writer = await client.open_connection(SERVER_IP, 7)
             writer.write(b"hello")
-            peer = await got.get()
+            peer, _peer_writer = await got.get()  # both kept: see above
             assert await peer.readexactly(5) == b"hello"
             client.close()
             with pytest.raises(ConnectionResetError):

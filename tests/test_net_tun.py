@@ -122,7 +122,9 @@ def serve(ns: str, host_ip: str, count: int, size: int, impair: Optional[Impairm
             out, err = clients.communicate(timeout=10)
             if flooder is not None:
                 flooded = json.loads(flooder.communicate(timeout=10)[0] or '{"sent": 0}')["sent"]
-    assert clients.returncode == 0, err
+    # killed (-9) at BOUND: say which connections were left, and where they stood
+    assert clients.returncode == 0, (err, [(c.remote, c.state.value, c.snd_una, c.snd_nxt, c.snd_wnd,
+                                             c.rcv_nxt, c.rcv_wnd) for c in host.connections])
     return Served(json.loads(out), host, stack, peak_connections, peak_memory, flooded, err)
 
 
