@@ -121,7 +121,9 @@ def serve(ns: str, host_ip: str, count: int, size: int, impair: Optional[Impairm
                     process.kill()
             out, err = clients.communicate(timeout=10)
             if flooder is not None:
-                flooded = json.loads(flooder.communicate(timeout=10)[0] or '{"sent": 0}')["sent"]
+                flood_out, flood_err = flooder.communicate(timeout=10)
+                assert flooder.returncode == 0, flood_err  # a flooder that died floods nothing
+                flooded = json.loads(flood_out)["sent"]
     # killed (-9) at BOUND: say which connections were left, and where they stood
     assert clients.returncode == 0, (err, [(c.remote, c.state.value, c.snd_una, c.snd_nxt, c.snd_wnd,
                                              c.rcv_nxt, c.rcv_wnd) for c in host.connections])

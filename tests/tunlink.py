@@ -9,6 +9,7 @@ import pathlib
 import secrets
 import subprocess
 import sys
+import tempfile
 from typing import Iterator, Union
 
 from kernel_peer import _setns
@@ -58,5 +59,8 @@ def in_namespace(ns: str, script: Union[str, pathlib.Path], *args: str) -> subpr
     """This Python running ``script`` (its text, or a file) with ``args`` inside ``ns``, its
     output piped as text."""
     program = [str(script)] if isinstance(script, pathlib.Path) else ["-c", script]
+    # started away from the checkout: "-c" puts the working directory first on sys.path, and
+    # the checkout's fastseg (uncompiled in CI) must not shadow the installed one
     return subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, *program, *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tempfile.gettempdir())
