@@ -34,6 +34,7 @@ cd "$work"
 echo "== sanitizer build (ASan + UBSan) in $work"
 # Build requirements (a Python 3.12+ venv has no setuptools of its own).
 "$python" -c 'import Cython, setuptools' 2>/dev/null || "$python" -m pip install -q "cython>=3" setuptools
+[ "$tests" = 0 ] || "$python" -c 'import xdist' 2>/dev/null || "$python" -m pip install -q pytest-xdist
 start=$SECONDS
 FASTSEG_SANITIZE=1 FASTSEG_REQUIRE_EXTENSIONS=1 "$python" setup.py -q build_ext --inplace \
   > build.log 2>&1 || { cat build.log; exit 1; }
@@ -78,8 +79,9 @@ if [ "$tests" = 1 ]; then
   skipped=(test_graphs.py test_report_browser.py test_conn_kernel.py test_conn_kernel_wire.py
            test_net_tun.py test_net_aio_kernel.py test_cli_stack.py test_conn_stateful.py
            test_host_stateful.py test_fuzzlive.py)
-  "$python" -m pytest tests -x -q -p no:cacheprovider --deselect tests/test_leaks.py::test_no_growth \
-    "${skipped[@]/#/--ignore=tests/}" \
+  # pytest-xdist spreads the tests over $jobs processes, each taking the next when done.
+  "$python" -m pytest tests -n "$jobs" -q -p no:cacheprovider \
+    --deselect tests/test_leaks.py::test_no_growth "${skipped[@]/#/--ignore=tests/}" \
     2>&1 | tee pytest.log | tail -n 5
   rc=${PIPESTATUS[0]}
   set -e

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import types
 from pathlib import Path
@@ -64,6 +65,12 @@ def compiled_if_built(role: str) -> Optional[types.ModuleType]:
         if REQUIRE_EXTENSIONS:
             pytest.fail(f"compiled {role} twin not built: {exc}")
         return None
+
+
+def stable_repr(value: object) -> str:
+    """A test id from ``repr`` without object addresses, the same in every process (as
+    pytest-xdist's workers must collect the same ids)."""
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
 
 
 def _cython_or_skip() -> types.SimpleNamespace:

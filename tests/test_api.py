@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -131,3 +132,14 @@ def test_stubs_match_compiled_modules():
                "fastseg._seq_c", "fastseg._segment_c", "fastseg.capture._reader_c",
                "fastseg.capture._columns_c"]
     assert stubtest.test_stubs(stubtest.parse_options(modules)) == 0
+
+
+def test_every_subpackage_is_declared_for_the_wheel() -> None:
+    """setuptools ships only the packages pyproject.toml lists (others at best as data)."""
+    root = Path(__file__).resolve().parents[1]
+    project = (root / "pyproject.toml").read_text()
+    listed = project.split("[tool.setuptools]", 1)[1].split("]", 1)[0]
+    declared = set(re.findall(r'"(fastseg[\w.]*)"', listed))
+    found = {".".join(init.parent.relative_to(root).parts)
+             for init in (root / "fastseg").rglob("__init__.py")}
+    assert found == declared

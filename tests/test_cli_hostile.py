@@ -165,9 +165,8 @@ def test_row1_seq_shift_fuzz_output_analyses(tmp_path: Path) -> None:
 def test_row2_huge_jump_is_not_captured_in_bounded_time_and_memory(tmp_path: Path) -> None:
     limit = peak_plus(["analyze", SMALL], tmp_path, 100)
     jump = gap_capture(tmp_path / "jump.pcap", 2**31 - 100)  # ~2 GiB ahead: 2 GiB of zeros before
-    started = time.monotonic()
+    # a hang fails by the timeout; a run that read 2 GiB of zeros, by the address-space limit
     proc = fastseg("analyze", "--json", jump, cwd=tmp_path, address_space=limit, timeout=30)
-    assert time.monotonic() - started < 20
     anomalies = json_anomalies(proc)
     assert "not replayed" in " ".join(anomalies[0]["not_captured"]["details"])  # type: ignore[index]
 
@@ -476,11 +475,9 @@ def test_row15_leak_check_cost_does_not_grow_with_the_corpus(tmp_path: Path,
         calls.append(len(data))
         time.sleep(0.0005)
 
-    started = time.monotonic()
     assert _common.leak_check(slow, [str(tmp_path)], budget=1.0) == 0
     # 2,000 inputs x 4000 // 2000 passes x 2 rounds + warm-up: 10,000 calls; the sample is 64.
     assert len(set(calls)) <= _common.LEAK_SAMPLE and len(calls) <= 64 * 40
-    assert time.monotonic() - started < 10
 
 
 # ---------------------------------------------------------------- every row at once: a fuzz
@@ -553,6 +550,10 @@ def _argv(rng: random.Random, files: List[Path], out: Path) -> List[str]:
     return args
 
 
+#: Command lines the hostile-use campaign runs (a count, so a slow machine runs them all).
+CLI_FUZZ_RUNS = 30
+
+
 @linux_only
 def test_cli_fuzz_no_traceback_documented_statuses(tmp_path: Path) -> None:
     rng = random.Random(int(os.environ.get("FASTSEG_CLI_FUZZ_SEED", "17")))
@@ -560,19 +561,15 @@ def test_cli_fuzz_no_traceback_documented_statuses(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     limit = peak_plus(["export", SMALL, "-o", out / "probe.parquet"], tmp_path, 200)
-    started = time.monotonic()
-    runs = 0
-    while time.monotonic() - started < 25 and runs < 60:
+    for _ in range(CLI_FUZZ_RUNS):  # each run bounded by its timeout, not by a shared clock
         args = _argv(rng, files, out)
         proc = fastseg(*args, cwd=out, address_space=limit, timeout=30)
-        runs += 1
         where = f"fastseg {' '.join(args)}"
         assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, \
             f"{where}\n{proc.stderr}"
         assert proc.returncode in (0, 1, 2), f"{where}: {proc.returncode}\n{proc.stderr}"
         assert len(proc.stderr.splitlines()) <= 3, f"{where}\n{proc.stderr}"  # one a file
         assert not [p for p in out.iterdir() if p.name.endswith(".part")], where
-    assert runs >= 20
 
 
 def test_a_bad_input_in_a_compressed_csv_export_is_one_line(tmp_path: Path) -> None:

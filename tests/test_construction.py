@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import _cython_or_skip, compiled_twin
+from conftest import _cython_or_skip, compiled_twin, stable_repr
 from hypothesis import given
 from hypothesis import strategies as st
 from segment_gen import option_lists, u16, u32
@@ -92,12 +92,12 @@ def _agree(kwargs: dict[str, Any]) -> Outcome:
     return python
 
 
-@pytest.mark.parametrize("kwargs", ALL_KWARGS, ids=repr)
+@pytest.mark.parametrize("kwargs", ALL_KWARGS, ids=stable_repr)
 def test_construction_agrees(kwargs: dict[str, Any]) -> None:
     _agree(kwargs)
 
 
-@pytest.mark.parametrize("kwargs", ALL_KWARGS, ids=repr)
+@pytest.mark.parametrize("kwargs", ALL_KWARGS, ids=stable_repr)
 def test_replace_agrees(kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     _storage()
     base = Segment(seq=1, flags=0x12, options=((2, 1460),), payload=b"xyz")
