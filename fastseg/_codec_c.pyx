@@ -35,8 +35,9 @@ from fastseg._endian cimport be16, be32, put16, put32
 from fastseg._options_c cimport options_clean, problem, put_option, unpack_options
 from fastseg._segment_c cimport (
     F_ACK, F_CHECKSUM, F_DST_PORT, F_FLAGS, F_HEADER_LEN, F_RESERVED, F_SEQ, F_SRC_PORT, F_URGENT,
-    F_WINDOW, SegmentBase, field, make, options_of, payload_of,
+    F_WINDOW, N_EAGER, SegmentBase, make, options_of, payload_of,
 )
+from fastseg._segment_c cimport fields as segment_fields, release as release_fields
 from fastseg._uint cimport fastseg_uint
 from fastseg._wire_c cimport (
     ACK, CHECKSUM, DATA_OFFSET, DATA_OFFSET_SHIFT, DST_PORT, FLAG_BITS, HEADER_LEN, IPV4_ADDR_LEN,
@@ -174,6 +175,8 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
     cdef long long src_port, dst_port, seq, ack, flags, reserved, window, checksum, urgent
     cdef long long header_len
     cdef Py_ssize_t pos = HEADER_LEN, total, i, size
+    cdef PyObject* values[N_EAGER]
+    cdef bint ok
     cdef uint8_t src_addr[IPV6_ADDR_LEN]
     cdef uint8_t dst_addr[IPV6_ADDR_LEN]
     cdef const uint8_t* src_p
@@ -190,20 +193,22 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
     for i in range(_tuple_size(<PyObject*>options)):
         if not put_option(enc.header, &pos, _item(<PyObject*>options, i)):
             return False
-    if not (_uint(field(fields, F_SRC_PORT), U16, &src_port)
-            and _uint(field(fields, F_DST_PORT), U16, &dst_port)
-            and _uint(field(fields, F_SEQ), UINT32_MAX, &seq)
-            and _uint(field(fields, F_ACK), UINT32_MAX, &ack)
-            and _uint(field(fields, F_FLAGS), FLAG_BITS, &flags)
-            and _uint(field(fields, F_RESERVED), RESERVED_BITS, &reserved)
-            and _uint(field(fields, F_WINDOW), U16, &window)
-            and _uint(field(fields, F_CHECKSUM), U16, &checksum)
-            and _uint(field(fields, F_URGENT), U16, &urgent)):
+    if not segment_fields(fields, values):  # new references, released below
         return False
+    ok = (_uint(values[F_SRC_PORT], U16, &src_port)
+          and _uint(values[F_DST_PORT], U16, &dst_port)
+          and _uint(values[F_SEQ], UINT32_MAX, &seq)
+          and _uint(values[F_ACK], UINT32_MAX, &ack)
+          and _uint(values[F_FLAGS], FLAG_BITS, &flags)
+          and _uint(values[F_RESERVED], RESERVED_BITS, &reserved)
+          and _uint(values[F_WINDOW], U16, &window)
+          and _uint(values[F_CHECKSUM], U16, &checksum)
+          and _uint(values[F_URGENT], U16, &urgent)
+          and _uint(values[F_HEADER_LEN], MAX_HEADER_LEN, &header_len))
+    release_fields(values, N_EAGER)
     # pos <= MAX_HEADER_LEN now; header_len must hold the options (or be any multiple of
     # OFFSET_UNIT without them).
-    if (not _uint(field(fields, F_HEADER_LEN), MAX_HEADER_LEN, &header_len)
-            or header_len % OFFSET_UNIT or (pos > HEADER_LEN and header_len < pos)):
+    if not ok or header_len % OFFSET_UNIT or (pos > HEADER_LEN and header_len < pos):
         return False
     if type(payload) is not bytes:
         return False

@@ -65,3 +65,4 @@ cdef tuple unpack_options(const uint8_t* p, Py_ssize_t end, list problems)
 cdef int problem(list problems, object anomaly) except -1
 cdef bint put_option(uint8_t* header, Py_ssize_t* pos, PyObject* option) noexcept
 cdef Py_ssize_t option_length(PyObject* option) noexcept
+cdef object constant_option(unsigned long long kind, object value)

@@ -304,6 +304,23 @@ cdef inline bint _is_pair(PyObject* pair) noexcept:
             and fastseg_uint(_item(pair, 1), UINT32_MAX, &b))
 
 
+cdef object constant_option(unsigned long long kind, object value):
+    """The option ``unpack`` gives for ``kind`` holding this very ``value`` when it is one of
+    the constant ones made at import (NOP, SACK-permitted, a window scale), else None."""
+    cdef unsigned long long shift
+    cdef tuple option
+    if value is None:
+        if kind == NOP:
+            return _NOP
+        if kind == SACK_PERMITTED:
+            return _SACK_PERMITTED
+    elif kind == WSCALE and fastseg_uint(<PyObject*>value, U8, &shift):
+        option = _WINDOW_SCALES[shift]  # shift <= U8: in the table
+        if option[1] is value:  # the same int object (CPython's cached small ints)
+            return option
+    return None
+
+
 cdef Py_ssize_t option_length(PyObject* option) noexcept:
     """The bytes one (kind, value) option takes on the wire, found without writing them;
     -1 when ``_options_py.pack_options`` must decide (and raise, or not).

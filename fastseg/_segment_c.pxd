@@ -3,7 +3,7 @@
 cdef enum:
     N_EAGER = 11        # the eager fields, SegmentCore's slots: EAGER in _segment_c.pyx
 
-# The slots' order in EAGER, for field().
+# The slots' order in EAGER, for fields().
 cdef enum:
     F_SRC_PORT = 0
     F_DST_PORT = 1
@@ -30,6 +30,7 @@ cdef SegmentBase make(type cls, object src_port, object dst_port, object seq, ob
                       object payload, bytes raw)
 from cpython.ref cimport PyObject
 
-cdef PyObject* field(SegmentBase self, Py_ssize_t index) noexcept
+cdef bint fields(SegmentBase self, PyObject** values) noexcept
+cdef void release(PyObject** values, Py_ssize_t count) noexcept
 cdef object options_of(SegmentBase self)
 cdef object payload_of(SegmentBase self)

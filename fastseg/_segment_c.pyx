@@ -12,10 +12,13 @@ a build with the GIL), so two threads reading one segment see one value.
 The eager fields are the ``__slots__`` of SegmentCore itself, made by ``type()``
 here: CPython gives slots member descriptors, which ``seg.seq`` reads on its
 fast path for slots (a compiled class's attributes are properties, several
-times slower to read: see benchmarks/README.md).  :func:`make` fills them
-through those descriptors, with the public ``tp_descr_set`` of their type.
-``segment.Segment`` subclasses SegmentCore and calls :func:`adopt` on itself,
-which makes it the class the compiled ``unpack`` builds.
+times slower to read: see benchmarks/README.md).  The compiled code reads and
+writes those slots only through CPython's public description of them, the
+``PyMemberDef`` entries of SegmentCore's ``tp_members``, with
+``PyMember_GetOne`` and ``PyMember_SetOne``, on objects whose type it has
+checked to be SegmentCore or a subclass.  ``segment.Segment`` subclasses
+SegmentCore and calls :func:`adopt` on itself, which makes it the class the
+compiled ``unpack`` builds.
 
 The options are decoded by ``_options_c``, the one compiled option walk.
 
@@ -30,14 +33,15 @@ encoding them.  Every other case, and every error, goes to the pure twin's
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.object cimport PyTypeObject
+from cpython.object cimport PyObject_TypeCheck, PyTypeObject
+from cpython.type cimport PyType_IsSubtype
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
-from cpython.ref cimport Py_INCREF, PyObject
+from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE, PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport uint8_t
 
 from fastseg._endian cimport be16
-from fastseg._options_c cimport option_length, unpack_options
+from fastseg._options_c cimport constant_option, option_length, unpack_options
 from fastseg._uint cimport fastseg_uint
 from fastseg._wire_c cimport DATA_OFFSET, DATA_OFFSET_SHIFT, FLAG_BITS, HEADER_LEN, OFFSET_UNIT, U8
 
@@ -48,20 +52,25 @@ from fastseg._enums import FIELDS, FLAG_MEMBERS, KIND_OBJECTS, Flags, OptionKind
 
 __all__ = ["EAGER", "SegmentBase", "SegmentCore", "adopt", "adopted", "build", "new", "replace"]
 
-cdef extern from *:
-    """
-    /* Set a slot through its member descriptor, as attribute assignment does, without the
-       class's __setattr__ (used once, to find where the slots are). */
-    static inline int fastseg_set_slot(PyObject* descriptor, PyObject* obj, PyObject* value) {
-        return Py_TYPE(descriptor)->tp_descr_set(descriptor, obj, value);
-    }
-    /* The object pointer stored `offset` bytes into obj. */
-    static inline PyObject** fastseg_at(PyObject* obj, Py_ssize_t offset) {
-        return (PyObject**)((char*)obj + offset);
-    }
-    """
-    int fastseg_set_slot(PyObject* descriptor, object obj, object value) except -1
-    PyObject** fastseg_at(PyObject* obj, Py_ssize_t offset) noexcept nogil
+cdef extern from "structmember.h":
+    # The public description of a slot (CPython's documented PyMemberDef) and the two public
+    # functions that read and write one.  structmember.h declares them on every supported
+    # version (3.12 moved them into Python.h and kept the header).
+    ctypedef struct PyMemberDef:
+        const char* name
+        int type
+        Py_ssize_t offset
+        int flags
+    int T_OBJECT_EX
+    int READONLY
+    PyObject* PyMember_GetOne(const char* obj, PyMemberDef* member)  # new reference, or NULL
+    object _member "PyMember_GetOne"(const char* obj, PyMemberDef* member)  # the same, raising
+    int PyMember_SetOne(char* obj, PyMemberDef* member, object value) except -1
+
+cdef extern from "Python.h":
+    int Py_tp_members
+    void* PyType_GetSlot(PyTypeObject* type, int slot)  # NULL, maybe with an error set
+    void PyErr_Clear()
 
 
 cdef class SegmentBase:
@@ -91,32 +100,32 @@ SegmentCore = type("SegmentCore", (SegmentBase,), {
     "__slots__": EAGER, "__module__": __name__,
     "__doc__": "The fields of a Segment; use :class:`fastseg.Segment`, which builds on it.",
 })
+cdef type _CORE = SegmentCore
 
-# Where each eager field is stored in a SegmentCore, in EAGER order: a slot is an object
-# pointer within the instance, which its member descriptor reads and writes.  Found once,
-# here, by setting each slot of a probe through its descriptor to a marker of its own and
-# finding the marker among the pointers between the base's size and SegmentCore's.
-cdef Py_ssize_t _OFFSETS[N_EAGER]
+# The slots of SegmentCore as CPython describes them, in EAGER order: the PyMemberDef
+# entries of its tp_members, which live as long as the class (this module keeps it).  Every
+# read and write of a slot goes through PyMember_GetOne / PyMember_SetOne with one of them,
+# on an object whose type was checked to be SegmentCore or a subclass of it.
+cdef PyMemberDef* _MEMBERS[N_EAGER]
 
 
-def _find_offsets():
-    probe = SegmentBase.__new__(SegmentCore)
-    markers = [object() for _ in EAGER]
-    for name, marker in zip(EAGER, markers):
-        fastseg_set_slot(<PyObject*>SegmentCore.__dict__[name], probe, marker)
+def _find_members():
+    cdef PyMemberDef* member = <PyMemberDef*>PyType_GetSlot(<PyTypeObject*>_CORE, Py_tp_members)
+    if member == NULL:
+        PyErr_Clear()
+        raise ImportError("SegmentCore has no member table")
     found = {}
-    for offset in range(SegmentBase.__basicsize__, SegmentCore.__basicsize__, sizeof(PyObject*)):
-        pointer = <size_t>fastseg_at(<PyObject*>probe, offset)[0]
-        for index, marker in enumerate(markers):
-            if pointer == <size_t><PyObject*>marker:
-                found[index] = offset
-    if sorted(found) != list(range(N_EAGER)) or len(set(found.values())) != N_EAGER:
-        raise ImportError("the slots of SegmentCore are not where its descriptors write")
-    for index, offset in found.items():
-        _OFFSETS[index] = offset
+    while member.name != NULL:  # the table ends with an entry without a name
+        name = member.name.decode()
+        if name in EAGER and member.type == T_OBJECT_EX and not member.flags & READONLY:
+            _MEMBERS[EAGER.index(name)] = member
+            found[name] = True
+        member += 1
+    if len(found) != N_EAGER:
+        raise ImportError("SegmentCore's slots are not the writable members of its fields")
 
 
-_find_offsets()
+_find_members()
 cdef type _ADOPTED = None
 cdef tuple _NO_ARGS = ()
 
@@ -182,43 +191,80 @@ def adopted():
     return _ADOPTED
 
 
+cdef inline bint _has_slots(object obj) noexcept:
+    """Whether ``obj`` is a SegmentCore (its real type, not its ``__class__``): the guard of
+    every slot access, which PyMember_* make at SegmentCore's offsets."""
+    return type(obj) is _ADOPTED or PyObject_TypeCheck(obj, <PyTypeObject*>_CORE)
+
+
 cdef SegmentBase make(type cls, object src_port, object dst_port, object seq, object ack,
                       object header_len, object flags, object reserved, object window,
                       object checksum, object urgent, object anomalies, object options,
                       object payload, bytes raw):
     """A new ``cls`` (SegmentCore or a subclass) holding these values, as they are."""
-    if cls is not _ADOPTED and not issubclass(cls, SegmentCore):  # else the slots are not there
-        raise TypeError(f"{cls!r} is not a subclass of SegmentCore")
-    # SegmentBase's tp_new, not Segment.__new__: it allocates a cls, slots empty (NULL).
+    if cls is not _ADOPTED and not PyType_IsSubtype(cls, _CORE):
+        raise TypeError(f"{cls!r} is not a subclass of SegmentCore")  # tp_new would misfit it
+    # SegmentBase's tp_new, not Segment.__new__ (a method call): it allocates a cls with its
+    # slots empty (NULL), for _fill.
     cdef SegmentBase self = <SegmentBase>(<PyTypeObject*>SegmentBase).tp_new(cls, <PyObject*>_NO_ARGS, NULL)
-    # Each slot takes a new reference, as its descriptor would.
-    _fill(<PyObject*>self, 0, src_port)
-    _fill(<PyObject*>self, 1, dst_port)
-    _fill(<PyObject*>self, 2, seq)
-    _fill(<PyObject*>self, 3, ack)
-    _fill(<PyObject*>self, 4, header_len)
-    _fill(<PyObject*>self, 5, flags)
-    _fill(<PyObject*>self, 6, reserved)
-    _fill(<PyObject*>self, 7, window)
-    _fill(<PyObject*>self, 8, checksum)
-    _fill(<PyObject*>self, 9, urgent)
-    _fill(<PyObject*>self, 10, anomalies)
-    self._options = options
-    self._payload = payload
-    self._raw = raw
+    _fill(self, src_port, dst_port, seq, ack, header_len, flags, reserved, window, checksum,
+          urgent, anomalies, options, payload, raw)
     return self
 
 
-cdef inline void _fill(PyObject* self, Py_ssize_t index, object value) noexcept:
-    """Store a new reference to ``value`` in the empty slot EAGER[index] of ``self``."""
-    Py_INCREF(value)
-    fastseg_at(self, _OFFSETS[index])[0] = <PyObject*>value
+cdef int _fill(SegmentBase self, object src_port, object dst_port, object seq, object ack,
+               object header_len, object flags, object reserved, object window,
+               object checksum, object urgent, object anomalies, object options,
+               object payload, bytes raw) except -1:
+    """Store the fields in ``self``, each slot taking a new reference as its descriptor would."""
+    if not _has_slots(self):
+        raise TypeError("SegmentBase holds no fields: build a fastseg.Segment")
+    cdef char* obj = <char*><PyObject*>self  # a SegmentCore: checked just above
+    PyMember_SetOne(obj, _MEMBERS[F_SRC_PORT], src_port)
+    PyMember_SetOne(obj, _MEMBERS[F_DST_PORT], dst_port)
+    PyMember_SetOne(obj, _MEMBERS[F_SEQ], seq)
+    PyMember_SetOne(obj, _MEMBERS[F_ACK], ack)
+    PyMember_SetOne(obj, _MEMBERS[F_HEADER_LEN], header_len)
+    PyMember_SetOne(obj, _MEMBERS[F_FLAGS], flags)
+    PyMember_SetOne(obj, _MEMBERS[F_RESERVED], reserved)
+    PyMember_SetOne(obj, _MEMBERS[F_WINDOW], window)
+    PyMember_SetOne(obj, _MEMBERS[F_CHECKSUM], checksum)
+    PyMember_SetOne(obj, _MEMBERS[F_URGENT], urgent)
+    PyMember_SetOne(obj, _MEMBERS[F_ANOMALIES], anomalies)
+    self._options = options
+    self._payload = payload
+    self._raw = raw
+    return 0
 
 
-cdef PyObject* field(SegmentBase self, Py_ssize_t index) noexcept:
-    """The eager field EAGER[index] of ``self``, an instance of SegmentCore: borrowed, and
-    NULL if it is not set (never, for a segment that make() built)."""
-    return fastseg_at(<PyObject*>self, _OFFSETS[index])[0]
+cdef bint fields(SegmentBase self, PyObject** values) noexcept:
+    """Store new references to the eager fields of ``self`` in ``values`` (N_EAGER of them,
+    EAGER order); False, with nothing stored, when ``self`` holds no slots or one is empty.
+    The caller releases them with :func:`release`."""
+    cdef Py_ssize_t index
+    if not _has_slots(self):
+        return False
+    for index in range(N_EAGER):  # a SegmentCore: checked just above
+        values[index] = PyMember_GetOne(<const char*><PyObject*>self, _MEMBERS[index])
+        if values[index] == NULL:  # an empty slot: AttributeError, which the caller leaves
+            PyErr_Clear()          # to the reference twin to raise
+            release(values, index)
+            return False
+    return True
+
+
+cdef void release(PyObject** values, Py_ssize_t count) noexcept:
+    """Drop the first ``count`` references :func:`fields` stored."""
+    cdef Py_ssize_t index
+    for index in range(count):
+        Py_DECREF(<object>values[index])
+
+
+cdef object _field(SegmentBase self, Py_ssize_t index):
+    """The eager field EAGER[index] of ``self``; AttributeError when its slot is empty."""
+    if not _has_slots(self):
+        raise TypeError("SegmentBase holds no fields: build a fastseg.Segment")
+    return _member(<const char*><PyObject*>self, _MEMBERS[index])  # a SegmentCore: checked above
 
 
 def new(cls, src_port, dst_port, seq, ack, header_len, flags, reserved, window, checksum, urgent,
@@ -275,7 +321,9 @@ cdef object _option(object option, Py_ssize_t* length):
     member = <object>PyTuple_GET_ITEM(_KIND_OBJECTS, k)  # k <= U8: in the table
     if member is kind:
         return option  # an exact tuple, as unpack's: kept
-    return (member, <object>PyTuple_GET_ITEM(option, 1))
+    value = <object>PyTuple_GET_ITEM(option, 1)
+    constant = constant_option(k, value)  # unpack's own (kind, value), if it holds this value
+    return (member, value) if constant is None else constant
 
 
 cdef tuple _options(object options, Py_ssize_t* length):
@@ -309,10 +357,12 @@ cdef tuple _options(object options, Py_ssize_t* length):
     return result
 
 
-def build(cls, src_port=0, dst_port=0, seq=0, ack=0, header_len=None, flags=0, reserved=0,
-          window=0xFFFF, checksum=0, urgent=0, options=(), payload=b"", anomalies=()):
-    """``Segment.__new__``: a ``cls`` holding these fields, normalised as
-    ``_segment_py.fields_of`` says (which serves every case not taken here)."""
+cdef object _construct(object cls, object src_port, object dst_port, object seq, object ack,
+                       object header_len, object flags, object reserved, object window,
+                       object checksum, object urgent, object options, object payload,
+                       object anomalies):
+    """A ``cls`` holding these fields, normalised as ``_segment_py.fields_of`` says (which
+    serves every case not taken here)."""
     cdef Py_ssize_t length = 0
     cdef tuple normal
     if cls is _ADOPTED and type(payload) is bytes and type(anomalies) is tuple:
@@ -328,13 +378,12 @@ def build(cls, src_port=0, dst_port=0, seq=0, ack=0, header_len=None, flags=0, r
                                            anomalies))
 
 
-cdef bint _filled(SegmentBase segment) noexcept:
-    """Whether every eager slot of ``segment`` is set (not so for SegmentBase.__new__(Segment))."""
-    cdef Py_ssize_t index
-    for index in range(N_EAGER):
-        if field(segment, index) == NULL:
-            return False
-    return True
+def build(cls, src_port=0, dst_port=0, seq=0, ack=0, header_len=None, flags=0, reserved=0,
+          window=0xFFFF, checksum=0, urgent=0, options=(), payload=b"", anomalies=()):
+    """``Segment.__new__``: a ``cls`` holding these fields, normalised as
+    ``_segment_py.fields_of`` says (which serves every case not taken here)."""
+    return _construct(cls, src_port, dst_port, seq, ack, header_len, flags, reserved, window,
+                      checksum, urgent, options, payload, anomalies)
 
 
 def replace(segment, **changes):
@@ -342,11 +391,10 @@ def replace(segment, **changes):
     re-derive header_len unless it is given too."""
     cdef list values
     cdef Py_ssize_t index
-    if type(segment) is _ADOPTED and _filled(segment):
-        # Every slot is set (checked just above): each field() is a borrowed, non-NULL reference.
-        values = [<object>field(segment, index) for index in range(N_EAGER - 1)]  # not anomalies
-        values += [options_of(segment), payload_of(segment), <object>field(segment, F_ANOMALIES)]
-    else:  # a subclass's segment, or one without its fields (whose fields() raises)
+    if type(segment) is _ADOPTED:
+        values = [_field(segment, index) for index in range(F_ANOMALIES)]
+        values += [options_of(segment), payload_of(segment), _field(segment, F_ANOMALIES)]
+    else:  # a subclass's segment
         values = list(segment.fields())
     for name, value in changes.items():
         position = _POSITION.get(name)

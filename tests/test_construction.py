@@ -54,6 +54,8 @@ MORE_KWARGS = [
     {"options": Iterable(((2, 1460), (1, None)))},              # any iterable
     {"options": ((2, 1460),), "header_len": 20},                # header_len given: kept
     {"options": ((2, "x"),), "header_len": 24},                 # not encoded, so not refused
+    {"options": [(1, None), (4, None), (3, 14)]},               # unpack's own constant options
+    {"options": [(3, True), (4, None)]},                        # a bool shift: kept, not 1
     {"flags": Flags.SYN | Flags.ACK}, {"flags": 0x1FF}, {"flags": 0}, {"flags": True},
     {"flags": 0x3FF}, {"flags": -1}, {"flags": 1.0},
     {"payload": bytearray(b"ab")}, {"payload": memoryview(b"abc")[1:]}, {"payload": 5},
@@ -165,3 +167,15 @@ def test_replace_of_a_subclass_gives_a_segment() -> None:
                            (tagged.replace(seq=6), Segment(seq=6, options=((2, 1460),))),
                            (tagged.replace(options=()), Segment(seq=5))):
         assert type(copy) is Segment and copy.fields() == expected.fields()
+
+
+def test_a_segment_without_its_fields_is_refused() -> None:
+    """A Segment made past __new__ (its slots empty) is never read as if it had fields:
+    pack and replace raise AttributeError, as the pure twin's reads do."""
+    storage = _storage()
+    empty = storage.SegmentBase.__new__(Segment)
+    for twin_pack in (compiled_twin("codec").pack, reference.pack):
+        with pytest.raises(AttributeError):
+            twin_pack(empty, src="10.0.0.1", dst="10.0.0.2")
+    with pytest.raises(AttributeError):
+        empty.replace(seq=1)
