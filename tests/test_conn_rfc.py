@@ -188,6 +188,22 @@ def test_ack_older_than_max_window_is_challenged(impl):
     assert ack.flags == Flags.ACK and ack.ack == before
 
 
+def test_max_snd_wnd_is_the_largest_window_offered(impl):
+    """RFC 5961 §5.2: MAX.SND.WND grows with a wider window than any before (in order data,
+    which prediction takes, and a pure ACK) and stays when the window narrows."""
+    link = established(impl)
+    server = link.b
+    offered = server.max_snd_wnd
+    server.receive(from_peer(server, seq=server.rcv_nxt, payload=b"narrow", window=1), link.now)
+    assert server.max_snd_wnd == offered > server.snd_wnd
+    server.receive(from_peer(server, seq=server.rcv_nxt, payload=b"wide", window=0xFFFF), link.now)
+    widest = server.snd_wnd
+    assert server.max_snd_wnd == widest > offered
+    server.receive(from_peer(server, seq=server.rcv_nxt, window=2), link.now)
+    assert server.max_snd_wnd == widest > server.snd_wnd
+    assert received(drain(server)) == b"narrowwide"
+
+
 # ---------------------------------------------------------------- retransmission
 
 

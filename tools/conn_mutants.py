@@ -181,6 +181,10 @@ MUTANTS = (
     Mutant("prediction_ignores_the_window_update", ARRIVAL,
            "        self._update_send_window(seq, ack, window, now)\n        if stamps",
            "        if stamps"),
+    Mutant("max_snd_wnd_never_grows", ARRIVAL,
+           "            if window > self._max_snd_wnd:  # max() is a call, and every data segment gets here\n"
+           "                self._max_snd_wnd = window\n",
+           ""),
     Mutant("prediction_keeps_no_timestamp", ARRIVAL,
            "            self._ts_recent = stamps[0]  # RFC 7323 §4.3", "            pass"),
     Mutant("prediction_never_acks", ARRIVAL,
@@ -197,6 +201,12 @@ MUTANTS = (
     Mutant("batch_times_its_last_segment", SENDING,
            "if timed is None and end > sent_before:\n                    timed = end",
            "if end > sent_before:\n                    timed = end"),
+    Mutant("batch_segment_past_the_window", SENDING,
+           "                if room < size:\n                    size = room\n", ""),
+    Mutant("batch_segment_past_the_data", SENDING,
+           "size = smss if smss < left else left", "size = smss"),
+    Mutant("batch_segment_shorter_than_the_mss", SENDING,
+           "size = smss if smss < left else left", "size = left if smss < left else smss"),
     # ---------------------------------------------------------------- legality of user calls
     Mutant("send_after_close_allowed", STATES,
            '    (S.FIN_WAIT_1, "rcv_ack_of_fin"): Edge(S.FIN_WAIT_2),',

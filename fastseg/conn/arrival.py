@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastseg.conn.bits import ACK, FIN, PSH, RST, SYN, URG
+from fastseg.conn.bits import ACK, ACK_PSH, FIN, RST, SYN, URG
 from fastseg.conn.config import Endpoint
 from fastseg.conn.events import PeerFinished, Urgent
 from fastseg.conn.machine import StateMachine
@@ -29,8 +29,6 @@ RECEIVING = (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2)
 #: Idle seconds after which TS.Recent no longer rejects older timestamps (RFC 7323 §5.5).
 PAWS_IDLE_LIMIT = 24 * 24 * 60 * 60
 NOP, TIMESTAMPS = int(OptionKind.NOP), int(OptionKind.TIMESTAMPS)
-#: The flags of a data segment or pure ACK that header prediction takes.
-ACK_PSH = ACK | PSH
 #: ``(a - b) & U32 > SEQ_HALF`` is ``seq_lt(a, b)`` without a call (RFC 9293 §3.4, the sign
 #: of the 32-bit difference, as ``fastseg.seq`` decides it).
 SEQ_HALF = (1 << 31) - 1
@@ -372,7 +370,8 @@ class Arrival(StateMachine):
         it last came from (SND.WL1, SND.WL2), and keep MAX.SND.WND (RFC 5961 §5.2)."""
         if seq_lt(self._snd_wl1, seq) or (self._snd_wl1 == seq and seq_le(self._snd_wl2, ack)):
             self._snd_wnd, self._snd_wl1, self._snd_wl2 = window, seq, ack
-            self._max_snd_wnd = max(self._max_snd_wnd, window)
+            if window > self._max_snd_wnd:  # max() is a call, and every data segment gets here
+                self._max_snd_wnd = window
             self._arm_persist(now)
 
     def _update_timestamp(self, segment: Segment) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from fastseg._wire import HEADER_LEN
-from fastseg.conn.bits import ACK, FIN, PSH, RST, SYN, URG
+from fastseg.conn.bits import ACK, ACK_PSH, FIN, RST, SYN, URG
 from fastseg.conn.states import State
 from fastseg.conn.tcb import TIMESTAMP_OPTION_LEN, U32, Tcb
 from fastseg.conn.timers import DELAYED_ACK, FIN_WAIT_2, KEEPALIVE, PERSIST, RETRANSMIT
@@ -148,6 +148,7 @@ class Sender(Tcb):
         probed = False
         src_port, dst_port, rcv_nxt, header_len, window, options = fields = self._fields()
         urgent = 0
+        append, new_segment, segment_type = out.append, _new_segment, Segment
         with memoryview(buffer) as view:
             while start < buffered:
                 left = buffered - start
@@ -156,7 +157,10 @@ class Sender(Tcb):
                     room, probed = 1, True  # zero-window probe: one byte past the window
                 if room <= 0:
                     break
-                size = min(smss, left, room)
+                # min(smss, left, room) without the builtin's call (some 100 ns a segment)
+                size = smss if smss < left else left
+                if room < size:
+                    size = room
                 if size < smss and not (probed or self._replay or self._probe
                                         or self._worth_sending(size, left)):
                     break
@@ -164,13 +168,12 @@ class Sender(Tcb):
                 if start < 0:
                     raise AssertionError("SND.NXT fell before the data: only the SYN may go there")
                 end = start + size
-                flags = ACK | PSH if end == buffered else ACK
+                flags = ACK_PSH if end == buffered else ACK
                 seq = (data_start + start) & U32
                 if self._snd_up is not None:
                     flags, urgent = self._urgent(flags, seq)
-                out.append(_new_segment(Segment, src_port, dst_port, seq, rcv_nxt, header_len,
-                                        flags, 0, window, 0, urgent, options,
-                                        bytes(view[start:end])))
+                append(new_segment(segment_type, src_port, dst_port, seq, rcv_nxt, header_len,
+                                   flags, 0, window, 0, urgent, options, view[start:end].tobytes()))
                 start = end
                 if timed is None and end > sent_before:
                     timed = end
