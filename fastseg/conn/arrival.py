@@ -356,12 +356,12 @@ class Arrival(StateMachine):
             self._challenge("ACK older than SND.UNA - MAX.SND.WND (challenge ACK)")
             return False
         window = segment.window << self._snd_shift
-        sacked = self._take_sack(segment) if self._sack_ok and segment.options else 0
+        sacked = self._take_sack(segment) if self._sack_ok and segment.options else None
         if seq_gt(ack, self._snd_una):
             self._take_ack(ack, now)
         elif ack == self._snd_una and not segment.payload and window == self._snd_wnd \
-                and not flags & FIN and self._snd_max != self._snd_una and not sacked:
-            self._on_duplicate_ack()
+                and not flags & FIN and self._snd_max != self._snd_una and sacked is None:
+            self._on_duplicate_ack()  # RFC 5681's duplicate: only when no SACK blocks came
         if sacked:
             self._sack_duplicate()
         self._update_send_window(segment.seq, ack, window, now)

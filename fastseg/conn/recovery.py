@@ -29,13 +29,15 @@ __all__ = ["SackRecovery"]
 class SackRecovery(Sender):
     """The scoreboard's upkeep and the sending of a SACK recovery."""
 
-    def _take_sack(self, segment: Segment) -> int:
+    def _take_sack(self, segment: Segment) -> Optional[int]:
         """RFC 6675 Update(): record the SACK blocks of an arriving ACK; return the octets
-        they newly SACK.  A first block below the cumulative ACK, or inside the second, is a
-        D-SACK (RFC 2883 §4): counted, never put on the scoreboard (RFC 6675 §5)."""
+        they newly SACK (RFC 6675 §2: a duplicate ACK when some are), None without blocks
+        (or for a replica, whose recovery is the observed sender's).  A first block below
+        the cumulative ACK, or inside the second, is a D-SACK (RFC 2883 §4): counted, never
+        put on the scoreboard (RFC 6675 §5)."""
         blocks = segment.sack_blocks
-        if not blocks:
-            return 0
+        if not blocks or self._replay:
+            return None
         blocks = blocks[:MAX_SACK_BLOCKS]
         una, ack = self._snd_una, segment.ack
         first = blocks[0]
@@ -152,8 +154,8 @@ class SackRecovery(Sender):
             self._ack_sent()
         return out
 
-    def _new_data(self, size: int, now: float) -> Optional[Segment]:
-        """NextSeg() rule 2: up to ``size`` octets never sent before, as the peer's window
+    def _new_data(self, most: int, now: float) -> Optional[Segment]:
+        """NextSeg() rule 2: up to ``most`` octets never sent before, as the peer's window
         allows (the FIN once the data is out); None when there are none."""
         nxt = self._snd_nxt
         if nxt != self._snd_max:
@@ -161,7 +163,9 @@ class SackRecovery(Sender):
         buffered = len(self._send_buffer)
         start = seq_diff(nxt, self._data_start)
         room = seq_diff(seq_add(self._snd_una, self._snd_wnd), nxt)
-        size = min(size, buffered - start, room)
+        size = min(most, buffered - start, room)
+        if 0 < size < buffered - start and size < most:
+            return None  # a runt the peer's window leaves room for: silly (RFC 9293 §3.8.6.2.1)
         if size > 0:
             payload = bytes(self._send_buffer[start:start + size])
             flags = ACK | (PSH if start + size == buffered else 0)
