@@ -298,6 +298,7 @@ def test_zero_window_probes_back_off_and_never_give_up(impl, arrival_path):
     probes = [s for s in t.data_sent() if s.time in fired and len(s.segment.payload) == 1]
     assert len(probes) > config.retries + 1
     assert {s.segment.seq for s in probes} == {t.client.snd_una}  # the same byte each time
+    assert t.client.stats.probes == len(probes)  # the stats view counts each probe
     gaps = [b.time - a.time for a, b in zip(probes, probes[1:])]
     assert gaps[0] == pytest.approx(2 * t.client._rto.rto)
     for a, b in zip(gaps, gaps[1:]):
@@ -393,6 +394,7 @@ def test_challenge_acks_are_rate_limited(impl, arrival_path):
     later = net.now + 1.5
     server.receive(syn, later, remote_ip=CLIENT[0])
     assert len(server.segments_to_send(later)) == 1  # a new second, a new allowance
+    assert server.stats.challenge_acks == 4  # those sent, not those held back
 
 
 # ---------------------------------------------------------------- RFC 6298 §5.7

@@ -212,7 +212,7 @@ def test_dsack_for_a_duplicate_held_above_a_gap(impl):
 def test_sack_blocks_ride_on_data_too(impl):
     """RFC 2018 §3: while data is held above a gap every ACK carries SACK blocks, those on
     data segments included, whose payload shrinks so that options and data still fit the
-    MSS (RFC 6691)."""
+    MSS (RFC 6691); the peer records blocks from data segments as from pure ACKs."""
     link = established(impl)
     client, server = link.a, link.b
     sent = segments(link, bytes(3 * 1000))
@@ -225,6 +225,9 @@ def test_sack_blocks_ride_on_data_too(impl):
                        for s in out)
     full = max(len(s.payload) for s in out)
     assert full == server._smss - 12  # the SACK option and its two NOPs
+    link.deliver(server, out[0])  # and the sender takes them from a data segment too
+    start = seq_diff(sent[-1].seq, client.snd_una)
+    assert client._board.ranges == [[start, start + len(sent[-1].payload)]]
 
 
 def lost_rescue(t: Transfer) -> Optional[int]:
