@@ -453,7 +453,7 @@ MUTANTS = (
            "if self._sack_ok and segment.options else None",
            "if self._sack_ok and segment.options and not segment.payload else None"),
     Mutant("stats_count_no_probes", SENDING,
-           "            self._counts.probes += 1\n", ""),
+           "            self._counts.probes += 1\n", "            pass\n"),
     Mutant("stats_count_held_back_challenges", ARRIVAL,
            "            self._counts.challenge_acks += 1\n            sent += 1\n",
            "            sent += 1\n        self._counts.challenge_acks += 1\n"),
