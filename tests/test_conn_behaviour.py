@@ -16,6 +16,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import pytest
 from connlink import CLIENT, CLIENT_ISS, SERVER, SERVER_ISS, established
+from connlink import CONFIG as LINK_CONFIG
 from netsim import DELIVERED, Network, Path, Sent
 
 from fastseg import Flags, OptionKind, Segment
@@ -27,6 +28,7 @@ from fastseg.seq import seq_diff
 ONE_WAY = 0.05  # seconds of propagation each way: a 100 ms round trip
 CONFIG = Config(receive_buffer=8 << 20, send_buffer=8 << 20, delayed_ack=0.001)
 SMSS = CONFIG.mss - 12  # timestamps are on: 12 option bytes per segment
+NO_SACK = replace(CONFIG, sack=False)  # loss recovery is NewReno's (RFC 6582)
 
 
 class Pair:
@@ -129,9 +131,9 @@ def test_slow_start_grows_by_one_segment_per_ack(impl, arrival_path):
 def test_one_loss_is_repaired_by_fast_retransmit(impl, arrival_path):
     """RFC 5681 §3.2: the third duplicate ACK resends the lost segment at once, with
     ssthresh = max(FlightSize / 2, 2 * SMSS) and cwnd = ssthresh + 3 * SMSS; the full ACK
-    deflates cwnd to ssthresh.  No timeout fires."""
+    deflates cwnd to ssthresh.  No timeout fires.  (Without SACK: with it, RFC 6675.)"""
     lost = 30 * SMSS
-    t = Transfer(impl, 120 * SMSS, lose=[lost]).run()
+    t = Transfer(impl, 120 * SMSS, lose=[lost], config=NO_SACK).run()
     assert t.retransmitted() == {lost: 2}
     assert not t.net.fired(t.client, Timer.RETRANSMIT)
     sends, offsets = t.data_sent(), t.offsets()
@@ -161,9 +163,9 @@ def test_congestion_avoidance_adds_at_most_a_segment_per_round(impl, arrival_pat
 
 def test_two_losses_in_one_window_repaired_by_newreno_partial_acks(impl, arrival_path):
     """RFC 6582 §3.2: the partial ACK after the first resend shows the next hole; it is
-    resent at once, in the same recovery, without waiting for a timeout."""
+    resent at once, in the same recovery, without waiting for a timeout (without SACK)."""
     lost = [30 * SMSS, 34 * SMSS]
-    t = Transfer(impl, 120 * SMSS, lose=lost).run()
+    t = Transfer(impl, 120 * SMSS, lose=lost, config=NO_SACK).run()
     assert t.retransmitted() == {lost[0]: 2, lost[1]: 2}
     assert not t.net.fired(t.client, Timer.RETRANSMIT)
 
@@ -296,6 +298,7 @@ def test_zero_window_probes_back_off_and_never_give_up(impl, arrival_path):
     probes = [s for s in t.data_sent() if s.time in fired and len(s.segment.payload) == 1]
     assert len(probes) > config.retries + 1
     assert {s.segment.seq for s in probes} == {t.client.snd_una}  # the same byte each time
+    assert t.client.stats.probes == len(probes)  # the stats view counts each probe
     gaps = [b.time - a.time for a, b in zip(probes, probes[1:])]
     assert gaps[0] == pytest.approx(2 * t.client._rto.rto)
     for a, b in zip(gaps, gaps[1:]):
@@ -391,6 +394,7 @@ def test_challenge_acks_are_rate_limited(impl, arrival_path):
     later = net.now + 1.5
     server.receive(syn, later, remote_ip=CLIENT[0])
     assert len(server.segments_to_send(later)) == 1  # a new second, a new allowance
+    assert server.stats.challenge_acks == 4  # those sent, not those held back
 
 
 # ---------------------------------------------------------------- RFC 6298 §5.7
@@ -422,8 +426,9 @@ def test_no_fast_retransmit_below_recover_after_a_timeout(impl, arrival_path):
     timeout ("recover") do not start fast retransmit.  Here the receiver gets the resent
     first segment five times (a duplicating path): the first copy's ACK is delayed, the
     second is ACKed, the other three bring duplicate ACKs while the rest of the flight is
-    still missing."""
-    link = established(impl)
+    still missing.  (Without SACK: with it, ACKs naming a duplicate carry a D-SACK block
+    and are no duplicate ACKs, RFC 6675 §2.)"""
+    link = established(impl, replace(LINK_CONFIG, sack=False))
     client, server = link.a, link.b
     client.send(b"x" * 10 * 1448)
     assert len(client.segments_to_send(link.now)) == 10  # all lost
@@ -587,7 +592,8 @@ def test_sack_blocks_report_what_is_held(impl, arrival_path):
     carries that data as SACK blocks (3 at most beside timestamps), the block holding the
     latest arrival first."""
     lost = [30 * SMSS, 34 * SMSS, 38 * SMSS]
-    t = Transfer(impl, 60 * SMSS, lose=lost).run()
+    # new data to send all through the recovery: no rescue retransmission, no duplicate
+    t = Transfer(impl, 120 * SMSS, lose=lost).run()
     syns = [s.segment for s in t.net.trace if s.segment.flags & Flags.SYN]
     assert all(s.sack_permitted for s in syns) and t.client._sack_ok and t.server._sack_ok
     with_blocks = ordered = 0

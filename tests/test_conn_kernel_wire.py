@@ -190,6 +190,21 @@ def test_no_sack_when_the_kernel_does_not_offer_it():
     assert covered(retransmitted(sent), dropped["out"])
 
 
+def test_our_sack_recovery_resends_only_what_was_lost():
+    """RFC 6675 on the kernel's SACK blocks: three of our data segments lost in one window
+    are resent, once each, in one SACK recovery, and nothing else is (no SACKed segment,
+    no go-back after a timeout)."""
+    with KernelPeer() as peer:
+        drop, dropped = drop_data({12, 15, 18}, set())
+        conn = transfer(peer, up=300 * KB, down=4 * KB, drop=drop)
+        sent, received = out(peer), kernel(peer)
+    assert len(dropped["out"]) == 3
+    assert any(has_option(e.segment, OptionKind.SACK) for e in received if e.segment is not None)
+    lost = sorted((seg.seq, seq_add(seg.seq, len(seg.payload))) for seg in dropped["out"])
+    assert sorted(retransmitted(sent)) == lost
+    assert conn.stats.sack_recoveries == 1 and conn.stats.fast_retransmits == 0
+
+
 class ImpairedDriver(Driver):
     """A Driver whose segments pass :class:`fastseg.net.Impairment` both ways: lost,
     duplicated, reordered and delayed between the TUN device and the connection."""

@@ -40,6 +40,7 @@ CONN_TESTS = (
     "tests/test_conn_states.py",
     "tests/test_conn_rfc.py",
     "tests/test_conn_behaviour.py",
+    "tests/test_conn_sack.py",
     "tests/test_conn_syn_data.py",
     "tests/test_conn_late_fin_ack.py",
     "tests/test_conn_replay.py",
@@ -61,6 +62,8 @@ HOST = "fastseg/conn/host.py"
 PORTS = "fastseg/conn/ports.py"
 COOKIES = "fastseg/conn/cookies.py"
 TCB = "fastseg/conn/tcb.py"
+RECOVERY = "fastseg/conn/recovery.py"
+SCOREBOARD = "fastseg/conn/scoreboard.py"
 
 
 class Mutant(NamedTuple):
@@ -249,7 +252,8 @@ MUTANTS = (
            "            self._cwnd = self._ssthresh + 3 * self._smss\n",
            "            self._cwnd = self._ssthresh + 3 * self._smss\n"),
     Mutant("dupacks_counted_in_zero_window", RETRANSMISSION,
-           "        if self._snd_wnd == 0:\n            return\n", ""),
+           "if self._snd_wnd == 0 or self._board.recovery_point is not None:",
+           "if self._board.recovery_point is not None:"),
     Mutant("rttvar_ignored", RTT,
            "max(0.001, 4 * self.rttvar)", "0.001"),
     Mutant("ts_recent_never_updated", ARRIVAL,
@@ -317,8 +321,7 @@ MUTANTS = (
     Mutant("sack_without_permission", ARRIVAL,
            "self._sack_ok = self.config.sack and syn.sack_permitted", "self._sack_ok = True"),
     Mutant("sack_blocks_never_sent", SENDING,
-           "if ack and self._sack_ok and not payload and (self._dsack or len(self._reassembly)):",
-           "if False:"),
+           "if sack and self._sack_ok and (self._dsack or len(self._reassembly)):", "if False:"),
     Mutant("dsack_never_sent", SENDING,
            "dsack = (self._dsack,) if self._dsack is not None else ()", "dsack = ()"),
     Mutant("dsack_repeated", SENDING,
@@ -422,6 +425,50 @@ MUTANTS = (
     Mutant("cookie_never_expires", COOKIES,
            "for counter in (current, current - 1):", "for counter in range(current - 31, current + 1):"),
     Mutant("cookie_not_bound_to_the_isn", COOKIES, '|{remote[1]}|{client_isn}"', '|{remote[1]}"'),
+    # ---------------------------------------------------------------- SACK recovery (RFC 6675)
+    Mutant("scoreboard_ignored", ARRIVAL,
+           "sacked = self._take_sack(segment) if self._sack_ok and segment.options else None",
+           "sacked = None"),
+    Mutant("pipe_counts_sacked_bytes", SCOREBOARD,
+           "        pipe = 0\n", "        pipe = sum(end - start for start, end in self.ranges)\n"),
+    Mutant("pipe_ignores_retransmissions", SCOREBOARD,
+           "            if start < high_rxt:", "            if False:"),
+    Mutant("is_lost_threshold_off_by_one", SCOREBOARD,
+           "lost = count >= DUP_THRESH or above > (DUP_THRESH - 1) * smss",
+           "lost = count > DUP_THRESH or above > DUP_THRESH * smss"),
+    Mutant("dsack_not_recognized", RECOVERY,
+           "if not seq_gt(first[1], ack) or (len(blocks) > 1", "if False and (len(blocks) > 1"),
+    Mutant("sack_blocks_only_on_pure_acks", SENDING,
+           "window, options = fields = self._fields()", "window, options = fields = self._fields(False)"),
+    Mutant("sack_option_not_counted_against_the_mss", SENDING,
+           "        smss -= self._sack_option_len(header_len)\n", ""),
+    Mutant("sack_recovery_never_ends", RETRANSMISSION,
+           "            if seq_ge(self._snd_una, board.recovery_point):\n"
+           "                board.clear()\n", ""),
+    Mutant("sack_recovery_keeps_cwnd", RECOVERY,
+           "self._ssthresh = self._cwnd = max(flight // 2, 2 * smss)",
+           "self._ssthresh = max(flight // 2, 2 * smss)"),
+    Mutant("sack_recovery_grows_cwnd", RETRANSMISSION,
+           "        if board.recovery_point is not None and not board.timed_out:",
+           "        if False:"),
+    Mutant("no_rescue_retransmission", RECOVERY,
+           "chosen = board.rescue(point, smss)", "chosen = None"),
+    Mutant("sacked_data_resent_after_timeout", RECOVERY,
+           "if not board.ranges or self._snd_nxt != self._snd_max:", "if True:"),
+    Mutant("reneging_not_noticed", SCOREBOARD,
+           "self.ranges = [] if shifted and shifted[0][0] <= 0 else shifted", "self.ranges = shifted"),
+    Mutant("dsack_above_rcv_nxt_missed", ARRIVAL,
+           "                self._duplicate(offset, len(data))", "                pass"),
+    Mutant("sack_blocks_on_data_ignored", ARRIVAL,
+           "if self._sack_ok and segment.options else None",
+           "if self._sack_ok and segment.options and not segment.payload else None"),
+    Mutant("stats_count_no_probes", SENDING,
+           "            self._counts.probes += 1\n", "            pass\n"),
+    Mutant("stats_count_held_back_challenges", ARRIVAL,
+           "            self._counts.challenge_acks += 1\n            sent += 1\n",
+           "            sent += 1\n        self._counts.challenge_acks += 1\n"),
+    Mutant("sack_blocks_outside_the_flight_taken", SCOREBOARD,
+           "if 0 < start < end <= flight:", "if start < end:"),
 )
 
 

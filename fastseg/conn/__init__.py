@@ -20,10 +20,31 @@ from fastseg.conn.host import Datagram, Host, HostEvent
 from fastseg.conn.listener import Listener
 from fastseg.conn.ports import AddressError
 from fastseg.conn.states import TRANSITIONS, State, StateError
+from fastseg.conn.stats import ConnectionStats
 
 __all__ = [
-    "TRANSITIONS", "AddressError", "Closed", "Config", "Connected", "Connection",
-    "ConnectionRefused", "ConnectionReset", "ConnectionTimedOut", "DataReceived", "Datagram",
-    "Endpoint", "Event", "Host", "HostEvent", "Listener", "PeerFinished", "SegmentRejected",
-    "SendBufferAvailable", "State", "StateError", "Urgent", "rfc6528_isn",
+    "TRANSITIONS",
+    "AddressError",
+    "Closed",
+    "Config",
+    "Connected",
+    "Connection",
+    "ConnectionRefused",
+    "ConnectionReset",
+    "ConnectionStats",
+    "ConnectionTimedOut",
+    "DataReceived",
+    "Datagram",
+    "Endpoint",
+    "Event",
+    "Host",
+    "HostEvent",
+    "Listener",
+    "PeerFinished",
+    "SegmentRejected",
+    "SendBufferAvailable",
+    "State",
+    "StateError",
+    "Urgent",
+    "rfc6528_isn",
 ]

@@ -198,6 +198,8 @@ class Arrival(StateMachine):
             stamps = _timestamps(segment)
             if stamps is None or (stamps[0] - self._ts_recent) & U32 > SEQ_HALF:  # PAWS
                 return False
+        if self._sack_ok and len(segment.options) > (3 if self._ts_ok else 0):
+            return False  # SACK blocks, maybe: the scoreboard is the fifth check's
         self._now = now  # as _advance does, the host's watch told too
         if self._watch is not None:
             self._watch(self)
@@ -264,8 +266,9 @@ class Arrival(StateMachine):
         return data, first, fin
 
     def _duplicate(self, start: int, length: int) -> None:
-        """Data received before: ``length`` bytes from ``start`` (< 0) bytes past RCV.NXT, for
-        the first SACK block of the next ACK, if SACK was agreed (RFC 2883 §4, D-SACK)."""
+        """Data received before: ``length`` bytes from ``start`` bytes past RCV.NXT (below it,
+        or held above a gap), for the first SACK block of the next ACK, if SACK was agreed
+        (RFC 2883 §4, D-SACK; the block holding it follows)."""
         begin = seq_add(self._rcv_nxt, start)
         self._dsack = (begin, seq_add(begin, length))
 
@@ -309,6 +312,7 @@ class Arrival(StateMachine):
             start, sent = self._now, 0
         if sent < self.config.challenge_ack_limit:
             self._ack_pending = True
+            self._counts.challenge_acks += 1
             sent += 1
         self._challenges = (start, sent)
         self._reject(reason)
@@ -350,11 +354,14 @@ class Arrival(StateMachine):
             self._challenge("ACK older than SND.UNA - MAX.SND.WND (challenge ACK)")
             return False
         window = segment.window << self._snd_shift
+        sacked = self._take_sack(segment) if self._sack_ok and segment.options else None
         if seq_gt(ack, self._snd_una):
             self._take_ack(ack, now)
         elif ack == self._snd_una and not segment.payload and window == self._snd_wnd \
-                and not flags & FIN and self._snd_max != self._snd_una:
-            self._on_duplicate_ack()
+                and not flags & FIN and self._snd_max != self._snd_una and sacked is None:
+            self._on_duplicate_ack()  # RFC 5681's duplicate: only when no SACK blocks came
+        if sacked:
+            self._sack_duplicate()
         self._update_send_window(segment.seq, ack, window, now)
         # not _fin_sent: a timeout's go-back clears it, and the ACK of the FIN may still come
         fin_acked = self._fin_seq is not None and self._snd_una == seq_add(self._fin_seq, 1)
@@ -412,6 +419,8 @@ class Arrival(StateMachine):
         if offset == 0 and held.empty:
             ready = data  # in order with nothing held: what add() and pop_ready() would give
         else:
+            if offset and data and self._sack_ok and held.holds(offset, len(data)):
+                self._duplicate(offset, len(data))  # RFC 2883 §4: held above a gap already
             held.add(offset, data)
             ready = held.pop_ready()
         if ready:

@@ -88,6 +88,12 @@ class Reassembly:
         starts[first:last] = [merged_start]
         ranges[first:last] = [merged]
 
+    def holds(self, offset: int, length: int) -> bool:
+        """Whether the ``length`` bytes from ``offset`` past RCV.NXT are all held already."""
+        start = self._base + offset
+        index = bisect_right(self._starts, start) - 1
+        return index >= 0 and start + length <= self._starts[index] + len(self._ranges[index])
+
     def blocks(self, most: int) -> list[tuple[int, int]]:
         """The held bytes as at most ``most`` (start, end) offset ranges, merged where they touch,
         the one holding the latest arrival first, then the others by how recently they grew

@@ -2,14 +2,15 @@
 
 The retransmission timer and round-trip samples (RFC 6298, Karn's rule),
 slow start and congestion avoidance, fast retransmit (RFC 5681) and
-NewReno's recovery (RFC 6582).
+NewReno's recovery (RFC 6582); SACK-based recovery (RFC 6675) instead when
+the peer reports SACK blocks (:mod:`fastseg.conn.recovery`).
 """
 
 from __future__ import annotations
 
 from fastseg.conn.bits import ACK, FIN, PSH
 from fastseg.conn.events import SendBufferAvailable
-from fastseg.conn.sending import Sender
+from fastseg.conn.recovery import SackRecovery
 from fastseg.conn.states import State
 from fastseg.conn.timers import RETRANSMIT
 from fastseg.seq import seq_diff, seq_ge, seq_gt, seq_le, seq_lt
@@ -20,13 +21,16 @@ __all__ = ["RTO_AFTER_LOST_SYN", "Retransmission"]
 RTO_AFTER_LOST_SYN = 3.0
 
 
-class Retransmission(Sender):
+class Retransmission(SackRecovery):
     """SND.UNA's advance, the congestion window and the resending of lost segments."""
 
     def _take_ack(self, ack: int, now: float) -> None:
         """Advance SND.UNA to ``ack``: free acknowledged data, time the round trip, grow cwnd."""
         freed = max(0, min(seq_diff(ack, self._data_start), len(self._send_buffer)))
         del self._send_buffer[:freed]
+        board = self._board
+        if board.ranges or board.recovery_point is not None:
+            self._sack_acked(seq_diff(ack, self._snd_una))
         self._snd_una = ack
         if self._snd_up is not None and not seq_gt(self._snd_up, ack):
             self._snd_up = None  # the urgent data is through: no more URG
@@ -50,7 +54,15 @@ class Retransmission(Sender):
             self._events.append(SendBufferAvailable(self.send_capacity))
 
     def _grow_cwnd(self, acked: int) -> None:
-        """RFC 5681 slow start and congestion avoidance; NewReno's exit from recovery (RFC 6582)."""
+        """RFC 5681 slow start and congestion avoidance; NewReno's exit from recovery (RFC 6582);
+        no growth in a SACK recovery, which ends at RecoveryPoint (RFC 6675 §5 step A) with
+        cwnd at the ssthresh it started with."""
+        board = self._board
+        if board.recovery_point is not None and not board.timed_out:
+            if seq_ge(self._snd_una, board.recovery_point):
+                board.clear()
+            self._dupacks = 0
+            return
         if self._recover is not None:
             if seq_ge(self._snd_una, self._recover):
                 self._cwnd, self._recover = self._ssthresh, None
@@ -69,8 +81,8 @@ class Retransmission(Sender):
         window is closed: ACKs of zero-window probes repeat because the window is shut,
         not because anything was lost (the persist timer probes; 4.4BSD counts duplicate
         ACKs only while the retransmission timer runs, for the same reason)."""
-        if self._snd_wnd == 0:
-            return
+        if self._snd_wnd == 0 or self._board.recovery_point is not None:
+            return  # a SACK recovery runs: it resends what the scoreboard shows lost
         self._dupacks += 1
         if self._dupacks == 3 and self._recover is None and (
                 self._rto_recover is None or seq_gt(self._snd_una, self._rto_recover)):
@@ -78,13 +90,14 @@ class Retransmission(Sender):
             self._ssthresh = max(flight // 2, 2 * self._smss)
             self._cwnd = self._ssthresh + 3 * self._smss
             self._recover = self._snd_max
+            self._counts.fast_retransmits += 1
             self._retransmit_head()
         elif self._dupacks > 3:
             self._cwnd += self._smss
 
     def _retransmit_head(self) -> None:
         """Resend the oldest unacknowledged segment now (fast retransmit, partial ACK)."""
-        size = min(self._smss, len(self._send_buffer))
+        size = min(self._room(), len(self._send_buffer))
         if size:
             flags = ACK | (PSH if size == len(self._send_buffer) else 0)
             self._queue(self._segment(flags, self._snd_una, payload=bytes(self._send_buffer[:size])))
@@ -107,6 +120,7 @@ class Retransmission(Sender):
     def _retransmit(self, now: float) -> None:
         """The retransmission timer fired: back off, collapse cwnd, send again from SND.UNA."""
         self._rto.back_off()  # RFC 6298 §5.5
+        self._counts.rto_expiries += 1
         self._rtt_probe = None  # Karn: no samples from retransmitted data
         if seq_le(self._snd_una, self._iss):  # SYN-SENT, SYN-RECEIVED, or FIN-WAIT-1 entered from it
             self._fin_sent = False  # a FIN sent after the SYN goes again once the SYN is through
@@ -119,5 +133,6 @@ class Retransmission(Sender):
         self._recover = None
         self._rto_recover = self._snd_max  # RFC 6582 §3.2 step 1: no fast retransmit below it
         self._dupacks = 0
-        self._go_back()
+        if not self._sack_timeout():  # SACKed data is not sent again (RFC 6675 §5.1)
+            self._go_back()
         self._timers[RETRANSMIT] = now + self._rto.rto

@@ -34,15 +34,19 @@ Fields = tuple[int, int, int, int, int, tuple[tuple[int, object], ...]]
 class Sender(Tcb):
     """Builds and queues outgoing segments and advances SND.NXT (RFC 9293 §3.8.6, §3.10.7)."""
 
-    def _fields(self) -> Fields:
+    def _fields(self, sack: bool = True) -> Fields:
         """What a segment to the remote carries besides seq, flags and payload: ports, ACK
-        (RCV.NXT), header length, scaled window and options (timestamps as negotiated).
-        The same for every segment of one batch: sending changes none of them."""
+        (RCV.NXT), header length, scaled window and options (timestamps as negotiated, and
+        with ``sack`` the SACK blocks of data held above a gap: RFC 2018 §3 has every ACK
+        carry them, data or not).  The same for every segment of one batch: sending
+        changes none of them."""
         options: tuple[tuple[int, object], ...] = ()
         header_len = HEADER_LEN
         if self._ts_ok:
             options = (*_TWO_NOPS, (OptionKind.TIMESTAMPS, (self._ts_value(self._now), self._ts_recent)))
             header_len += TIMESTAMP_OPTION_LEN  # known: Segment need not encode the options to learn it
+        if sack and self._sack_ok and (self._dsack or len(self._reassembly)):
+            options, header_len = self._with_sack(options, header_len)
         window = min(self.rcv_wnd >> self._rcv_shift, 0xFFFF)
         return self.local[1], self._peer[1], self._rcv_nxt, header_len, window, options
 
@@ -50,9 +54,7 @@ class Sender(Tcb):
         """A segment to the remote with ACK, scaled window and timestamps as negotiated."""
         if ack:
             flags |= ACK
-        src_port, dst_port, rcv_nxt, header_len, window, options = self._fields()
-        if ack and self._sack_ok and not payload and (self._dsack or len(self._reassembly)):
-            options, header_len = self._with_sack(options, header_len)
+        src_port, dst_port, rcv_nxt, header_len, window, options = self._fields(ack)
         urgent = 0
         if self._snd_up is not None:
             flags, urgent = self._urgent(flags, seq)
@@ -72,14 +74,22 @@ class Sender(Tcb):
                    header_len: int) -> tuple[tuple[tuple[int, object], ...], int]:
         """Add the SACK blocks of what is held above RCV.NXT (RFC 2018 §3-4: as many as the
         option space leaves, 3 beside timestamps, 4 without), latest arrival first, after a
-        D-SACK block for a duplicate just received (RFC 2883 §4: first, and once).  Only on
-        segments without data, whose MSS-sized room they would otherwise eat into."""
+        D-SACK block for a duplicate just received (RFC 2883 §4: first, and once).  A segment
+        carrying them carries less data (``_sack_option_len``): options count against the
+        MSS (RFC 6691 §2)."""
         room = (MAX_OPTION_SPACE - (header_len - HEADER_LEN) - SACK_OPTION_HEAD) // SACK_BLOCK_LEN
         dsack = (self._dsack,) if self._dsack is not None else ()
         blocks = (*dsack, *((seq_add(self._rcv_nxt, start), seq_add(self._rcv_nxt, end))
                             for start, end in self._reassembly.blocks(room - len(dsack))))
         return ((*options, *_TWO_NOPS, (OptionKind.SACK, blocks)),
                 header_len + SACK_OPTION_HEAD + SACK_BLOCK_LEN * len(blocks))
+
+    def _sack_option_len(self, header_len: Optional[int] = None) -> int:
+        """Option bytes beyond the timestamps in a header (of ``header_len`` bytes, or of the
+        next segment's): the SACK option, when blocks are reported."""
+        if header_len is None:
+            header_len = self._fields()[3]
+        return header_len - HEADER_LEN - (TIMESTAMP_OPTION_LEN if self._ts_ok else 0)
 
     def _bare(self, flags: int, seq: int, ack: int, port: int, *, window: int = 0,
               options: Iterable[tuple[int, object]] = (), payload: bytes = b"") -> Segment:
@@ -147,6 +157,7 @@ class Sender(Tcb):
         timed = None  # offset of the end of the first segment with new data
         probed = False
         src_port, dst_port, rcv_nxt, header_len, window, options = fields = self._fields()
+        smss -= self._sack_option_len(header_len)
         urgent = 0
         append, new_segment, segment_type = out.append, _new_segment, Segment
         with memoryview(buffer) as view:
@@ -295,6 +306,8 @@ class Sender(Tcb):
         """The persist timer went off: send a probe (again), or override silly-window
         avoidance, then wait twice as long."""
         self._probe = True
+        if self._snd_wnd == 0:
+            self._counts.probes += 1
         if self._snd_wnd == 0 and seq_diff(self._snd_nxt, self._snd_una) == 1:
             self._snd_nxt = self._snd_una  # the last probe's byte goes again
         self._persist_backoffs += 1

@@ -15,7 +15,9 @@ from fastseg.conn.buffers import Reassembly
 from fastseg.conn.config import Config, Endpoint
 from fastseg.conn.events import Event, SegmentRejected
 from fastseg.conn.rtt import RtoEstimator
+from fastseg.conn.scoreboard import Scoreboard
 from fastseg.conn.states import State
+from fastseg.conn.stats import ConnectionStats, Counts
 from fastseg.conn.timers import Timer
 from fastseg.segment import Segment
 from fastseg.seq import seq_add, seq_le
@@ -104,6 +106,8 @@ class Tcb:
     _syn_timed_out: bool  # our SYN was retransmitted: RTO of 3 s once data flows (RFC 6298 §5.7)
     _rto_recover: Optional[int]  # SND.MAX at the last timeout (RFC 6582 "recover")
     _ts_recent_time: float  # when TS.Recent was last set (RFC 7323 §5.5)
+    _board: Scoreboard  # what the peer SACKed, and RFC 6675 recovery
+    _counts: Counts  # what Connection.stats reports
 
     # Each variable above in a slot of its own: a connection has more of them than CPython
     # shares in an instance dict's keys (30 on 3.11), so in the dict every read and write is
@@ -151,6 +155,8 @@ class Tcb:
         self._syn_timed_out = False
         self._rto_recover = None
         self._ts_recent_time = 0.0
+        self._board = Scoreboard()
+        self._counts = Counts()
 
     # ------------------------------------------------------------ what the caller may read
 
@@ -203,6 +209,15 @@ class Tcb:
     def replay(self) -> bool:
         """Whether this connection replays an observed endpoint (see the class docs)."""
         return self._replay
+
+    @property
+    def stats(self) -> ConnectionStats:
+        """The congestion state and what recovery has done so far (a snapshot)."""
+        counts, rto = self._counts, self._rto
+        return ConnectionStats(self._cwnd, self._ssthresh, rto.srtt, rto.rttvar, rto.rto,
+                               counts.fast_retransmits, counts.sack_recoveries,
+                               counts.rto_expiries, counts.dsacks, counts.challenge_acks,
+                               counts.probes)
 
     @property
     def send_capacity(self) -> int:
