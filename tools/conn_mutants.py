@@ -158,7 +158,8 @@ MUTANTS = (
     Mutant("prediction_out_of_order", ARRIVAL,
            "seq != self._rcv_nxt or now < self._now", "now < self._now"),
     Mutant("prediction_past_the_window", ARRIVAL,
-           "if len(data) > self.config.receive_buffer - self._unread or not self._reassembly.empty:",
+           "if len(data) > self.config.receive_buffer - self._unread - self._rcv_reserve \\\n"
+           "                or not self._reassembly.empty:",
            "if not self._reassembly.empty:"),
     Mutant("prediction_takes_other_flags", ARRIVAL,
            "(flags != ACK and flags != ACK_PSH)", "(not flags & ACK)"),

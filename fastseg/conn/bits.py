@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastseg.segment import Flags
 
-__all__ = ["ACK", "FIN", "PSH", "RST", "SYN", "URG"]
+__all__ = ["ACK", "CWR", "ECE", "FIN", "PSH", "RST", "SYN", "URG"]
 
 FIN = int(Flags.FIN)
 SYN = int(Flags.SYN)
@@ -17,3 +17,5 @@ RST = int(Flags.RST)
 PSH = int(Flags.PSH)
 ACK = int(Flags.ACK)
 URG = int(Flags.URG)
+ECE = int(Flags.ECE)
+CWR = int(Flags.CWR)

@@ -82,6 +82,19 @@ class Retransmission(Sender):
         elif self._dupacks > 3:
             self._cwnd += self._smss
 
+    def _on_ece(self) -> None:
+        """The peer echoed a congestion mark (RFC 3168 §6.1.2): halve cwnd and set ssthresh to
+        it, as for a loss (RFC 5681 §3.1), and put CWR on the next new data.  Once per window
+        of data: no other reduction until what was sent by then is acknowledged, and none in
+        fast recovery, which already halved the window."""
+        if self._recover is not None or (
+                self._cwr_end is not None and not seq_gt(self._snd_una, self._cwr_end)):
+            return
+        self._ssthresh = self._cwnd = max(self._cwnd // 2, 2 * self._smss)
+        self._cwr_end = self._snd_max
+        self._cwr_pending = True
+        self._ece_reductions += 1
+
     def _retransmit_head(self) -> None:
         """Resend the oldest unacknowledged segment now (fast retransmit, partial ACK)."""
         size = min(self._smss, len(self._send_buffer))

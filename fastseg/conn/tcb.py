@@ -104,6 +104,14 @@ class Tcb:
     _syn_timed_out: bool  # our SYN was retransmitted: RTO of 3 s once data flows (RFC 6298 §5.7)
     _rto_recover: Optional[int]  # SND.MAX at the last timeout (RFC 6582 "recover")
     _ts_recent_time: float  # when TS.Recent was last set (RFC 7323 §5.5)
+    _rcv_reserve: int  # free buffer not yet offered: RCV.BUFF - RCV.USER - RCV.WND (§3.8.6.2.2)
+    _ecn_ok: bool  # both sides agreed to ECN (RFC 3168 §6.1.1)
+    _ece_echo: bool  # a CE mark arrived: ECE on every ACK until a CWR arrives (§6.1.3)
+    _cwr_pending: bool  # cwnd was reduced for an ECE: CWR on the next new data (§6.1.2)
+    _cwr_end: Optional[int]  # SND.MAX at that reduction: no other one until ACKed past it
+    _ect_from: int  # the new data of the last batch sent, [from, to): what goes as ECT(0)
+    _ect_to: int
+    _ece_reductions: int  # times an ECE reduced cwnd
 
     def _reset_tcb(self) -> None:
         """Forget everything learned of a peer (a new incarnation, or back to LISTEN)."""
@@ -145,6 +153,11 @@ class Tcb:
         self._syn_timed_out = False
         self._rto_recover = None
         self._ts_recent_time = 0.0
+        self._rcv_reserve = 0
+        self._ecn_ok = self._ece_echo = self._cwr_pending = False
+        self._cwr_end = None
+        self._ect_from = self._ect_to = 0
+        self._ece_reductions = 0
 
     # ------------------------------------------------------------ what the caller may read
 
@@ -175,8 +188,9 @@ class Tcb:
 
     @property
     def rcv_wnd(self) -> int:
-        """RCV.WND: bytes this side will accept beyond RCV.NXT."""
-        return max(0, self.config.receive_buffer - self._unread)
+        """RCV.WND: bytes this side will accept beyond RCV.NXT.  Its right edge moves only
+        in steps (receiver silly-window avoidance, RFC 9293 §3.8.6.2.2): see ``next_event``."""
+        return max(0, self.config.receive_buffer - self._unread - self._rcv_reserve)
 
     @property
     def snd_max(self) -> int:
@@ -192,6 +206,16 @@ class Tcb:
     def ts_recent(self) -> Optional[int]:
         """TS.Recent (RFC 7323 §4.3), or None when timestamps are not in use."""
         return self._ts_recent if self._ts_ok else None
+
+    @property
+    def ecn(self) -> bool:
+        """Whether both sides agreed to Explicit Congestion Notification (RFC 3168 §6.1.1)."""
+        return self._ecn_ok
+
+    @property
+    def ece_reductions(self) -> int:
+        """How many times an ECE from the peer halved the congestion window (RFC 3168 §6.1.2)."""
+        return self._ece_reductions
 
     @property
     def replay(self) -> bool:
