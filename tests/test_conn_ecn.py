@@ -123,6 +123,27 @@ def test_ect_0_marks_new_data_only(impl, arrival_path):
     assert t.retransmitted() == {30 * SMSS: 2, size - SMSS: 2}
 
 
+def test_a_batch_of_resent_and_new_data_marks_only_the_new(impl, arrival_path):
+    """After a timeout rolls SND.NXT back, one batch can hold data sent again and data sent
+    for the first time: only the latter is ECT(0) (§6.1.5)."""
+    link = established(impl, ECN)
+    link.a.send(b"a" * 2 * SMSS)
+    first, second = link.a.segments_to_send(link.now)  # both lost
+    link.now = link.a.next_deadline()
+    link.a.handle_timeout(link.now)
+    [resent] = link.a.segments_to_send(link.now)  # cwnd is one segment after the timeout
+    assert resent.seq == first.seq and link.a.codepoint(resent) == NOT_ECT
+    link.b.receive(link.wire(link.a, resent), link.now)
+    link.now = link.b.next_deadline()  # the delayed ACK
+    link.b.handle_timeout(link.now)
+    [ack] = link.b.segments_to_send(link.now)
+    link.a.send(b"n" * SMSS)
+    link.a.receive(link.wire(link.b, ack), link.now)  # slow start: cwnd two segments
+    again, new = link.a.segments_to_send(link.now)
+    assert again.seq == second.seq and new.payload == b"n" * SMSS
+    assert link.a.codepoint(again) == NOT_ECT and link.a.codepoint(new) == ECT_0
+
+
 def test_no_ect_without_agreement(impl):
     t = Transfer(impl, 20 * SMSS, config=replace(CONFIG, ecn="request"),
                  server_config=replace(CONFIG, ecn="off")).run()

@@ -46,6 +46,8 @@ CONN_TESTS = (
     "tests/test_conn_hostile.py",
     "tests/test_conn_prediction.py",
     "tests/test_conn_stateful.py",
+    "tests/test_conn_ecn.py",
+    "tests/test_conn_receive_window.py",
 )
 HOST_TESTS = ("tests/test_host.py", "tests/test_host_stateful.py")
 TESTS = CONN_TESTS + HOST_TESTS
@@ -375,9 +377,9 @@ MUTANTS = (
            '        self._transition("send")\n        if self._watch is not None:\n',
            '        self._transition("send")\n        if False:\n'),
     Mutant("host_misses_a_window_update", CONNECTION,
-           "            self._ack_pending = True  # window update (RFC 9293 §3.8.6.2.2)\n"
+           "            self._ack_pending = True  # window update\n"
            "            if self._watch is not None:\n",
-           "            self._ack_pending = True  # window update (RFC 9293 §3.8.6.2.2)\n"
+           "            self._ack_pending = True  # window update\n"
            "            if False:\n"),
     Mutant("host_takes_a_stale_deadline", HOST,
            "while heap and self._deadline.get(heap[0][2]) != heap[0][0]:", "while False:"),
@@ -413,6 +415,33 @@ MUTANTS = (
     Mutant("cookie_never_expires", COOKIES,
            "for counter in (current, current - 1):", "for counter in range(current - 31, current + 1):"),
     Mutant("cookie_not_bound_to_the_isn", COOKIES, '|{remote[1]}|{client_isn}"', '|{remote[1]}"'),
+    # ---------------------------------------------------------------- RFC 3168 ECN
+    Mutant("ecn_no_reduction", RETRANSMISSION,
+           "self._ssthresh = self._cwnd = max(self._cwnd // 2, 2 * self._smss)", "pass"),
+    Mutant("ecn_reduction_every_ack", RETRANSMISSION,
+           "self._cwr_end is not None and not seq_gt(self._snd_una, self._cwr_end)", "False"),
+    Mutant("ecn_ect_on_retransmissions", SENDING,
+           "if self._ecn_ok and segment.payload and seq_ge(segment.seq, self._ect_from) \\\n"
+           "                and seq_lt",
+           "if self._ecn_ok and segment.payload and seq_lt"),
+    Mutant("ecn_ect_on_resent_data", SENDING,
+           "seq_add(data_start, max(first, sent_before))", "seq_add(data_start, first)"),
+    Mutant("ecn_ece_not_cleared_by_cwr", ARRIVAL,
+           "        if flags & CWR:\n            self._ece_echo = False\n", ""),
+    Mutant("ecn_ce_ignored", ARRIVAL, "if ce and segment.payload:", "if False:"),
+    Mutant("ecn_no_cwr", SENDING,
+           "flags |= CWR  # RFC 3168 §6.1.2: on new data, never a retransmission", "pass"),
+    Mutant("ecn_setup_syn_ack_with_cwr_accepted", ARRIVAL,
+           'self._ecn_ok = mode == "request" and setup == ACK | ECE',
+           'self._ecn_ok = mode == "request" and bool(setup & ECE)'),
+    Mutant("ecn_accepted_when_off", ARRIVAL,
+           'mode == "request" or (mode == "accept" and self._state is S.LISTEN))',
+           'mode != "off" or self._state is S.LISTEN)'),
+    # ---------------------------------------------------------------- RFC 9293 §3.8.6.2.2 receiver SWS
+    Mutant("sws_threshold_ignored", CONNECTION,
+           "if self._rcv_reserve >= threshold:", "if True:"),
+    Mutant("sws_window_update_waits", CONNECTION,
+           "self._ack_pending = True  # window update", "pass"),
 )
 
 
