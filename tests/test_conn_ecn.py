@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
-from typing import List, Set
+from typing import List, Optional, Set
 
 import pytest
+from aiolink import PipeEnd, pipe
 from connlink import CLIENT, CLIENT_ISS, SERVER, SERVER_ISS, drain, established, pair
 from hostlink import CONFIG as HOST_CONFIG
 from hostlink import Net
 from test_conn_behaviour import CONFIG, SMSS, Transfer
 
-from fastseg import Flags, Segment, pack
+from fastseg import Flags, Segment, internet_checksum, pack
 from fastseg.capture import ipv4_packet, ipv6_packet
 from fastseg.conn import Config, Connection, Datagram, Host, State
 from fastseg.conn.ecn import CE, ECN_MODES, ECT_0, ECT_1, NOT_ECT
-from fastseg.net import Framing
+from fastseg.net import Framing, Stack
 from fastseg.seq import seq_diff
 
 ECE, CWR = int(Flags.ECE), int(Flags.CWR)
@@ -264,7 +265,7 @@ def test_a_host_passes_codepoints_both_ways():
     conn.send(b"z" * 3000)
     net.run_until(lambda: conn.snd_una == conn.snd_max)
     data = [d for d in net.log if d.segment.payload]
-    acks = [d for d in net.log if d.src == "10.0.0.2" and not d.segment.payload]
+    acks = [d for d in net.log if d.src == "10.0.0.2" and not d.segment.flags & Flags.SYN]
     assert data and all(d.ecn == ECT_0 for d in data)
     assert all(d.ecn == NOT_ECT for d in net.log if not d.segment.payload)
     assert any(flags(d.segment) & ECE for d in acks)
@@ -293,3 +294,57 @@ def test_framing_reports_the_codepoint_that_arrived(codepoint):
     for packet in (v4, v6):
         arrival = Framing().parse(packet)
         assert arrival is not None and arrival.ecn == codepoint
+
+
+class Congested:
+    """A packet device that sets CE on every ECN-capable IPv4 packet written to it (fixing
+    the header checksum), as a congested router would (RFC 3168 §5)."""
+
+    def __init__(self, end: PipeEnd) -> None:
+        self.end = end
+
+    def fileno(self) -> int:
+        return self.end.fileno()
+
+    def read(self) -> Optional[bytes]:
+        return self.end.read()
+
+    def write(self, packet: bytes) -> bool:
+        if packet[1] & 0b11 in (ECT_0, ECT_1):
+            header = bytearray(packet[:20])
+            header[1] |= CE
+            header[10:12] = b"\0\0"
+            header[10:12] = internet_checksum(bytes(header)).to_bytes(2, "big")
+            packet = bytes(header) + packet[20:]
+        return self.end.write(packet)
+
+
+def test_a_stack_frames_and_reports_the_codepoints():
+    """Two Stacks over an in-memory link that marks the client's ECT(0) packets CE: the
+    server's host learns CE from the IP header, echoes ECE, and the client reduces."""
+    left, right = pipe()
+    clock = [0.0]
+    config = replace(HOST_CONFIG, ecn="request")
+    client_host = Host(["10.9.0.1"], config=config, secret=b"c")
+    server_host = Host(["10.9.0.2"], config=config, secret=b"s")
+    listener = server_host.listen(("", 80))
+    stacks = [Stack(client_host, Congested(left), clock=lambda: clock[0]),
+              Stack(server_host, right, clock=lambda: clock[0])]
+    conn = client_host.connect(("10.9.0.2", 80), 0.0)
+    conn.send(b"q" * 20000)
+    try:
+        for _ in range(2000):
+            for stack in stacks:
+                stack.pump(clock[0])
+            while (accepted := listener.accept()) is not None:
+                accepted.next_event()
+            while server_host.next_event() is not None:
+                pass
+            if conn.snd_una == conn.snd_max and conn.state is State.ESTABLISHED:
+                break
+            clock[0] += 0.001
+    finally:
+        left.close()
+        right.close()
+    assert conn.ecn and conn.snd_una == conn.snd_max
+    assert conn.ece_reductions >= 1
