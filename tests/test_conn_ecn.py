@@ -222,8 +222,8 @@ def test_ece_halves_cwnd_once_per_window_and_sets_cwr_once(impl, arrival_path):
 
 def test_an_ece_halves_cwnd_into_ssthresh(impl, arrival_path):
     """§6.1.2: the ECE ACK of a CE-marked segment halves cwnd (after the growth of the ACK
-    itself, slow start's min(N, SMSS)) and ssthresh takes the same value (RFC 5681
-    eqn. 4's floor of 2 * SMSS as the lower bound, as Linux does)."""
+    itself, slow start's min(N, SMSS)) and ssthresh takes the same value (floors: one
+    segment for cwnd, two for ssthresh, RFC 5681 eqn. 4)."""
     link = established(impl, ECN)
     link.a.send(b"d" * 2 * SMSS)
     first, second = link.a.segments_to_send(link.now)
@@ -236,6 +236,26 @@ def test_an_ece_halves_cwnd_into_ssthresh(impl, arrival_path):
     link.a.receive(link.wire(link.b, ack), link.now)
     assert link.a._cwnd == link.a._ssthresh == max((cwnd + SMSS) // 2, 2 * SMSS)
     assert link.a.ece_reductions == 1
+
+
+def test_an_ece_after_a_timeout_does_not_cut_the_window_again(impl, arrival_path):
+    """The mark's echo reaches the sender only after its retransmission timer fired: the
+    timeout already cut cwnd to one segment for that window of data, so the ECE does not
+    reduce again (§6.1.2: at most once per window), and slow start goes on."""
+    link = established(impl, ECN)
+    link.a.send(b"t" * 4 * SMSS)
+    first, *_ = link.a.segments_to_send(link.now)  # all but the first lost
+    link.b.receive(link.wire(link.a, first), link.now, ecn=CE)
+    [lost_ack] = link.b.segments_to_send(link.now)
+    assert flags(lost_ack) & ECE
+    link.now = link.a.next_deadline()
+    link.a.handle_timeout(link.now)
+    [resent] = link.a.segments_to_send(link.now)
+    link.b.receive(link.wire(link.a, resent), link.now)  # a duplicate: ACKed at once
+    [ack] = link.b.segments_to_send(link.now)
+    assert flags(ack) & ECE and link.a._cwnd == SMSS
+    link.a.receive(link.wire(link.b, ack), link.now)
+    assert link.a.ece_reductions == 0 and link.a._cwnd == 2 * SMSS
 
 
 def test_marks_in_later_windows_reduce_again(impl, arrival_path):

@@ -417,7 +417,11 @@ MUTANTS = (
     Mutant("cookie_not_bound_to_the_isn", COOKIES, '|{remote[1]}|{client_isn}"', '|{remote[1]}"'),
     # ---------------------------------------------------------------- RFC 3168 ECN
     Mutant("ecn_no_reduction", RETRANSMISSION,
-           "self._ssthresh = self._cwnd = max(self._cwnd // 2, 2 * self._smss)", "pass"),
+           "        self._ssthresh = max(half, 2 * self._smss)\n"
+           "        self._cwnd = max(half, self._smss)\n", ""),
+    Mutant("ecn_reduces_again_after_a_timeout", RETRANSMISSION,
+           "self._rto_recover is not None and not seq_gt(self._snd_una, self._rto_recover)",
+           "False"),
     Mutant("ecn_reduction_every_ack", RETRANSMISSION,
            "self._cwr_end is not None and not seq_gt(self._snd_una, self._cwr_end)", "False"),
     Mutant("ecn_ect_on_retransmissions", SENDING,
