@@ -7,6 +7,7 @@ from typing import Callable, Dict, List, Optional
 
 from fastseg import pack, unpack, verify_checksum
 from fastseg.conn import Config, Datagram, Host
+from fastseg.conn.ecn import CE, NOT_ECT
 
 CONFIG = Config(msl=2.0, rto_initial=1.0, rto_min=0.2, syn_retries=3, retries=4,
                 delayed_ack=0.04, receive_buffer=64 * 1024, send_buffer=64 * 1024)
@@ -17,11 +18,13 @@ Fate = Callable[[Datagram], int]
 
 @dataclass
 class Net:
-    """Hosts by address; ``fate`` decides per datagram how many copies arrive (1 unless told)."""
+    """Hosts by address; ``fate`` decides per datagram how many copies arrive (1 unless told);
+    ``mark`` sets CE on the ECN-capable datagrams it returns True for (RFC 3168 §5)."""
 
     hosts: Dict[str, Host]
     now: float = 0.0
     fate: Fate = lambda datagram: 1
+    mark: Callable[[Datagram], bool] = lambda datagram: False
     log: List[Datagram] = field(default_factory=list)
     held: List[Datagram] = field(default_factory=list)
     strays: List[Datagram] = field(default_factory=list)
@@ -33,7 +36,8 @@ class Net:
         if target is None:
             self.strays.append(datagram)
         else:
-            target.receive(unpack(raw), self.now, src=datagram.src, dst=datagram.dst)
+            ecn = CE if datagram.ecn != NOT_ECT and self.mark(datagram) else datagram.ecn
+            target.receive(unpack(raw), self.now, src=datagram.src, dst=datagram.dst, ecn=ecn)
 
     def step(self) -> int:
         """Move what every host has due now; return how many datagrams moved."""

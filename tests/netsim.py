@@ -4,6 +4,8 @@ Each direction is a :class:`Path`: a queue in front of a link of a given rate
 (drop-tail beyond ``queue`` packets waiting), then ``delay`` of propagation,
 with seeded random loss, duplication and reordering (a reordered packet
 arrives ``reorder_delay`` late), and ``drop`` to lose chosen packets exactly.
+A router's congestion mark is ``mark``: it sets CE on chosen ECN-capable packets
+(RFC 3168 §5), whose codepoint the sender gives (``Connection.codepoint``).
 Every segment is packed with its checksum and unpacked by the codec twin under
 test, as on a real wire.  :class:`Network` runs the two connections and an
 application callback until a condition holds, jumping the clock from one
@@ -22,6 +24,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 from fastseg import Segment
 from fastseg.conn import Connection
+from fastseg.conn.ecn import CE, NOT_ECT
 from fastseg.conn.timers import Timer
 
 #: The fates of a sent segment in the trace.
@@ -43,6 +46,7 @@ class Path:
     reorder: float = 0.0
     reorder_delay: float = 0.005
     drop: Optional[Callable[[int, Segment], bool]] = None
+    mark: Optional[Callable[[int, Segment], bool]] = None  # CE on the n-th segment, if ECT
     sent: int = 0
     free_at: float = 0.0  # when the link has finished sending what is queued
     departures: List[float] = field(default_factory=list)
@@ -59,6 +63,7 @@ class Sent:
     cwnd: int
     ssthresh: int
     received: int  # segments the sender had received before sending this one
+    ecn: int = NOT_ECT  # the codepoint of its IP header on arrival (CE once marked)
 
 
 class Network:
@@ -75,7 +80,7 @@ class Network:
         #: Per connection (by id), the segments it received, in order.
         self.received: Dict[int, List[Segment]] = {id(a): [], id(b): []}
         self.timeouts: List[Tuple[float, Connection, Timer]] = []
-        self._arrivals: List[Tuple[float, int, Connection, bytes, str]] = []
+        self._arrivals: List[Tuple[float, int, Connection, bytes, str, int]] = []
         self._order = 0
 
     def peer(self, conn: Connection) -> Connection:
@@ -93,6 +98,9 @@ class Network:
         raw = self.impl.pack(segment, src=sender.local[0], dst=receiver.local[0])
         index, path.sent = path.sent, path.sent + 1
         fate = DELIVERED
+        ecn = sender.codepoint(segment)
+        if ecn != NOT_ECT and path.mark is not None and path.mark(index, segment):
+            ecn = CE
         path.departures = [t for t in path.departures if t > self.now]
         if path.drop is not None and path.drop(index, segment):
             fate = LOST
@@ -101,7 +109,7 @@ class Network:
         elif self.rng.random() < path.loss:
             fate = LOST
         self.trace.append(Sent(self.now, sender, segment, fate, sender._cwnd, sender._ssthresh,
-                               len(self.received[id(sender)])))
+                               len(self.received[id(sender)]), ecn))
         if fate != DELIVERED:
             return
         start = max(self.now, path.free_at)
@@ -116,7 +124,8 @@ class Network:
             self.trace[-1].fate = DUPLICATED
         for _ in range(copies):
             self._order += 1
-            heapq.heappush(self._arrivals, (arrival, self._order, receiver, raw, sender.local[0]))
+            heapq.heappush(self._arrivals, (arrival, self._order, receiver, raw, sender.local[0],
+                                            ecn))
 
     def _send_all(self) -> None:
         for sender in (self.a, self.b):
@@ -148,10 +157,10 @@ class Network:
             if self.now > horizon:
                 raise AssertionError(f"not done within {horizon} s: {self.a.state} / {self.b.state}")
             while self._arrivals and self._arrivals[0][0] <= self.now:
-                _, _, receiver, raw, src = heapq.heappop(self._arrivals)
+                _, _, receiver, raw, src, ecn = heapq.heappop(self._arrivals)
                 segment = self.impl.unpack(raw)
                 self.received[id(receiver)].append(segment)
-                receiver.receive(segment, self.now, remote_ip=src)
+                receiver.receive(segment, self.now, remote_ip=src, ecn=ecn)
                 self._send_all()  # what a host does after each arrival
             for conn in (self.a, self.b):
                 deadline = conn.next_deadline()

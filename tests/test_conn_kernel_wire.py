@@ -11,15 +11,17 @@ dropping chosen segments between the device and the connection.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import pytest
-from kernel_peer import KernelPeer, TraceEntry, digest, pattern, requires_kernel_peer
+from kernel_peer import KernelPeer, TraceEntry, describe, digest, pattern, requires_kernel_peer
 from test_conn_kernel import CONFIG, USER_PORT, Driver, active
 
 from fastseg import Flags, OptionKind, Segment
-from fastseg.conn import Config, Connection, State
-from fastseg.net import Impairment, ImpairmentSpec
+from fastseg.conn import Config, Connection, Datagram, DataReceived, State
+from fastseg.conn.ecn import CE, ECT_0, NOT_ECT
+from fastseg.net import Framing, Impairment, ImpairmentSpec
 from fastseg.seq import seq_add, seq_diff, seq_lt
 
 pytestmark = [requires_kernel_peer, pytest.mark.usefixtures("arrival_path")]
@@ -296,9 +298,11 @@ def test_unscaled_windows_without_window_scaling():
     assert max(windows) == 0xFFFF
 
 
-def test_ecn_asked_by_the_kernel_is_declined():
-    """The kernel asks for ECN in its SYN (RFC 3168 §6.1.1: ECE and CWR); fastseg does not
-    answer with ECE, so neither side marks a segment ECE or CWR afterwards."""
+def test_ecn_asked_by_the_kernel_is_declined_when_off():
+    """The kernel asks for ECN in its SYN (RFC 3168 §6.1.1: ECE and CWR); fastseg with
+    ``Config.ecn`` "off" (the default) does not answer with ECE, so neither side marks a
+    segment ECE or CWR afterwards."""
+    assert CONFIG.ecn == "off"
     with KernelPeer(sysctls={"net.ipv4.tcp_ecn": 1}) as peer:
         conn = Connection((peer.user_addr, USER_PORT), config=CONFIG, iss=2**31)
         conn.listen()
@@ -315,6 +319,137 @@ def test_ecn_asked_by_the_kernel_is_declined():
     assert bytes(drive.data) == pattern(40 * KB)
     assert not any(e.segment.flags & ecn for e in sent if e.segment is not None)
     assert not any(e.segment.flags & ecn for e in received[1:] if e.segment is not None)
+
+
+class EcnDriver(Driver):
+    """A Driver whose packets go through :class:`~fastseg.net.Framing`, so the ECN codepoint
+    of each IP header is written and read, and that sets CE on the data packets ``mark``
+    picks (``mark(direction, n)``, n counting each direction's data packets from 0) as a
+    congested router would (RFC 3168 §5: only ECN-capable ones)."""
+
+    def __init__(self, peer: KernelPeer, conn: Connection,
+                 mark: Callable[[str, int], bool]) -> None:
+        super().__init__(peer, conn, budget=30.0)
+        self.framing, self.mark = Framing(), mark
+        self.counts = {"out": 0, "in": 0}
+        #: (direction, segment, codepoint as it arrived), in order.
+        self.wire: List[Tuple[str, Segment, int]] = []
+
+    def _codepoint(self, direction: str, segment: Segment, ecn: int) -> int:
+        if segment.payload:
+            self.counts[direction] += 1
+            if ecn != NOT_ECT and self.mark(direction, self.counts[direction] - 1):
+                ecn = CE
+        self.wire.append((direction, segment, ecn))
+        return ecn
+
+    def flush(self) -> None:
+        for segment in self.conn.segments_to_send(time.monotonic()):
+            ecn = self._codepoint("out", segment, self.conn.codepoint(segment))
+            self.peer.send(self.framing.frame(
+                Datagram(self.peer.user_addr, self.peer.kernel_addr, segment, ecn)))
+
+    def step(self, wait: float = 0.02) -> None:
+        self.flush()
+        due = self.conn.next_deadline()
+        now = time.monotonic()
+        packet = self.peer.recv(wait if due is None else max(0.0, min(wait, due - now)))
+        arrival = self.framing.parse(packet) if packet is not None else None
+        now = time.monotonic()
+        if arrival is not None:
+            ecn = self._codepoint("in", arrival.segment, arrival.ecn)
+            self.conn.receive(arrival.segment, now, remote_ip=arrival.src, ecn=ecn)
+        self.conn.handle_timeout(now)
+        while (event := self.conn.next_event()) is not None:
+            self.events.append(event)
+            if isinstance(event, DataReceived):
+                self.data += event.data
+        self.flush()
+
+    def first_data(self, direction: str) -> List[Tuple[Segment, int]]:
+        """The first transmission of each data segment one way, with its codepoint."""
+        seen: Set[int] = set()
+        out = []
+        for way, segment, ecn in self.wire:
+            if way == direction and segment.payload and segment.seq not in seen:
+                seen.add(segment.seq)
+                out.append((segment, ecn))
+        return out
+
+
+def test_ecn_with_the_kernel_as_client_marks_echoed_until_cwr():
+    """The kernel (``tcp_ecn=1``) asks for ECN and our listener (``ecn="accept"``) agrees:
+    an ECN-setup SYN,ACK (ECE, not CWR); both sides send new data as ECT(0).  CE set on
+    two of the kernel's data packets makes our ACKs carry ECE, the kernel answers with CWR
+    on its data (RFC 3168 §6.1.2), and our ECE stops after that CWR (§6.1.3)."""
+    config = replace(CONFIG, ecn="accept")
+    with KernelPeer(sysctls={"net.ipv4.tcp_ecn": 1}) as peer:
+        conn = Connection((peer.user_addr, USER_PORT), config=config, iss=2**31)
+        conn.listen()
+        drive = EcnDriver(peer, conn, mark=lambda way, n: way == "in" and n in (20, 120))
+        client = peer.client(USER_PORT, send=400 * KB, read=60 * KB, shutdown="end")
+        drive.until(lambda: conn.state is State.ESTABLISHED, "the handshake")
+        drive.send_all(pattern(60 * KB))
+        drive.until(lambda: conn.state is State.CLOSE_WAIT, "the kernel's data and FIN")
+        conn.close(time.monotonic())
+        drive.until(lambda: conn.state is State.CLOSED, "the close")
+        result = client.result()
+    assert bytes(drive.data) == pattern(400 * KB) and result["sha256"] == digest(pattern(60 * KB))
+    ecn_flags = Flags.ECE | Flags.CWR
+    syn, syn_ack = drive.wire[0][1], drive.wire[1][1]
+    assert syn.flags & ecn_flags == ecn_flags and syn_ack.flags & ecn_flags == Flags.ECE
+    assert conn.ecn
+    assert all(ecn == ECT_0 for _, ecn in drive.first_data("out"))
+    kernel_data = drive.first_data("in")
+    assert sum(ecn == CE for _, ecn in kernel_data) == 2
+    assert all(ecn in (ECT_0, CE) for _, ecn in kernel_data)
+    assert all(ecn == NOT_ECT for way, s, ecn in drive.wire if way == "out" and not s.payload)
+    # each mark: our next ACKs echo ECE until the kernel's CWR arrives, then stop
+    ours = [s for way, s, _ in drive.wire if way == "out" and not s.flags & Flags.SYN]
+    kernel_cwr = [s for way, s, _ in drive.wire if way == "in" and s.flags & Flags.CWR
+                  and not s.flags & Flags.SYN]
+    assert len(kernel_cwr) == 2 and all(s.payload for s in kernel_cwr)
+    echoing = False
+    for way, segment, ecn in drive.wire[2:]:
+        if way == "in":
+            echoing = (echoing and not segment.flags & Flags.CWR) or (ecn == CE)
+        elif segment.flags & Flags.ACK:
+            assert bool(segment.flags & Flags.ECE) == echoing, describe(segment)
+    assert any(s.flags & Flags.ECE for s in ours)
+    assert conn.stats.ece_reductions == 0  # nothing marked our way
+
+
+def test_ecn_requested_of_the_kernel_reduces_once_and_sends_cwr():
+    """We ask (``ecn="request"``), the kernel at its default (``tcp_ecn=2``) accepts.  CE on
+    one of our data packets: the kernel echoes ECE, our cwnd is halved once and our next
+    new data carries CWR, after which the kernel's ECE stops."""
+    config = replace(CONFIG, ecn="request")
+    with KernelPeer(sysctls={"net.ipv4.tcp_ecn": 2}) as peer:
+        server = peer.server(read=300 * KB, send=0, shutdown="end")
+        conn = active(peer, server.info["port"], config)
+        drive = EcnDriver(peer, conn, mark=lambda way, n: way == "out" and n == 30)
+        conn.connect(time.monotonic())
+        drive.until(lambda: conn.state is State.ESTABLISHED, "the handshake")
+        drive.send_all(pattern(300 * KB))
+        drive.until(lambda: conn.snd_una == conn.snd_max, "the kernel's ACK of everything")
+        conn.close(time.monotonic())
+        drive.until(lambda: conn.state in (State.CLOSED, State.TIME_WAIT), "the close")
+        result = server.result()
+    assert result["received"] == 300 * KB and result["sha256"] == digest(pattern(300 * KB))
+    syn, syn_ack = drive.wire[0][1], drive.wire[1][1]
+    ecn_flags = Flags.ECE | Flags.CWR
+    assert syn.flags & ecn_flags == ecn_flags and syn_ack.flags & ecn_flags == Flags.ECE
+    assert conn.ecn and conn.stats.ece_reductions == 1
+    cwr = [s for way, s, _ in drive.wire if way == "out" and s.flags & Flags.CWR
+           and not s.flags & Flags.SYN]
+    assert len(cwr) == 1 and cwr[0].payload
+    after_cwr = drive.wire.index(next(e for e in drive.wire if e[1] is cwr[0]))
+    kernel_acks = [(i, s) for i, (way, s, _) in enumerate(drive.wire) if way == "in"]
+    assert any(s.flags & Flags.ECE for i, s in kernel_acks if i < after_cwr)
+    # the kernel stops echoing once the CWR is through (its ACK of the CWR segment on)
+    cwr_end = seq_add(cwr[0].seq, len(cwr[0].payload))
+    assert not any(s.flags & Flags.ECE for i, s in kernel_acks
+                   if i > after_cwr and not seq_lt(s.ack, cwr_end))
 
 
 def test_a_576_byte_mtu_limits_both_sides():

@@ -47,6 +47,8 @@ CONN_TESTS = (
     "tests/test_conn_hostile.py",
     "tests/test_conn_prediction.py",
     "tests/test_conn_stateful.py",
+    "tests/test_conn_ecn.py",
+    "tests/test_conn_receive_window.py",
 )
 HOST_TESTS = ("tests/test_host.py", "tests/test_host_stateful.py")
 TESTS = CONN_TESTS + HOST_TESTS
@@ -161,7 +163,8 @@ MUTANTS = (
     Mutant("prediction_out_of_order", ARRIVAL,
            "seq != self._rcv_nxt or now < self._now", "now < self._now"),
     Mutant("prediction_past_the_window", ARRIVAL,
-           "if len(data) > self.config.receive_buffer - self._unread or not self._reassembly.empty:",
+           "if len(data) > self.config.receive_buffer - self._unread - self._rcv_reserve \\\n"
+           "                or not self._reassembly.empty:",
            "if not self._reassembly.empty:"),
     Mutant("prediction_takes_other_flags", ARRIVAL,
            "(flags != ACK and flags != ACK_PSH)", "(not flags & ACK)"),
@@ -387,9 +390,9 @@ MUTANTS = (
            '        self._transition("send")\n        if self._watch is not None:\n',
            '        self._transition("send")\n        if False:\n'),
     Mutant("host_misses_a_window_update", CONNECTION,
-           "            self._ack_pending = True  # window update (RFC 9293 §3.8.6.2.2)\n"
+           "            self._ack_pending = True  # window update\n"
            "            if self._watch is not None:\n",
-           "            self._ack_pending = True  # window update (RFC 9293 §3.8.6.2.2)\n"
+           "            self._ack_pending = True  # window update\n"
            "            if False:\n"),
     Mutant("host_takes_a_stale_deadline", HOST,
            "while heap and self._deadline.get(heap[0][2]) != heap[0][0]:", "while False:"),
@@ -469,6 +472,39 @@ MUTANTS = (
            "            sent += 1\n        self._counts.challenge_acks += 1\n"),
     Mutant("sack_blocks_outside_the_flight_taken", SCOREBOARD,
            "if 0 < start < end <= flight:", "if start < end:"),
+    # ---------------------------------------------------------------- RFC 3168 ECN
+    Mutant("ecn_no_reduction", RETRANSMISSION,
+           "        self._ssthresh = max(half, 2 * self._smss)\n"
+           "        self._cwnd = max(half, self._smss)\n", ""),
+    Mutant("ecn_reduces_again_after_a_timeout", RETRANSMISSION,
+           "self._rto_recover is not None and not seq_gt(self._snd_una, self._rto_recover)",
+           "False"),
+    Mutant("ecn_reduction_every_ack", RETRANSMISSION,
+           "self._cwr_end is not None and not seq_gt(self._snd_una, self._cwr_end)", "False"),
+    Mutant("ecn_ect_on_retransmissions", SENDING,
+           "if self._ecn_ok and segment.payload and seq_ge(segment.seq, self._ect_from) \\\n"
+           "                and seq_lt",
+           "if self._ecn_ok and segment.payload and seq_lt"),
+    Mutant("ecn_ect_on_resent_data", SENDING,
+           "seq_add(data_start, max(first, sent_before))", "seq_add(data_start, first)"),
+    Mutant("ecn_ece_not_cleared_by_cwr", ARRIVAL,
+           "        if flags & CWR:\n            self._ece_echo = False\n", ""),
+    Mutant("ecn_ce_ignored", ARRIVAL, "if ce and segment.payload:", "if False:"),
+    Mutant("ecn_no_ect_in_sack_recovery", RECOVERY,
+           "if segment.payload and self._ecn_ok:", "if False:"),
+    Mutant("ecn_no_cwr", SENDING,
+           "flags |= CWR  # RFC 3168 §6.1.2: on new data, never a retransmission", "pass"),
+    Mutant("ecn_setup_syn_ack_with_cwr_accepted", ARRIVAL,
+           'self._ecn_ok = mode == "request" and setup == ACK | ECE',
+           'self._ecn_ok = mode == "request" and bool(setup & ECE)'),
+    Mutant("ecn_accepted_when_off", ARRIVAL,
+           'mode == "request" or (mode == "accept" and self._state is S.LISTEN))',
+           'mode != "off" or self._state is S.LISTEN)'),
+    # ---------------------------------------------------------------- RFC 9293 §3.8.6.2.2 receiver SWS
+    Mutant("sws_threshold_ignored", CONNECTION,
+           "if self._rcv_reserve >= threshold:", "if True:"),
+    Mutant("sws_window_update_waits", CONNECTION,
+           "self._ack_pending = True  # window update", "pass"),
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastseg.conn.bits import ACK, ACK_PSH, FIN, RST, SYN, URG
+from fastseg.conn.bits import ACK, ACK_PSH, CWR, ECE, FIN, RST, SYN, URG
 from fastseg.conn.config import Endpoint
 from fastseg.conn.events import PeerFinished, Urgent
 from fastseg.conn.machine import StateMachine
@@ -32,6 +32,8 @@ NOP, TIMESTAMPS = int(OptionKind.NOP), int(OptionKind.TIMESTAMPS)
 #: ``(a - b) & U32 > SEQ_HALF`` is ``seq_lt(a, b)`` without a call (RFC 9293 §3.4, the sign
 #: of the 32-bit difference, as ``fastseg.seq`` decides it).
 SEQ_HALF = (1 << 31) - 1
+#: The TCP flags of an ECN-setup SYN (RFC 3168 §6.1.1).
+ECN_SETUP = ECE | CWR
 #: What the first check lets through: (data inside the window, its offset past RCV.NXT,
 #: whether the FIN is inside the window too).
 Accepted = tuple[bytes, int, bool]
@@ -124,8 +126,17 @@ class Arrival(StateMachine):
             self._send_syn(now, ack=True)
 
     def _negotiate(self, syn: Segment) -> None:
-        """Options of the peer's SYN: MSS, window scale, timestamps (RFC 7323), SACK (RFC 2018)."""
+        """Options of the peer's SYN: MSS, window scale, timestamps (RFC 7323), SACK (RFC 2018),
+        and ECN (RFC 3168 §6.1.1): agreed on an ECN-setup SYN (ECE and CWR) when ``Config.ecn``
+        accepts it, or on an ECN-setup SYN,ACK (ECE, not CWR) answering our ECN-setup SYN."""
         self._peer_mss = syn.mss
+        setup = int(syn.flags) & (ACK | ECN_SETUP)
+        mode = self.config.ecn
+        if setup & ACK:
+            self._ecn_ok = mode == "request" and setup == ACK | ECE
+        else:  # a SYN: in LISTEN, or ours crossed it (simultaneous open)
+            self._ecn_ok = setup == ECN_SETUP and (
+                mode == "request" or (mode == "accept" and self._state is S.LISTEN))
         peer_shift = syn.wscale
         self._wscale_ok = peer_shift is not None
         if peer_shift is not None:
@@ -147,8 +158,9 @@ class Arrival(StateMachine):
 
     # ------------------------------------------------------------ synchronized states
 
-    def _on_synchronized(self, segment: Segment, now: float) -> None:
-        """RFC 9293 §3.10.7.4: the checks in order; each may end the segment's processing."""
+    def _on_synchronized(self, segment: Segment, now: float, ce: bool = False) -> None:
+        """RFC 9293 §3.10.7.4: the checks in order; each may end the segment's processing.
+        ``ce``: the IP header carried Congestion Experienced."""
         flags = int(segment.flags)
         accepted = self._check_sequence(segment, flags, now)
         if accepted is None:
@@ -162,6 +174,8 @@ class Arrival(StateMachine):
             return
         if not self._check_ack(segment, flags, now):
             return
+        if self._ecn_ok:
+            self._check_ecn(segment, flags, ce)
         self._update_timestamp(segment)
         self._check_urg(segment, flags)
         data, offset, fin = accepted
@@ -191,7 +205,8 @@ class Arrival(StateMachine):
                 or (ack - una) & U32 > (self._snd_max - una) & U32:  # SND.UNA <= ack <= SND.MAX
             return False
         data = segment.payload
-        if len(data) > self.config.receive_buffer - self._unread or not self._reassembly.empty:
+        if len(data) > self.config.receive_buffer - self._unread - self._rcv_reserve \
+                or not self._reassembly.empty:
             return False
         stamps = None
         if self._ts_ok:
@@ -371,6 +386,17 @@ class Arrival(StateMachine):
             self._transition("rcv_ack_of_fin")
             return False  # the passive closer is done: the connection is gone
         return True
+
+    def _check_ecn(self, segment: Segment, flags: int, ce: bool) -> None:
+        """RFC 3168 §6.1.2-3, for an acceptable segment once ECN is agreed: a CWR ends the
+        ECE echo, a data segment marked CE starts it (again, after a CWR in the same
+        segment) and is acknowledged at once, and an ECE reduces the congestion window."""
+        if flags & CWR:
+            self._ece_echo = False
+        if ce and segment.payload:
+            self._ece_echo = self._ack_pending = True
+        if flags & ECE:
+            self._on_ece()
 
     def _update_send_window(self, seq: int, ack: int, window: int, now: float) -> None:
         """Fifth check (§3.10.7.4): take the peer's window from a segment newer than the one

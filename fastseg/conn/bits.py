@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastseg.segment import Flags
 
-__all__ = ["ACK", "ACK_PSH", "FIN", "PSH", "RST", "SYN", "URG"]
+__all__ = ["ACK", "ACK_PSH", "CWR", "ECE", "FIN", "PSH", "RST", "SYN", "URG"]
 
 FIN = int(Flags.FIN)
 SYN = int(Flags.SYN)
@@ -19,3 +19,5 @@ ACK = int(Flags.ACK)
 URG = int(Flags.URG)
 #: A data segment's usual flags: ACK, and PSH on the last of the data queued (RFC 9293 §3.9.1).
 ACK_PSH = ACK | PSH
+ECE = int(Flags.ECE)
+CWR = int(Flags.CWR)

@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Tuple
 
+from fastseg.conn.ecn import ECN_MODES, EcnMode
+
 __all__ = ["Config", "Endpoint", "IsnGenerator", "rfc6528_isn"]
 
 #: An (IP address, port) pair; the address is a str as ``ipaddress`` spells it.
@@ -56,6 +58,15 @@ class Config:
     ``challenge_ack_limit`` caps the challenge ACKs sent per second
     (RFC 5961 §7).
 
+    ``ecn`` is Explicit Congestion Notification (RFC 3168 §6.1): "off" (the default)
+    neither asks for it nor accepts it; "accept" agrees when the peer's SYN asks
+    (Linux's default, ``tcp_ecn=2``); "request" also asks in its own SYN
+    (``tcp_ecn=1``).  Once both sides agree, new data goes out as ECT(0), a
+    congestion mark (CE) is echoed with ECE until the peer answers with CWR, and an
+    ECE halves the congestion window once per window of data.  A handshake a
+    host's listener completes by SYN cookie has no ECN: the cookie cannot keep the
+    peer's request (nor timestamps, whose low bits Linux uses for it).
+
     ``fin_wait_2_timeout``: seconds a connection waits in FIN-WAIT-2 without
     a segment from the peer before it ends with ``ConnectionTimedOut``
     (None: forever, as RFC 9293 §3.6 allows, since the peer may still send).
@@ -84,6 +95,7 @@ class Config:
     keepalive_count: int = 9
     challenge_ack_limit: int = 100
     fin_wait_2_timeout: float | None = 60.0
+    ecn: EcnMode = "off"
     isn: IsnGenerator = field(default_factory=_default_isn, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -102,6 +114,8 @@ class Config:
             raise ValueError(f"fin_wait_2_timeout must be > 0 or None, got {self.fin_wait_2_timeout}")
         if self.challenge_ack_limit < 0:
             raise ValueError(f"challenge_ack_limit must be >= 0, got {self.challenge_ack_limit}")
+        if self.ecn not in ECN_MODES:
+            raise ValueError(f"ecn must be one of {ECN_MODES}, got {self.ecn!r}")
         if self.receive_buffer > 0xFFFF << 14:
             raise ValueError("receive_buffer exceeds what window scaling can advertise (2**30)")
 

@@ -21,6 +21,7 @@ from typing import Optional, Union, overload
 from fastseg.conn.arrival import RECEIVING, Arrival
 from fastseg.conn.bits import ACK
 from fastseg.conn.config import Config, Endpoint
+from fastseg.conn.ecn import CE, ECN_MASK, NOT_ECT
 from fastseg.conn.events import DataReceived, Event
 from fastseg.conn.states import S, StateError
 from fastseg.conn.timers import DELAYED_ACK, FIN_WAIT_2, KEEPALIVE, PERSIST, RETRANSMIT, TIME_WAIT
@@ -144,14 +145,21 @@ class Connection(Arrival):
 
     # ------------------------------------------------------------ segment arrival
 
-    def receive(self, segment: Segment, now: float, *, remote_ip: Optional[str] = None) -> None:
+    def receive(self, segment: Segment, now: float, *, remote_ip: Optional[str] = None,
+                ecn: int = NOT_ECT) -> None:
         """Process one arriving segment (RFC 9293 §3.10.7).  Never raises for its contents,
         and never StateError: every state takes segments.
 
         ``remote_ip`` names the sender's address; a listening connection takes
         it as its remote, and resets to strangers are addressed with it.
+        ``ecn`` is the ECN codepoint of the IP header that carried the segment
+        (:mod:`fastseg.conn.ecn`; ValueError if it is none): CE on data asks for
+        ECE on our ACKs once ECN is agreed (RFC 3168 §6.1.3).
         """
-        if self.header_prediction and self._state is S.ESTABLISHED and self._predicted(segment, now):
+        if ecn != NOT_ECT and ecn & ~ECN_MASK:
+            raise ValueError(f"not an ECN codepoint: {ecn!r}")
+        if self.header_prediction and self._state is S.ESTABLISHED and ecn != CE \
+                and self._predicted(segment, now):
             return
         self._advance(now)
         if segment.dst_port != self.local[1] or (
@@ -171,7 +179,7 @@ class Connection(Arrival):
         elif state is S.SYN_SENT:
             self._on_syn_sent(segment, now)
         else:
-            self._on_synchronized(segment, now)
+            self._on_synchronized(segment, now, ecn == CE)
         self._keepalive_restart(now)
         if self._state is S.FIN_WAIT_2:  # entered, or the peer is still there: (re)start
             self._fin_wait_2_restart(now)
@@ -189,14 +197,25 @@ class Connection(Arrival):
             return event
         # pieces of data delivered in a row (see Arrival._deliver)
         data = DataReceived(event[0] if len(event) == 1 else b"".join(event))
+        self._taken(len(data.data))
+        return data
+
+    def _taken(self, size: int) -> None:
+        """The caller took ``size`` bytes.  Receiver silly-window avoidance (RFC 9293
+        §3.8.6.2.2, MUST-39): the right edge RCV.NXT + RCV.WND stays put until the window
+        can grow by min(RCV.BUFF / 2, Eff.snd.MSS); then RCV.WND = RCV.BUFF - RCV.USER.
+        A window that opens past that size from below it is announced at once, not with
+        the next ACK (the sender may be waiting for it)."""
         before = self.rcv_wnd
-        self._unread -= len(data.data)
-        threshold = min(self.config.mss, self.config.receive_buffer // 2)
+        self._unread -= size
+        threshold = min(self.config.receive_buffer // 2, self._smss)
+        self._rcv_reserve += size
+        if self._rcv_reserve >= threshold:
+            self._rcv_reserve = 0
         if self._state in RECEIVING and before < threshold <= self.rcv_wnd:
-            self._ack_pending = True  # window update (RFC 9293 §3.8.6.2.2)
+            self._ack_pending = True  # window update
             if self._watch is not None:
                 self._watch(self)
-        return data
 
     def next_deadline(self) -> Optional[float]:
         """When ``handle_timeout`` next has work, or None.  Never raises StateError."""

@@ -13,10 +13,12 @@ for another connection.
 
 What a cookie cannot carry, and so a connection rebuilt from one does without:
 the peer's exact MSS (rounded down to :data:`MSS_TABLE`), window scaling
-(RFC 7323 §2), timestamps (RFC 7323 §3), SACK permission (RFC 2018), and data
+(RFC 7323 §2), timestamps (RFC 7323 §3), SACK permission (RFC 2018), ECN
+(RFC 3168 §6.1.1: Linux keeps it in the low bits of the TSval, and there are
+no timestamps here to hold it), and data
 sent in the SYN (discarded; the peer sends it again once it sees it was not
 acknowledged).  The SYN,ACK with a cookie therefore offers none of these
-options, so both sides agree on what is in use.
+options and no ECE, so both sides agree on what is in use.
 """
 
 from __future__ import annotations

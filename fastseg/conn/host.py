@@ -36,6 +36,7 @@ from fastseg.conn.bits import ACK, RST, SYN
 from fastseg.conn.config import Config, Endpoint
 from fastseg.conn.connection import Connection
 from fastseg.conn.cookies import SynCookies, cookie_mss
+from fastseg.conn.ecn import ECN_MASK, NOT_ECT
 from fastseg.conn.events import Event
 from fastseg.conn.listener import Listener
 from fastseg.conn.ports import FIRST_EPHEMERAL, LAST_EPHEMERAL, AddressError, EphemeralPorts
@@ -57,11 +58,15 @@ _DEFAULT_MSS = {4: 536, 6: 1220}
 
 class Datagram(NamedTuple):
     """A segment to put on the wire from ``src`` to ``dst`` (addresses as text,
-    spelled as :mod:`ipaddress` spells them); its checksum is not yet computed."""
+    spelled as :mod:`ipaddress` spells them); its checksum is not yet computed.
+    ``ecn`` is the ECN codepoint its IP header carries (:mod:`fastseg.conn.ecn`,
+    RFC 3168 §5): ECT(0) on new data of a connection that agreed to ECN, else
+    Not-ECT."""
 
     src: str
     dst: str
     segment: Segment
+    ecn: int = NOT_ECT
 
 
 class HostEvent(NamedTuple):
@@ -197,8 +202,10 @@ class Host:
 
     # ------------------------------------------------------------ segment arrival
 
-    def receive(self, segment: Segment, now: float, *, src: Address, dst: Address) -> None:
+    def receive(self, segment: Segment, now: float, *, src: Address, dst: Address,
+                ecn: int = NOT_ECT) -> None:
         """Process one segment that arrived from ``src`` for ``dst`` (checksum verified by the caller).
+        ``ecn`` is the ECN codepoint of its IP header (see ``Connection.receive``).
 
         What the segment holds never raises; addresses that are not IP
         addresses raise AddressError (the caller's mistake).  A segment for an
@@ -207,6 +214,8 @@ class Host:
         """
         src_ip, src_version, unicast = _address(src, "src")
         dst_ip, dst_version, _ = _address(dst, "dst")
+        if ecn != NOT_ECT and ecn & ~ECN_MASK:
+            raise ValueError(f"not an ECN codepoint: {ecn!r}")
         if dst_ip not in self._version:
             self._drop("not an address of this host")
         elif src_version != dst_version:
@@ -219,7 +228,7 @@ class Host:
             if conn is not None and self._cookie_overtakes(conn, segment, now, key):
                 return
             if conn is not None:
-                conn.receive(segment, now, remote_ip=src_ip)
+                conn.receive(segment, now, remote_ip=src_ip, ecn=ecn)
                 self._settle(conn)
                 return
             listener = self._listeners.get((dst_ip, segment.dst_port)) \
@@ -335,7 +344,7 @@ class Host:
         touched, self._touched = self._touched, {}
         for conn in touched:
             local_ip = conn.local[0]
-            out.extend(Datagram(local_ip, ip, segment)
+            out.extend(Datagram(local_ip, ip, segment, conn.codepoint(segment))
                        for segment, (ip, _) in conn.segments_to_send(now, addressed=True))
             if conn in self._keys:
                 self._settle(conn)  # user calls (close, abort) since the last visit

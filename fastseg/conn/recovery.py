@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastseg.conn.bits import ACK, FIN, PSH
+from fastseg.conn.bits import ACK, CWR, FIN, PSH
 from fastseg.conn.scoreboard import DUP_THRESH, MAX_SACK_BLOCKS
 from fastseg.conn.sending import Sender
 from fastseg.segment import Segment
@@ -130,11 +130,16 @@ class SackRecovery(Sender):
         point = seq_diff(board.recovery_point or self._snd_max, una)
         pipe = board.pipe(flight, point, self._smss)
         out: list[Segment] = []
+        self._ect_to = self._ect_from  # ECT(0) goes on this batch's new data only (RFC 3168)
         while self._cwnd - pipe >= smss:
             chosen = board.next_lost(flight, point, self._smss)
             if chosen is None:
                 segment = self._new_data(smss, now)
                 if segment is not None:
+                    if segment.payload and self._ecn_ok:
+                        if self._ect_to == self._ect_from:
+                            self._ect_from = segment.seq
+                        self._ect_to = seq_add(segment.seq, len(segment.payload))
                     flight = seq_diff(self._snd_max, una)
                     pipe += segment.seg_len
                     out.append(segment)
@@ -169,6 +174,9 @@ class SackRecovery(Sender):
         if size > 0:
             payload = bytes(self._send_buffer[start:start + size])
             flags = ACK | (PSH if start + size == buffered else 0)
+            if self._cwr_pending:
+                flags |= CWR  # RFC 3168 §6.1.2: the first new data after a reduction
+                self._cwr_pending = False
             segment = self._segment(flags, nxt, payload=payload)
             self._sent_data(seq_add(nxt, size), seq_add(nxt, size), now)
         elif start == buffered and self._fin_queued and not self._fin_sent:

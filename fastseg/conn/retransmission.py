@@ -95,6 +95,23 @@ class Retransmission(SackRecovery):
         elif self._dupacks > 3:
             self._cwnd += self._smss
 
+    def _on_ece(self) -> None:
+        """The peer echoed a congestion mark (RFC 3168 §6.1.2): halve cwnd (to one segment at
+        least) and ssthresh with it (to two at least, RFC 5681 §3.1), as for a loss, and put
+        CWR on the next new data.  Once per window of data: no other reduction until what
+        was sent by then is acknowledged, and none in fast recovery or before the data a
+        timeout found outstanding is acknowledged: the loss already cut the window."""
+        if self._recover is not None or (
+                self._cwr_end is not None and not seq_gt(self._snd_una, self._cwr_end)) or (
+                self._rto_recover is not None and not seq_gt(self._snd_una, self._rto_recover)):
+            return
+        half = self._cwnd // 2
+        self._ssthresh = max(half, 2 * self._smss)
+        self._cwnd = max(half, self._smss)
+        self._cwr_end = self._snd_max
+        self._cwr_pending = True
+        self._counts.ece_reductions += 1
+
     def _retransmit_head(self) -> None:
         """Resend the oldest unacknowledged segment now (fast retransmit, partial ACK)."""
         size = min(self._room(), len(self._send_buffer))

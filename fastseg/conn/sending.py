@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from fastseg._wire import HEADER_LEN
-from fastseg.conn.bits import ACK, ACK_PSH, FIN, RST, SYN, URG
+from fastseg.conn.bits import ACK, ACK_PSH, CWR, ECE, FIN, RST, SYN, URG
+from fastseg.conn.ecn import ECT_0, NOT_ECT
 from fastseg.conn.states import State
 from fastseg.conn.tcb import TIMESTAMP_OPTION_LEN, U32, Tcb
 from fastseg.conn.timers import DELAYED_ACK, FIN_WAIT_2, KEEPALIVE, PERSIST, RETRANSMIT
 from fastseg.segment import OptionKind, Segment
-from fastseg.seq import seq_add, seq_diff, seq_gt, seq_lt
+from fastseg.seq import seq_add, seq_diff, seq_ge, seq_gt, seq_lt
 
 __all__ = ["Sender"]
 
@@ -53,7 +54,7 @@ class Sender(Tcb):
     def _segment(self, flags: int, seq: int, *, payload: bytes = b"", ack: bool = True) -> Segment:
         """A segment to the remote with ACK, scaled window and timestamps as negotiated."""
         if ack:
-            flags |= ACK
+            flags |= ACK | (ECE if self._ece_echo else 0)  # RFC 3168 §6.1.3
         src_port, dst_port, rcv_nxt, header_len, window, options = self._fields(ack)
         urgent = 0
         if self._snd_up is not None:
@@ -121,6 +122,10 @@ class Sender(Tcb):
             options += [(OptionKind.NOP, None), (OptionKind.NOP, None),
                         (OptionKind.SACK_PERMITTED, None)]
         flags = SYN | (ACK if ack else 0)
+        if ack and self._ecn_ok:
+            flags |= ECE  # an ECN-setup SYN,ACK answers an ECN-setup SYN (RFC 3168 §6.1.1)
+        elif not ack and self.config.ecn == "request":
+            flags |= ECE | CWR  # an ECN-setup SYN
         payload = bytes(self._send_buffer[: self._syn_data])
         self._snd_nxt = seq_add(self._iss, 1 + len(payload))
         if seq_lt(self._snd_max, self._snd_nxt):
@@ -141,8 +146,12 @@ class Sender(Tcb):
         the windows cannot push past 2**31: no sequence arithmetic per segment.  Each
         payload is one copy out of the buffer (a slice of a view); SND.NXT, SND.MAX, the
         round-trip probe and the retransmission timer are settled once for the batch
-        (``_sent_data``), as they would be segment by segment."""
+        (``_sent_data``), as they would be segment by segment.  With ECN agreed, every
+        segment echoes ECE while a CE mark waits for the peer's CWR, the first one with
+        new data after a reduction carries CWR, and the batch's new data is what
+        ``codepoint`` marks ECT(0) (RFC 3168 §6.1.2-3)."""
         out: list[Segment] = []
+        self._ect_to = self._ect_from  # nothing new yet: no ECT(0) for older segments
         buffer = self._send_buffer
         data_start, buffered = self._data_start, len(buffer)
         usable = min(self._snd_wnd, self._cwnd)
@@ -160,6 +169,8 @@ class Sender(Tcb):
         smss -= self._sack_option_len(header_len)
         urgent = 0
         append, new_segment, segment_type = out.append, _new_segment, Segment
+        ece = ECE if self._ece_echo else 0
+        cwr = self._cwr_pending
         with memoryview(buffer) as view:
             while start < buffered:
                 left = buffered - start
@@ -179,7 +190,10 @@ class Sender(Tcb):
                 if start < 0:
                     raise AssertionError("SND.NXT fell before the data: only the SYN may go there")
                 end = start + size
-                flags = ACK_PSH if end == buffered else ACK
+                flags = (ACK_PSH if end == buffered else ACK) | ece
+                if cwr and start >= sent_before:
+                    flags |= CWR  # RFC 3168 §6.1.2: on new data, never a retransmission
+                    cwr = self._cwr_pending = False
                 seq = (data_start + start) & U32
                 if self._snd_up is not None:
                     flags, urgent = self._urgent(flags, seq)
@@ -190,6 +204,11 @@ class Sender(Tcb):
                     timed = end
                 if probed:
                     break
+        if start > sent_before and not probed and self._ecn_ok:
+            # ECT(0) on new data only: not on what is sent again, nor on a window probe
+            # (RFC 3168 §6.1.5, §6.1.6)
+            self._ect_from = seq_add(data_start, max(first, sent_before))
+            self._ect_to = seq_add(data_start, start)
         if start != first:
             self._sent_data(seq_add(data_start, start),
                             None if timed is None else seq_add(data_start, timed), now)
@@ -200,6 +219,16 @@ class Sender(Tcb):
             self._ack_sent()
         self._arm_persist(now)
         return out
+
+    def codepoint(self, segment: Segment) -> int:
+        """The ECN codepoint for the IP header of ``segment``, one of those the last
+        ``segments_to_send`` returned (RFC 3168 §6.1.2, §6.1.4-6): ECT(0) on new data
+        once both sides agreed to ECN; Not-ECT on SYNs, pure ACKs, resets,
+        retransmissions and window probes."""
+        if self._ecn_ok and segment.payload and seq_ge(segment.seq, self._ect_from) \
+                and seq_lt(segment.seq, self._ect_to):
+            return ECT_0
+        return NOT_ECT
 
     def _worth_sending(self, size: int, left: int) -> bool:
         """Sender silly-window avoidance (RFC 9293 §3.8.6.2.1, MUST-38) and Nagle's algorithm
@@ -220,6 +249,8 @@ class Sender(Tcb):
         segment carries the same ACK)."""
         src_port, dst_port, rcv_nxt, header_len, window, options = fields
         urgent = 0
+        if self._ece_echo:
+            flags |= ECE
         if self._snd_up is not None:
             flags, urgent = self._urgent(flags, self._snd_nxt)
         segment = _new_segment(Segment, src_port, dst_port, self._snd_nxt, rcv_nxt, header_len,

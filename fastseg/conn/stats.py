@@ -11,8 +11,8 @@ __all__ = ["ConnectionStats", "Counts"]
 class Counts:
     """The running counts behind :class:`ConnectionStats`, kept in the TCB."""
 
-    __slots__ = ("challenge_acks", "dsacks", "fast_retransmits", "probes", "rto_expiries",
-                 "sack_recoveries")
+    __slots__ = ("challenge_acks", "dsacks", "ece_reductions", "fast_retransmits", "probes",
+                 "rto_expiries", "sack_recoveries")
 
     def __init__(self) -> None:
         self.fast_retransmits = 0
@@ -21,6 +21,7 @@ class Counts:
         self.dsacks = 0
         self.challenge_acks = 0
         self.probes = 0
+        self.ece_reductions = 0
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class ConnectionStats:
     recoveries entered (when both sides agreed to SACK); ``rto_expiries``,
     retransmission timeouts; ``dsacks``, D-SACK blocks received (RFC 2883);
     ``challenge_acks``, challenge ACKs sent (RFC 5961); ``probes``, zero-window
-    probes sent (RFC 9293 §3.8.6.1).
+    probes sent (RFC 9293 §3.8.6.1); ``ece_reductions``, times an ECE from the peer
+    halved the congestion window (RFC 3168 §6.1.2).
     """
 
     cwnd: int
@@ -48,3 +50,4 @@ class ConnectionStats:
     dsacks: int
     challenge_acks: int
     probes: int
+    ece_reductions: int

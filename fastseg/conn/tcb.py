@@ -108,6 +108,13 @@ class Tcb:
     _ts_recent_time: float  # when TS.Recent was last set (RFC 7323 §5.5)
     _board: Scoreboard  # what the peer SACKed, and RFC 6675 recovery
     _counts: Counts  # what Connection.stats reports
+    _rcv_reserve: int  # free buffer not yet offered: RCV.BUFF - RCV.USER - RCV.WND (§3.8.6.2.2)
+    _ecn_ok: bool  # both sides agreed to ECN (RFC 3168 §6.1.1)
+    _ece_echo: bool  # a CE mark arrived: ECE on every ACK until a CWR arrives (§6.1.3)
+    _cwr_pending: bool  # cwnd was reduced for an ECE: CWR on the next new data (§6.1.2)
+    _cwr_end: Optional[int]  # SND.MAX at that reduction: no other one until ACKed past it
+    _ect_from: int  # the new data of the last batch sent, [from, to): what goes as ECT(0)
+    _ect_to: int
 
     # Each variable above in a slot of its own: a connection has more of them than CPython
     # shares in an instance dict's keys (30 on 3.11), so in the dict every read and write is
@@ -157,6 +164,10 @@ class Tcb:
         self._ts_recent_time = 0.0
         self._board = Scoreboard()
         self._counts = Counts()
+        self._rcv_reserve = 0
+        self._ecn_ok = self._ece_echo = self._cwr_pending = False
+        self._cwr_end = None
+        self._ect_from = self._ect_to = 0
 
     # ------------------------------------------------------------ what the caller may read
 
@@ -187,8 +198,9 @@ class Tcb:
 
     @property
     def rcv_wnd(self) -> int:
-        """RCV.WND: bytes this side will accept beyond RCV.NXT."""
-        return max(0, self.config.receive_buffer - self._unread)
+        """RCV.WND: bytes this side will accept beyond RCV.NXT.  Its right edge moves only
+        in steps (receiver silly-window avoidance, RFC 9293 §3.8.6.2.2): see ``next_event``."""
+        return max(0, self.config.receive_buffer - self._unread - self._rcv_reserve)
 
     @property
     def snd_max(self) -> int:
@@ -206,6 +218,11 @@ class Tcb:
         return self._ts_recent if self._ts_ok else None
 
     @property
+    def ecn(self) -> bool:
+        """Whether both sides agreed to Explicit Congestion Notification (RFC 3168 §6.1.1)."""
+        return self._ecn_ok
+
+    @property
     def replay(self) -> bool:
         """Whether this connection replays an observed endpoint (see the class docs)."""
         return self._replay
@@ -217,7 +234,7 @@ class Tcb:
         return ConnectionStats(self._cwnd, self._ssthresh, rto.srtt, rto.rttvar, rto.rto,
                                counts.fast_retransmits, counts.sack_recoveries,
                                counts.rto_expiries, counts.dsacks, counts.challenge_acks,
-                               counts.probes)
+                               counts.probes, counts.ece_reductions)
 
     @property
     def send_capacity(self) -> int:

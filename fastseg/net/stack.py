@@ -120,7 +120,8 @@ class Stack:
     def _deliver(self, packet: bytes, now: float) -> None:
         arrival = self.framing.parse(packet)
         if arrival is not None:
-            self.host.receive(arrival.segment, now, src=arrival.src, dst=arrival.dst)
+            self.host.receive(arrival.segment, now, src=arrival.src, dst=arrival.dst,
+                              ecn=arrival.ecn)
 
     def _write(self, packet: bytes) -> None:
         if self.tun.write(packet):
