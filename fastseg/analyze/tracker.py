@@ -31,7 +31,6 @@ captured, keep-alives, zero windows and segments beyond the advertised window.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 from collections import deque
 from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple
@@ -450,8 +449,10 @@ class TrackedConnection:
             if gap <= _GAP_FILLED and self._filled + max(gap, 0) <= _FILL_BUDGET:
                 # Small gaps are filled with zeros, so the replica stays in step with the wire.
                 self._filled += max(gap, 0)
-                with contextlib.suppress(StateError):
+                try:  # noqa: SIM105 - suppress() costs 1.3 us a data segment, try nothing
                     replica.send(bytes(ahead))
+                except StateError:
+                    pass
             else:
                 # A jump too big to replay: reported, and the replica is not given it (it would
                 # cost time and memory in proportion to the jump, up to 2 GiB).
