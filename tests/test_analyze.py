@@ -187,6 +187,22 @@ def test_ipv4_handshake_story() -> None:
     assert conn["anomalies"] == {} and conn["rejected"] == {}
 
 
+def test_state_times_are_the_frames_that_made_them() -> None:
+    """Each state is stamped with the capture time of the frame that made its side enter it:
+    a user call replayed (connect, close) with the segment's own, a delivery with that of the
+    segment delivered.  The server's LISTEN is replayed when its SYN-ACK is seen, just before
+    the client's SYN (frame 3) is delivered to it: both carry the SYN's time."""
+    path = CAPTURES / "ipv4_handshake.pcap"
+    times = {rec.frame: rec.timestamp for rec in capture.segments(path)}
+    (conn,) = conns(path)
+
+    def since(*frames: int) -> List[float]:
+        return [round(times[frame] - times[3], 9) for frame in frames]
+
+    assert conn["state_times"] == {"client": since(3, 3, 4, 15, 16, 16),
+                                   "server": since(3, 3, 3, 5, 15, 16, 17)}
+
+
 def test_sack_loss_unique_bytes() -> None:
     """60000 bytes uploaded; the retransmitted segments count in bytes, not in unique_bytes."""
     for name in ("sack_loss_ipv4.pcap", "sack_loss_ipv6_nots.pcap"):
