@@ -353,3 +353,18 @@ def test_resent_data_in_a_flight_is_not_timed(impl):
     for ack in server.segments_to_send(link.now):
         link.deliver(server, ack)
     assert client.snd_una == new.seq and client._rto.srtt == srtt
+
+
+def test_data_flows_once_more_than_2_31_octets_were_acknowledged(impl, arrival_path):
+    """Sequence numbers compare modulo 2**32 within 2**31 (RFC 9293 §3.4): the send
+    buffer starts at SND.UNA once the SYN is acknowledged, however far SND.UNA has gone
+    from the ISS, not at ISS+1 again when SND.UNA is "before" it by that rule.  The
+    2**31 octets are stood in for by moving both ends' sequence variables."""
+    link = established(impl)
+    far = seq_add(link.a.snd_una, 2**31 + 10)
+    link.a._snd_una = link.a._snd_nxt = link.a._snd_max = link.a._snd_wl2 = far
+    link.b._rcv_nxt = link.b._snd_wl2 = far
+    link.a.send(b"past the half-way mark")
+    link.run_until(lambda: link.a.snd_una != far)  # the delayed ACK's timer included
+    assert received(drain(link.b)) == b"past the half-way mark"
+    assert link.a.snd_una == seq_add(far, 22) and link.a.send_capacity == CONFIG.send_buffer

@@ -20,7 +20,7 @@ from fastseg.conn.states import State
 from fastseg.conn.stats import ConnectionStats, Counts
 from fastseg.conn.timers import Timer
 from fastseg.segment import Segment
-from fastseg.seq import seq_add, seq_le
+from fastseg.seq import seq_add
 
 __all__ = ["Tcb"]
 
@@ -252,8 +252,9 @@ class Tcb:
 
     @property
     def _data_start(self) -> int:
-        """Sequence number of the first byte in the send buffer."""
-        return seq_add(self._iss, 1) if seq_le(self._snd_una, self._iss) else self._snd_una
+        """Sequence number of the first byte in the send buffer: ISS+1 until the SYN is
+        acknowledged (SND.UNA is ISS only then), SND.UNA after, however far it went."""
+        return seq_add(self._iss, 1) if self._snd_una == self._iss else self._snd_una
 
     @property
     def _peer(self) -> Endpoint:
