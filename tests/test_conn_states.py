@@ -34,6 +34,7 @@ from fastseg.conn import (
     ConnectionRefused,
     ConnectionReset,
     ConnectionTimedOut,
+    DataReceived,
     Event,
     PeerFinished,
     SegmentRejected,
@@ -538,6 +539,50 @@ def test_time_wait_reacks_retransmitted_fin_and_restarts(impl):
     assert client.next_deadline() == pytest.approx(1.5 + 2 * CONFIG.msl)
     link.deliver(client, ack)
     assert server.state is S.CLOSED
+
+
+@pytest.mark.parametrize("offset, flags, payload", [
+    (0, Flags.FIN | Flags.ACK, b""),  # a FIN at RCV.NXT
+    (100, Flags.FIN | Flags.ACK, b""),  # a FIN above it, in the window
+    (100, Flags.ACK, b""),  # an ACK above it
+    (0, Flags.ACK | Flags.PSH, b"late"),  # text, which TIME-WAIT ignores
+    (2**30, Flags.ACK, b""),  # far outside the window
+], ids=["fin-at-rcv-nxt", "fin-above", "ack-above", "text", "outside-the-window"])
+def test_time_wait_acks_any_segment_and_restarts(impl, offset, flags, payload):
+    """RFC 9293 §3.10.7.4, TIME-WAIT: the fifth check ("the only thing that can arrive in
+    this state is a retransmission of the remote FIN.  Acknowledge it, and restart the
+    2 MSL timeout") and the first (an unacceptable segment is acknowledged; Linux also
+    restarts the timer): one ACK of RCV.NXT, nothing else learned, 2 MSL from now."""
+    link, conn = in_state(impl, S.TIME_WAIT)
+    drain(conn)
+    rcv_nxt, now = conn.rcv_nxt, link.now + 0.5
+    conn.receive(stamped(conn, seq=seq_add(rcv_nxt, offset), ack=conn.snd_nxt, flags=flags,
+                         payload=payload), now)
+    (ack,) = conn.segments_to_send(now)
+    assert ack.flags == Flags.ACK and ack.ack == rcv_nxt == conn.rcv_nxt
+    assert conn.state is S.TIME_WAIT
+    assert not [e for e in drain(conn) if isinstance(e, (DataReceived, PeerFinished))]
+    assert conn.next_deadline() == pytest.approx(now + 2 * CONFIG.msl)
+
+
+def test_time_wait_restarts_on_a_bare_ack_at_rcv_nxt_without_answering(impl):
+    """The exception to the above (Linux's tcp_timewait_state_process): a bare ACK at
+    RCV.NXT, which the other end's own TIME-WAIT answer is, restarts 2 MSL unanswered;
+    answering it would make two ends in TIME-WAIT trade ACKs for ever."""
+    link, conn = in_state(impl, S.TIME_WAIT)
+    now = link.now + 0.5
+    conn.receive(stamped(conn, seq=conn.rcv_nxt, ack=conn.snd_nxt, flags=Flags.ACK), now)
+    assert conn.segments_to_send(now) == [] and conn.state is S.TIME_WAIT
+    assert conn.next_deadline() == pytest.approx(now + 2 * CONFIG.msl)
+
+
+def test_simultaneous_close_settles_in_time_wait(impl):
+    link, client = in_state(impl, S.CLOSING)
+    link.run_until(lambda: client.state is S.TIME_WAIT and link.b.state is S.TIME_WAIT)
+    link.deliver(link.b, stamped(client, seq=client.rcv_nxt, ack=client.snd_nxt, flags=Flags.FIN
+                                 | Flags.ACK))  # a FIN again: one ACK, answered by nothing
+    link.settle()
+    assert client.state is S.TIME_WAIT and link.b.state is S.TIME_WAIT
 
 
 def test_simultaneous_close(impl):

@@ -79,6 +79,13 @@ class Mutant(NamedTuple):
 
 MUTANTS = (
     # ---------------------------------------------------------------- entry actions
+    Mutant("time_wait_segment_not_acked", ARRIVAL,
+           "        elif self._state is S.TIME_WAIT:\n", "        elif False:\n"),
+    Mutant("time_wait_answers_a_bare_ack", ARRIVAL,
+           "if segment.seg_len or segment.seq != self._rcv_nxt:", "if True:"),
+    Mutant("time_wait_unacceptable_keeps_the_timer", ARRIVAL,
+           "if self._state is S.TIME_WAIT and not flags & SYN:",
+           "if self._state is S.TIME_WAIT and flags & FIN:"),
     Mutant("time_wait_without_2msl", STATES,
            "_TIME_WAIT = Edge(S.TIME_WAIT, (A.STOP_TIMERS, A.START_2MSL))",
            "_TIME_WAIT = Edge(S.TIME_WAIT, (A.STOP_TIMERS,))"),
@@ -86,8 +93,8 @@ MUTANTS = (
            '(S.TIME_WAIT, "rcv_fin"): _TIME_WAIT,',
            '(S.TIME_WAIT, "rcv_fin"): Edge(S.TIME_WAIT),'),
     Mutant("fin_again_ignored", ARRIVAL,
-           '                if flags & FIN and self._state is S.TIME_WAIT:\n'
-           '                    self._transition("rcv_fin")\n',
+           '                if self._state is S.TIME_WAIT and not flags & SYN:\n'
+           '                    self._transition("rcv_fin")  # as the fifth check does (below)\n',
            ""),
     Mutant("reset_not_reported", STATES,
            '(S.ESTABLISHED, "rcv_rst"): _closed(ConnectionReset),',

@@ -238,8 +238,9 @@ class Arrival(StateMachine):
         """First check (§3.10.7.4): PAWS (RFC 7323 §5.3), then the acceptability test and the
         trim to the window; a zero window accepts a segment at RCV.NXT for its ACK only.
 
-        An unacceptable segment is answered with an ACK unless it is a RST; a FIN again
-        in TIME-WAIT also restarts 2 MSL.  None when processing ends here."""
+        An unacceptable segment is answered with an ACK unless it is a RST; in TIME-WAIT
+        one that is not a SYN also restarts 2 MSL (as Linux does; the fifth check does so
+        for an acceptable one).  None when processing ends here."""
         if self._state is S.SYN_RECEIVED and flags & SYN and not flags & ACK \
                 and segment.seq == self._irs:
             self._send_syn(now, ack=True)  # our SYN,ACK was lost: its answer is the SYN,ACK again
@@ -262,8 +263,8 @@ class Arrival(StateMachine):
         if not acceptable:
             if not flags & RST:
                 self._ack_pending = True
-                if flags & FIN and self._state is S.TIME_WAIT:
-                    self._transition("rcv_fin")
+                if self._state is S.TIME_WAIT and not flags & SYN:
+                    self._transition("rcv_fin")  # as the fifth check does (below)
                 if data and first + len(data) <= 0:
                     self._duplicate(first, len(data))
             self._reject("sequence number outside the receive window")
@@ -347,7 +348,8 @@ class Arrival(StateMachine):
         cover our SYN; ACKs of unsent data (and, RFC 5961 §5.2, ones older than
         SND.UNA - MAX.SND.WND) are answered with an ACK and dropped; a new ACK advances
         SND.UNA, the send window follows SND.WL1/SND.WL2, and an acknowledged FIN moves
-        FIN-WAIT-1, CLOSING and LAST-ACK on.  False when processing ends here."""
+        FIN-WAIT-1, CLOSING and LAST-ACK on; in TIME-WAIT any segment is acknowledged and 2 MSL
+        restarts.  False when processing ends here."""
         if not flags & ACK:
             self._reject("no ACK bit")
             return False
@@ -385,6 +387,14 @@ class Arrival(StateMachine):
         elif fin_acked and self._state is S.LAST_ACK:
             self._transition("rcv_ack_of_fin")
             return False  # the passive closer is done: the connection is gone
+        elif self._state is S.TIME_WAIT:
+            # "The only thing that can arrive in this state is a retransmission of the remote
+            # FIN.  Acknowledge it, and restart the 2 MSL timeout": whatever it carries, but
+            # a bare ACK at RCV.NXT (as Linux): two ends in TIME-WAIT would trade ACKs for ever.
+            if segment.seg_len or segment.seq != self._rcv_nxt:
+                self._ack_pending = True
+            self._transition("rcv_fin")
+            return False
         return True
 
     def _check_ecn(self, segment: Segment, flags: int, ce: bool) -> None:
@@ -480,8 +490,8 @@ class Arrival(StateMachine):
 
     def _check_fin(self, segment: Segment) -> None:
         """Eighth check (§3.10.7.4): a FIN in the window counts once everything before it has
-        arrived (held until then).  Only ESTABLISHED and the FIN-WAIT states take one; a
-        FIN again in TIME-WAIT is outside the window and handled by the first check."""
+        arrived (held until then).  Only ESTABLISHED and the FIN-WAIT states take one; in
+        TIME-WAIT the first or the fifth check has answered it."""
         if self._state not in RECEIVING:
             return
         ahead = seq_diff(seq_add(segment.seq, segment.seg_len - 1), self._rcv_nxt)

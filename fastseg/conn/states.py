@@ -164,7 +164,7 @@ TRANSITIONS: dict[tuple[State, str], Edge] = {
     (S.LAST_ACK, "rcv_rst"): _closed(),
     (S.LAST_ACK, "abort"): _closed(),
     (S.LAST_ACK, "timeout"): _closed(ConnectionTimedOut),
-    (S.TIME_WAIT, "rcv_fin"): _TIME_WAIT,  # the peer's FIN again: ACK it, restart 2 MSL
+    (S.TIME_WAIT, "rcv_fin"): _TIME_WAIT,  # the FIN again, or any segment: ACK, restart 2 MSL
     (S.TIME_WAIT, "time_wait_expired"): _closed(),
     (S.TIME_WAIT, "rcv_rst"): _closed(),
     (S.TIME_WAIT, "abort"): _closed(),
