@@ -14,8 +14,9 @@ here: CPython gives slots member descriptors, which ``seg.seq`` reads on its
 fast path for slots (a compiled class's attributes are properties, several
 times slower to read: see benchmarks/README.md).  The compiled code reads and
 writes those slots only through CPython's public description of them, the
-``PyMemberDef`` entries of SegmentCore's ``tp_members``, with
-``PyMember_GetOne`` and ``PyMember_SetOne``, on objects whose type it has
+``PyMemberDef`` entries of SegmentCore's ``tp_members``, at the offsets they
+give (with ``PyMember_GetOne``, or its object case inline where a call per
+field would cost the codec a fifth of its time), on objects whose type it has
 checked to be SegmentCore or a subclass.  ``segment.Segment`` subclasses
 SegmentCore and calls :func:`adopt` on itself, which makes it the class the
 compiled ``unpack`` builds.
@@ -63,9 +64,28 @@ cdef extern from "structmember.h":
         int flags
     int T_OBJECT_EX
     int READONLY
-    PyObject* PyMember_GetOne(const char* obj, PyMemberDef* member)  # new reference, or NULL
-    object _member "PyMember_GetOne"(const char* obj, PyMemberDef* member)  # the same, raising
-    int PyMember_SetOne(char* obj, PyMemberDef* member, object value) except -1
+    object _member "PyMember_GetOne"(const char* obj, PyMemberDef* member)  # raises when empty
+
+cdef extern from *:
+    """
+    /* The object pointer a T_OBJECT_EX member keeps `offset` bytes into `obj`, as its
+       PyMemberDef describes it (borrowed; NULL when empty): what PyMember_GetOne reads,
+       without its call and its switch on the member's type, which _find_members checked. */
+    static inline PyObject* fastseg_member_get(PyObject* obj, Py_ssize_t offset) {
+        return *(PyObject**)((char*)obj + offset);
+    }
+    /* Store a new reference to `value` there, releasing what was stored: PyMember_SetOne's
+       T_OBJECT_EX case. */
+    static inline void fastseg_member_set(PyObject* obj, Py_ssize_t offset, PyObject* value) {
+        PyObject** slot = (PyObject**)((char*)obj + offset);
+        PyObject* old = *slot;
+        Py_INCREF(value);
+        *slot = value;
+        Py_XDECREF(old);
+    }
+    """
+    PyObject* fastseg_member_get(PyObject* obj, Py_ssize_t offset) noexcept nogil
+    void fastseg_member_set(PyObject* obj, Py_ssize_t offset, object value) noexcept
 
 cdef extern from "Python.h":
     int Py_tp_members
@@ -104,8 +124,9 @@ cdef type _CORE = SegmentCore
 
 # The slots of SegmentCore as CPython describes them, in EAGER order: the PyMemberDef
 # entries of its tp_members, which live as long as the class (this module keeps it).  Every
-# read and write of a slot goes through PyMember_GetOne / PyMember_SetOne with one of them,
-# on an object whose type was checked to be SegmentCore or a subclass of it.
+# read and write of a slot is at the offset one of them gives (PyMember_GetOne's, or its
+# T_OBJECT_EX case inline on the hot paths), on an object whose type was checked to be
+# SegmentCore or a subclass of it.
 cdef PyMemberDef* _MEMBERS[N_EAGER]
 
 
@@ -219,18 +240,18 @@ cdef int _fill(SegmentBase self, object src_port, object dst_port, object seq, o
     """Store the fields in ``self``, each slot taking a new reference as its descriptor would."""
     if not _has_slots(self):
         raise TypeError("SegmentBase holds no fields: build a fastseg.Segment")
-    cdef char* obj = <char*><PyObject*>self  # a SegmentCore: checked just above
-    PyMember_SetOne(obj, _MEMBERS[F_SRC_PORT], src_port)
-    PyMember_SetOne(obj, _MEMBERS[F_DST_PORT], dst_port)
-    PyMember_SetOne(obj, _MEMBERS[F_SEQ], seq)
-    PyMember_SetOne(obj, _MEMBERS[F_ACK], ack)
-    PyMember_SetOne(obj, _MEMBERS[F_HEADER_LEN], header_len)
-    PyMember_SetOne(obj, _MEMBERS[F_FLAGS], flags)
-    PyMember_SetOne(obj, _MEMBERS[F_RESERVED], reserved)
-    PyMember_SetOne(obj, _MEMBERS[F_WINDOW], window)
-    PyMember_SetOne(obj, _MEMBERS[F_CHECKSUM], checksum)
-    PyMember_SetOne(obj, _MEMBERS[F_URGENT], urgent)
-    PyMember_SetOne(obj, _MEMBERS[F_ANOMALIES], anomalies)
+    cdef PyObject* obj = <PyObject*>self  # a SegmentCore: checked just above
+    fastseg_member_set(obj, _MEMBERS[F_SRC_PORT].offset, src_port)
+    fastseg_member_set(obj, _MEMBERS[F_DST_PORT].offset, dst_port)
+    fastseg_member_set(obj, _MEMBERS[F_SEQ].offset, seq)
+    fastseg_member_set(obj, _MEMBERS[F_ACK].offset, ack)
+    fastseg_member_set(obj, _MEMBERS[F_HEADER_LEN].offset, header_len)
+    fastseg_member_set(obj, _MEMBERS[F_FLAGS].offset, flags)
+    fastseg_member_set(obj, _MEMBERS[F_RESERVED].offset, reserved)
+    fastseg_member_set(obj, _MEMBERS[F_WINDOW].offset, window)
+    fastseg_member_set(obj, _MEMBERS[F_CHECKSUM].offset, checksum)
+    fastseg_member_set(obj, _MEMBERS[F_URGENT].offset, urgent)
+    fastseg_member_set(obj, _MEMBERS[F_ANOMALIES].offset, anomalies)
     self._options = options
     self._payload = payload
     self._raw = raw
@@ -244,12 +265,14 @@ cdef bint fields(SegmentBase self, PyObject** values) noexcept:
     cdef Py_ssize_t index
     if not _has_slots(self):
         return False
+    cdef PyObject* value
     for index in range(N_EAGER):  # a SegmentCore: checked just above
-        values[index] = PyMember_GetOne(<const char*><PyObject*>self, _MEMBERS[index])
-        if values[index] == NULL:  # an empty slot: AttributeError, which the caller leaves
-            PyErr_Clear()          # to the reference twin to raise
+        value = fastseg_member_get(<PyObject*>self, _MEMBERS[index].offset)
+        if value == NULL:  # an empty slot, for the reference twin to raise AttributeError
             release(values, index)
             return False
+        Py_INCREF(<object>value)
+        values[index] = value
     return True
 
 
