@@ -368,3 +368,21 @@ def test_data_flows_once_more_than_2_31_octets_were_acknowledged(impl, arrival_p
     link.run_until(lambda: link.a.snd_una != far)  # the delayed ACK's timer included
     assert received(drain(link.b)) == b"past the half-way mark"
     assert link.a.snd_una == seq_add(far, 22) and link.a.send_capacity == CONFIG.send_buffer
+
+
+def test_a_segment_that_fills_a_gap_is_acknowledged_at_once(impl, arrival_path):
+    """RFC 5681 §4.2 / RFC 9293 §3.8.6.3: "an immediate ACK SHOULD be generated when a
+    segment arrives that fills in all or part of a gap in the sequence space"; without the
+    gap, one segment alone waits for the delayed-ACK timer."""
+    link = established(impl)
+    client, server = link.a, link.b
+    client.send(bytes(3 * client._smss))
+    first, second, third = client.segments_to_send(link.now)
+    link.deliver(client, first)
+    assert server.segments_to_send(link.now) == []  # in order, alone: the ACK is delayed
+    link.deliver(client, third)
+    (dup,) = server.segments_to_send(link.now)  # out of order: at once, a duplicate ACK
+    assert dup.ack == seq_add(first.seq, len(first.payload))
+    link.deliver(client, second)
+    (ack,) = server.segments_to_send(link.now)  # the gap filled: at once, covering all three
+    assert ack.ack == seq_add(third.seq, len(third.payload))

@@ -340,6 +340,8 @@ MUTANTS = (
            "self._duplicate(first, min(-first, len(data)))", "pass"),
     Mutant("sack_block_ends_short", SENDING,
            "seq_add(self._rcv_nxt, end))", "seq_add(self._rcv_nxt, end - 1))"),
+    Mutant("gap_filled_ack_delayed", ARRIVAL,
+           "if offset or len(held) or len(ready) > len(data):", "if offset or len(held):"),
     Mutant("reassembly_gap_filled_by_the_later_copy", BUFFERS,
            "            merged += ranges[index]\n",
            "            merged += data[at - start:at - start + len(ranges[index])] or ranges[index]\n"),
