@@ -1,7 +1,8 @@
 """IP addresses for the pseudo-header: the pure twin's parser, and every error for both twins.
 
-The compiled codec reads bytes and the common text forms itself (``_addr_c``)
-and hands every other address here.  A program that keeps an address parsed
+The compiled codec reads bytes, the common text forms and exact
+``IPv4Address``/``IPv6Address`` objects itself (``_addr_c``) and hands every
+other address here.  A program that keeps an address parsed
 passes its packed bytes: ``ipaddress.ip_address(text).packed`` or
 ``socket.inet_pton``, 4 or 16 bytes, which no twin parses again.
 """

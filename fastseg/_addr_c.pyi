@@ -1,5 +1,5 @@
-from typing import Any, Optional
+from typing import Optional
 
 __all__ = ["parse"]
 
-def parse(text: Any) -> Optional[bytes]: ...
+def parse(text: str) -> Optional[bytes]: ...

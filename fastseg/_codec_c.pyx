@@ -9,8 +9,8 @@ into a 60-byte header array with a room check before every option, and into
 the caller's buffer only after checking that all of it fits.
 
 Encoding takes a fast path for the types ``unpack`` produces (exact ints,
-bytes, tuples) and for addresses given as 4- or 16-byte bytes or as text
-(parsed in C by ``_addr_c``); anything else, and every error, is handed to
+bytes, tuples) and for addresses given as 4- or 16-byte bytes, as text or as
+``ipaddress`` objects (read in C by ``_addr_c``); anything else, and every error, is handed to
 the reference twin, so both raise the same error for the same input by
 construction.
 

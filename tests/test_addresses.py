@@ -24,6 +24,9 @@ FORMS = [
     # refused by ipaddress
     "", " 10.0.0.1", "10.0.0.1 ", "10.0.0.1\n", "010.0.0.1", "10.0.0", "10.0.0.1.1", "256.0.0.1",
     "10.0.0.-1", "1:2:3:4:5:6:7:8:9", "::1::", "2001:db8::g", "0x0a.0.0.1", "\uff11.2.3.4",
+    "10.0.0.\xb9", "\xe9::1", "::\xaa",  # Latin-1: one-byte characters beyond ASCII
+    # two-byte characters whose first 7 bytes in memory spell "1.2.3.4" on a little-endian machine
+    "\u2e31\u2e32\u2e33\u0034abc",
     "10.0.0.1/32", "[::1]",
 ]
 
@@ -94,9 +97,10 @@ _valid_text = st.one_of(
 @st.composite
 def near_addresses(draw: st.DrawFn) -> str:
     """Address text and small edits of it: characters inserted, dropped, replaced or doubled,
-    from the grammar's own alphabet and a few beyond it."""
+    from the grammar's own alphabet and a few beyond it (Latin-1 ones among them, which a
+    str keeps one byte each, like ASCII)."""
     text = list(draw(_valid_text))
-    alphabet = st.sampled_from("0123456789abcdefABCDEF:.:.%gx /\u0661\uff10")
+    alphabet = st.sampled_from("0123456789abcdefABCDEF:.:.%gx /\u0661\uff10\xb2\xe9\xb9")
     for _ in range(draw(st.integers(0, 3))):
         where = draw(st.integers(0, len(text)))
         edit = draw(st.sampled_from(["insert", "drop", "replace", "double"]))
@@ -153,3 +157,42 @@ def test_pack_with_text_agrees_in_both_twins(text):
         else:
             assert pack(segment, src=text, dst=other) == python.pack(
                 segment, src=expected, dst=reference(other))
+
+
+# ---------------------------------------------------------------- ipaddress objects
+
+_NUMBER_EDGES = [0, 1, 2**31, 2**32 - 1, 2**32, 2**63, 2**64 - 1, 2**64, 2**96 + 5, 2**127, 2**128 - 1]
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(number=st.integers(0, 2**128 - 1) | st.sampled_from(_NUMBER_EDGES) | st.integers(0, 2**32 - 1))
+def test_ipaddress_objects_pack_as_their_packed_bytes(number):
+    """An exact IPv4Address or IPv6Address packs as its ``packed`` bytes in both twins (the
+    compiled one reads its number instead), its scope ID left out as ``packed`` leaves it."""
+    cython = _cython_or_skip()
+    segment = Segment(src_port=1, dst_port=2, payload=b"x")
+    six = ipaddress.IPv6Address(number)
+    addresses = [(six, ipaddress.IPv6Address(2**128 - 1 - number)),
+                 (ipaddress.IPv6Address(f"{six}%eth0"), six)]
+    if number < 2**32:
+        addresses.append((ipaddress.IPv4Address(number), ipaddress.IPv4Address(2**32 - 1 - number)))
+    for src, dst in addresses:
+        expected = PYTHON.pack(segment, src=src.packed, dst=dst.packed)
+        assert cython.pack(segment, src=src, dst=dst) == expected
+        assert PYTHON.pack(segment, src=src, dst=dst) == expected
+
+
+@pytest.mark.parametrize(("kind", "number"), [(ipaddress.IPv4Address, 2**32), (ipaddress.IPv4Address, -1),
+                                              (ipaddress.IPv6Address, 2**128), (ipaddress.IPv6Address, -1),
+                                              (ipaddress.IPv6Address, 2**200)])
+def test_an_ipaddress_number_out_of_range_is_refused_as_packed_refuses_it(impl, kind, number):
+    """Bytes are never made of the low bits of a number out of range: ``packed`` raises,
+    and so does ``pack``, the same error in both twins."""
+    address = kind(0)
+    object.__setattr__(address, "_ip", number)  # private: set only to hold the compiled route to it
+    with pytest.raises(ValueError) as expected:
+        address.packed  # noqa: B018
+    other = kind(1)
+    for src, dst in ((address, other), (other, address)):
+        with pytest.raises(type(expected.value), match=str(expected.value)):
+            impl.pack(Segment(), src=src, dst=dst)
