@@ -39,6 +39,8 @@ from fastseg._wire_c cimport IPV4_ADDR_LEN, IPV6_ADDR_LEN, U8
 
 import ipaddress
 
+from fastseg import _addr
+
 __all__ = ["parse"]
 
 cdef enum:
@@ -224,6 +226,23 @@ cdef Py_ssize_t address_into(object address, uint8_t* out) noexcept:
     if kind is IPv6Address:
         return _number_into(address, IPV6_ADDR_LEN, out)
     return 0
+
+
+cdef Py_ssize_t pair_into(object src, object dst, uint8_t* src_out, uint8_t* dst_out) except -1:
+    """Both addresses packed into src_out[0:16] and dst_out[0:16]: their size, 4 or 16.
+
+    What :func:`address_into` takes is read in C; anything else goes to
+    ``_addr.pair``, which raises the shared errors or returns two exact bytes
+    of one size, 4 or 16, copied out.
+    """
+    cdef Py_ssize_t size = address_into(src, src_out)
+    if size and address_into(dst, dst_out) == size:
+        return size
+    src_raw, dst_raw = _addr.pair(src, dst)
+    size = PyBytes_GET_SIZE(src_raw)                  # 4 or 16, and so is dst_raw: pair checked
+    memcpy(src_out, PyBytes_AS_STRING(src_raw), size)
+    memcpy(dst_out, PyBytes_AS_STRING(dst_raw), size)
+    return size
 
 
 def parse(str text not None):

@@ -5,6 +5,7 @@ from cpython.buffer cimport Py_buffer
 from libc.stdint cimport UINT32_MAX, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
+from fastseg._addr_c cimport pair_into
 from fastseg._buffer cimport Bytes, acquire, release
 from cpython.ref cimport PyObject
 
@@ -101,29 +102,23 @@ cdef Py_ssize_t pseudo_header(uint8_t* out, const uint8_t* src, const uint8_t* d
     return PSEUDO_HEADER_IPV6
 
 
-cdef tuple addresses(object src, object dst):
-    """Packed addresses: bytes of one IP version pass as they are, the rest via ``_addr``."""
-    if (type(src) is bytes and type(dst) is bytes and len(src) == len(dst)
-            and len(src) in (IPV4_ADDR_LEN, IPV6_ADDR_LEN)):
-        return src, dst
-    return _addr.pair(src, dst)
-
-
 cdef uint16_t _segment_sum(object src, object dst, object segment_bytes, uint16_t* held) except? 0:
     """Sum over pseudo-header and segment; ``held`` gets the checksum field as it is."""
     cdef Py_buffer view
     cdef Bytes seg
     cdef uint8_t pseudo[PSEUDO_HEADER_MAX]
+    cdef uint8_t src_addr[IPV6_ADDR_LEN]
+    cdef uint8_t dst_addr[IPV6_ADDR_LEN]
     cdef uint16_t total
     cdef Py_ssize_t size
     keep = acquire(segment_bytes, &view, &seg)
     try:
         if seg.size < HEADER_LEN:
             raise errors.short_buffer(seg.size).exception()
-        src_raw, dst_raw = addresses(src, dst)
-        if seg.size > (U16 if len(src_raw) == IPV4_ADDR_LEN else UINT32_MAX):
-            _addr.pseudo_header(src_raw, dst_raw, seg.size)  # raises the shared EncodeError
-        size = pseudo_header(pseudo, <bytes>src_raw, <bytes>dst_raw, len(src_raw), seg.size)
+        size = pair_into(src, dst, src_addr, dst_addr)
+        if seg.size > (U16 if size == IPV4_ADDR_LEN else UINT32_MAX):
+            _addr.pseudo_header(*_addr.pair(src, dst), seg.size)  # raises the shared EncodeError
+        size = pseudo_header(pseudo, src_addr, dst_addr, size, seg.size)
         total = add16(sum_be(pseudo, size), sum_be(seg.data, seg.size))
         held[0] = be16(seg.data + CHECKSUM)  # seg.size >= HEADER_LEN checked above
         return total

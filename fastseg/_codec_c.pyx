@@ -28,9 +28,9 @@ from cpython.tuple cimport PyTuple_GET_ITEM
 from libc.stdint cimport UINT32_MAX, uint8_t, uint16_t, uint32_t
 from libc.string cimport memcpy, memset
 
-from fastseg._addr_c cimport address_into
+from fastseg._addr_c cimport pair_into
 from fastseg._buffer cimport Bytes, acquire, release
-from fastseg._checksum_c cimport addresses, fold, pseudo_header, sum_native
+from fastseg._checksum_c cimport fold, pseudo_header, sum_native
 from fastseg._endian cimport be16, be32, put16, put32
 from fastseg._options_c cimport options_clean, problem, put_option, unpack_options
 from fastseg._segment_c cimport (
@@ -179,8 +179,6 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
     cdef bint ok
     cdef uint8_t src_addr[IPV6_ADDR_LEN]
     cdef uint8_t dst_addr[IPV6_ADDR_LEN]
-    cdef const uint8_t* src_p
-    cdef const uint8_t* dst_p
     if type(segment) is not _SEGMENT:
         return False
     cdef SegmentBase fields = <SegmentBase>segment
@@ -230,19 +228,11 @@ cdef bint _encode(object segment, object src, object dst, Encoded* enc) except -
         return True
     if src is None or dst is None:
         return False
-    # Bytes and text addresses are read here, into the arrays; anything else (and every
-    # error) is _addr's, which returns the packed bytes or raises.
-    size = address_into(src, src_addr)
-    if size and address_into(dst, dst_addr) == size:
-        src_p, dst_p = src_addr, dst_addr
-    else:
-        src_raw, dst_raw = addresses(src, dst)  # kept by these locals while src_p, dst_p are used
-        size = len(<bytes>src_raw)
-        src_p, dst_p = <const uint8_t*>PyBytes_AS_STRING(src_raw), <const uint8_t*>PyBytes_AS_STRING(dst_raw)
+    size = pair_into(src, dst, src_addr, dst_addr)  # raises _addr's errors
     total = enc.header_size + enc.payload_size
     if total > (U16 if size == IPV4_ADDR_LEN else UINT32_MAX):
         return False
-    enc.pseudo_size = pseudo_header(enc.pseudo, src_p, dst_p, size, total)
+    enc.pseudo_size = pseudo_header(enc.pseudo, src_addr, dst_addr, size, total)
     return True
 
 

@@ -1,14 +1,17 @@
 """Text addresses for the pseudo-header: exactly the forms ``ipaddress`` takes, parsed once.
 
-``pack``, ``compute_checksum`` and ``verify_checksum`` accept addresses as
-text; both twins parse them through ``fastseg._addr``, which keeps recently
-parsed text.  What it accepts and refuses, and what it returns, must be what
+``pack``, ``tcp_checksum`` and ``verify_checksum`` accept addresses as text
+and as ``ipaddress`` objects.  The pure twin parses text through
+``fastseg._addr``, which keeps recently parsed text; the compiled twin has
+its own parser in C (``_addr_c``) and leaves to ``_addr`` what it does not
+take.  What they accept and refuse, and what they return, must be what
 ``ipaddress.ip_address`` would give, on the first call and on a cached one.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from functools import partial
 
 import pytest
 from conftest import PYTHON, _cython_or_skip, compiled_twin
@@ -143,20 +146,26 @@ def test_the_compiled_parser_is_ipaddress(text):
 @settings(max_examples=examples(300), deadline=None)
 @given(text=address_text)
 def test_pack_with_text_agrees_in_both_twins(text):
-    """Accepted and refused alike, with the same bytes or the same error, as ipaddress says."""
+    """Accepted and refused alike, by pack and the checksum functions, with the same bytes
+    or the same error, as ipaddress says."""
     cython, python = _cython_or_skip(), PYTHON
     segment = Segment(src_port=1, dst_port=2, payload=b"x")
     other = "::2" if ":" in text else "10.9.9.9"
     expected = reference(text)
-    for pack in (cython.pack, python.pack):
+    wire = python.pack(segment)
+    for twin in (cython, python):
         if expected is None:
-            with pytest.raises(EncodeError, match="not an IPv4 or IPv6 address"):
-                pack(segment, src=text, dst=other)
-            with pytest.raises(EncodeError, match="not an IPv4 or IPv6 address"):
-                pack(segment, src=other, dst=text)
+            for call in (partial(twin.pack, segment, src=text, dst=other),
+                         partial(twin.pack, segment, src=other, dst=text),
+                         partial(twin.tcp_checksum, text, other, wire),
+                         partial(twin.verify_checksum, other, text, wire)):
+                with pytest.raises(EncodeError, match="not an IPv4 or IPv6 address"):
+                    call()
         else:
-            assert pack(segment, src=text, dst=other) == python.pack(
+            assert twin.pack(segment, src=text, dst=other) == python.pack(
                 segment, src=expected, dst=reference(other))
+            assert twin.tcp_checksum(text, other, wire) == python.tcp_checksum(
+                expected, reference(other), wire)
 
 
 # ---------------------------------------------------------------- ipaddress objects
@@ -178,8 +187,10 @@ def test_ipaddress_objects_pack_as_their_packed_bytes(number):
         addresses.append((ipaddress.IPv4Address(number), ipaddress.IPv4Address(2**32 - 1 - number)))
     for src, dst in addresses:
         expected = PYTHON.pack(segment, src=src.packed, dst=dst.packed)
-        assert cython.pack(segment, src=src, dst=dst) == expected
-        assert PYTHON.pack(segment, src=src, dst=dst) == expected
+        for twin in (cython, PYTHON):
+            assert twin.pack(segment, src=src, dst=dst) == expected
+            assert twin.verify_checksum(src, dst, expected)
+            assert twin.tcp_checksum(src, dst, expected) == int.from_bytes(expected[16:18], "big")
 
 
 @pytest.mark.parametrize(("kind", "number"), [(ipaddress.IPv4Address, 2**32), (ipaddress.IPv4Address, -1),
@@ -196,3 +207,5 @@ def test_an_ipaddress_number_out_of_range_is_refused_as_packed_refuses_it(impl, 
     for src, dst in ((address, other), (other, address)):
         with pytest.raises(type(expected.value), match=str(expected.value)):
             impl.pack(Segment(), src=src, dst=dst)
+        with pytest.raises(type(expected.value), match=str(expected.value)):
+            impl.verify_checksum(src, dst, bytes(20))
