@@ -478,10 +478,9 @@ def replace(segment, **changes):
 #: The keyword names Segment(...) takes, in FIELDS order (the strings of FIELDS, which
 #: CPython interns as it interns the names of keyword arguments in code).
 cdef tuple _NAMES = FIELDS
-#: The defaults of build()'s arguments, in the same order.
-cdef tuple _DEFAULTS = (0, 0, 0, 0, None, 0, 0, 0xFFFF, 0, 0, (), b"", ())
-if len(_DEFAULTS) != N_FIELDS:
-    raise ImportError("the defaults of Segment's fields are out of step with FIELDS")
+#: The defaults of build()'s arguments, in the same order: read from build() itself.
+cdef tuple _DEFAULTS = tuple([inspect.signature(build).parameters[name].default
+                              for name in FIELDS])
 
 
 cdef inline Py_ssize_t _keyword(PyObject* key, Py_ssize_t after) noexcept:
