@@ -1,7 +1,8 @@
 # The storage of a Segment in C, shared with the compiled codec (see _segment_c.pyx).
 
 cdef enum:
-    N_EAGER = 11        # the eager fields, SegmentCore's slots: EAGER in _segment_c.pyx
+    N_FIELDS = 13       # the fields of a Segment: FIELDS
+    N_EAGER = 11        # the eager fields, SegmentSlots' slots: EAGER in _segment_c.pyx
 
 # The slots' order in EAGER, for fields().
 cdef enum:

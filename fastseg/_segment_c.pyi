@@ -2,7 +2,10 @@ from typing import Any, NoReturn, Optional
 
 from typing_extensions import disjoint_base
 
-__all__ = ["EAGER", "SegmentBase", "SegmentCore", "adopt", "adopted", "build", "new", "replace"]
+__all__ = [
+    "EAGER", "SegmentBase", "SegmentCore", "SegmentSlots", "adopt", "adopted", "build", "new",
+    "replace",
+]
 
 EAGER: tuple[str, ...]
 
@@ -15,7 +18,7 @@ class SegmentBase:
     def __setattr__(self, name: str, value: Any, /) -> NoReturn: ...
     def __delattr__(self, name: str, /) -> NoReturn: ...
 
-class SegmentCore(SegmentBase):
+class SegmentSlots(SegmentBase):
     __slots__ = (
         "ack",
         "anomalies",
@@ -40,6 +43,14 @@ class SegmentCore(SegmentBase):
     checksum: Any
     urgent: Any
     anomalies: Any
+
+class SegmentCore(SegmentSlots):
+    def __new__(
+        cls, src_port: Any = 0, dst_port: Any = 0, seq: Any = 0, ack: Any = 0,
+        header_len: Any = None, flags: Any = 0, reserved: Any = 0, window: Any = 0xFFFF,
+        checksum: Any = 0, urgent: Any = 0, options: Any = (), payload: Any = b"",
+        anomalies: Any = (),
+    ) -> Any: ...
 
 def adopt(cls: type) -> None: ...
 def adopted() -> Optional[type]: ...

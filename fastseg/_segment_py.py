@@ -10,6 +10,9 @@ normalises (option kinds, flags, payload, anomalies), what it derives
 32-bit words, so the options are padded to a multiple of 4) and what it
 refuses.  The compiled ``build`` takes the common cases itself and hands every
 other one to it, so both raise the same errors by construction.
+
+:class:`SegmentCore`'s ``__new__`` is :func:`build`, as the compiled
+SegmentCore's C ``tp_new`` is, so that ``Segment`` needs none of its own.
 """
 
 from __future__ import annotations
@@ -92,6 +95,10 @@ def build(
     """``Segment.__new__``: a ``cls`` holding :func:`fields_of` these arguments."""
     return new(cls, *fields_of(src_port, dst_port, seq, ack, header_len, flags, reserved, window,
                                checksum, urgent, options, payload, anomalies))
+
+
+# Segment(...), as the compiled SegmentCore's tp_new: every subclass's __new__.
+SegmentCore.__new__ = staticmethod(build)  # type: ignore[method-assign]
 
 
 def replace(segment: Any, **changes: Any) -> Any:

@@ -72,9 +72,8 @@ class Segment(_Base):
             """A copy with the given fields changed; new options re-derive header_len
             unless it is given too."""
     else:
-        # The storage twin's own functions, called without a Python frame of their own:
-        # a compiled build is several times faster than the call of a Python __new__.
-        __new__ = staticmethod(_core.build)
+        # __new__ is SegmentCore's: the compiled twin's runs in C, called by type.__call__
+        # itself.  replace is the storage twin's own function, without a Python frame.
         replace = _core.replace
 
     def fields(self) -> tuple[Any, ...]:

@@ -11,6 +11,8 @@ is compared too, as both twins' ``pack``.
 
 from __future__ import annotations
 
+import gc
+import sys
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from segment_gen import option_lists, u16, u32
 from test_differential import ALL_CHANGES, SETTINGS, Outcome, assert_same_outcome, call
 
 from fastseg import Flags, OptionKind, Segment, _segment_py, reference
+from fastseg.segment import FIELDS
 
 
 class Iterable:
@@ -170,12 +173,95 @@ def test_replace_of_a_subclass_gives_a_segment() -> None:
 
 
 def test_a_segment_without_its_fields_is_refused() -> None:
-    """A Segment made past __new__ (its slots empty) is never read as if it had fields:
-    pack and replace raise AttributeError, as the pure twin's reads do."""
+    """No Segment is made past its __new__ (SegmentCore's); the slots' class can be, and with
+    its slots empty it is never read as if it had fields: pack and replace raise
+    AttributeError, as the pure twin's reads do."""
     storage = _storage()
-    empty = storage.SegmentBase.__new__(Segment)
+    for maker in (storage.SegmentBase, storage.SegmentSlots, object):
+        with pytest.raises(TypeError, match="is not safe"):
+            maker.__new__(Segment)
+    empty = storage.SegmentBase.__new__(storage.SegmentSlots)
     for twin_pack in (compiled_twin("codec").pack, reference.pack):
         with pytest.raises(AttributeError):
             twin_pack(empty, src="10.0.0.1", dst="10.0.0.2")
     with pytest.raises(AttributeError):
-        empty.replace(seq=1)
+        storage.replace(empty, seq=1)
+
+
+# Calls of Segment(...) in every shape its compiled tp_new reads itself or hands to build():
+# positions and keywords mixed, fields named out of order, a name given twice, an unknown or
+# an equal but distinct name string, more positions than fields.
+_FIELD_VALUES = (7, 80, 1000, 2000, None, 0x18, 0, 512, 0, 3, ((2, 1460), (1, None)), b"ab", ())
+CALL_SHAPES: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+    ((), {}),
+    (_FIELD_VALUES, {}),
+    (_FIELD_VALUES[:4], {"payload": b"x", "flags": 2}),
+    ((), dict(zip(reversed(FIELDS), reversed(_FIELD_VALUES)))),
+    ((), dict(zip(FIELDS, _FIELD_VALUES))),
+    ((), {"urgent": 1, "src_port": 2, "anomalies": ("a",), "seq": 3}),
+    ((1,), {"src_port": 2}),
+    (_FIELD_VALUES[:12], {"payload": b"x"}),
+    (_FIELD_VALUES[:12], {"anomalies": ("x",)}),
+    ((), {"sequence": 1}),
+    ((), {"seq": 1, "zeta": 2}),
+    ((), {"".join(["s", "eq"]): 5, "".join(["win", "dow"]): 6}),  # equal text, other objects
+    ((*_FIELD_VALUES, 1), {}),
+    ((1, 2), {"options": [(3, 7)], "header_len": 60}),
+]
+
+
+@pytest.mark.parametrize(("args", "kwargs"), CALL_SHAPES, ids=stable_repr)
+def test_every_call_shape_builds_what_build_does(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """The compiled Segment(...) reads its arguments in C: the same segment or the same error
+    as the storage's build(), which parses them as a Python function, and for a segment the
+    fields the specification gives."""
+    storage = _storage()
+    built = call(Segment, *args, **kwargs)
+    assert_same_outcome(built, call(storage.build, Segment, *args, **kwargs), repr((args, kwargs)))
+    if built[0] == "returned":
+        expected = storage.new(Segment, *_segment_py.fields_of(*args, **kwargs))
+        assert_same_outcome(built, ("returned", expected), repr((args, kwargs)))
+
+
+def test_segment_calls_the_compiled_tp_new_directly() -> None:
+    """Segment has no __new__ of its own: type.__call__ runs SegmentCore's tp_new, a C function
+    (a builtin), not a Python-level __new__ looked up and called a second time."""
+    storage = _storage()
+    assert "__new__" not in vars(Segment)
+    assert type(Segment.__new__).__name__ == "builtin_function_or_method"
+    assert Segment.__new__.__self__ is storage.SegmentCore
+    assert Segment.__mro__[1:4] == (storage.SegmentCore, storage.SegmentSlots, storage.SegmentBase)
+
+
+def test_construction_keeps_no_reference_it_should_not() -> None:
+    """What Segment(...) reads from its keywords is held while it builds and released after,
+    on success and on error; the segments release their class as they go."""
+    _storage()
+    marker = object()
+    before, cls_before = sys.getrefcount(marker), sys.getrefcount(Segment)
+    segments = [Segment(seq=marker, window=marker) for _ in range(100)]
+    assert sys.getrefcount(marker) == before + 200
+    assert sys.getrefcount(Segment) == cls_before + 100
+    del segments
+    for _ in range(100):
+        with pytest.raises(TypeError):
+            Segment(marker, src_port=marker)
+        Segment(urgent=marker, **{"".join(["s", "eq"]): marker})
+    assert (sys.getrefcount(marker), sys.getrefcount(Segment)) == (before, cls_before)
+
+
+def test_a_segment_in_a_cycle_is_collected() -> None:
+    """The slots SegmentCore inherits are traversed by the collector: a cycle through a field
+    is freed."""
+    _storage()
+    freed: list[bool] = []
+
+    class Holder:
+        def __del__(self) -> None:
+            freed.append(True)
+
+    holder = Holder()
+    holder.segment = Segment(window=holder)  # type: ignore[attr-defined]
+    del holder
+    gc.collect()
+    assert freed == [True]
