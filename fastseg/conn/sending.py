@@ -27,7 +27,6 @@ KEEPALIVE_STATES = (State.ESTABLISHED, State.CLOSE_WAIT)
 #: The twin's compiled (or Python) build: ``Segment(...)`` without ``type.__call__``, whose
 #: keyword dict costs more than the build.  Positional, in Segment's field order: ports, seq,
 #: ack, header_len, flags, reserved, window, checksum, urgent, options, payload.
-_new_segment = Segment.__new__
 #: Sender._fields: (src_port, dst_port, ack, header_len, window, options).
 Fields = tuple[int, int, int, int, int, tuple[tuple[int, object], ...]]
 
@@ -59,9 +58,9 @@ class Sender(Tcb):
         urgent = 0
         if self._snd_up is not None:
             flags, urgent = self._urgent(flags, seq)
-        return _new_segment(Segment, src_port, dst_port, seq, rcv_nxt if flags & ACK else 0,
-                            header_len, flags, 0, 0 if flags & RST else window, 0, urgent,
-                            options, payload)
+        # by position, as in the batch below: a call with keywords builds a dict first
+        return Segment(src_port, dst_port, seq, rcv_nxt if flags & ACK else 0, header_len, flags,
+                       0, 0 if flags & RST else window, 0, urgent, options, payload)
 
     def _urgent(self, flags: int, seq: int) -> tuple[int, int]:
         """URG and the urgent pointer of a segment at ``seq`` while urgent data is unacknowledged
@@ -168,7 +167,7 @@ class Sender(Tcb):
         src_port, dst_port, rcv_nxt, header_len, window, options = fields = self._fields()
         smss -= self._sack_option_len(header_len)
         urgent = 0
-        append, new_segment, segment_type = out.append, _new_segment, Segment
+        append, segment_type = out.append, Segment
         ece = ECE if self._ece_echo else 0
         cwr = self._cwr_pending
         with memoryview(buffer) as view:
@@ -197,7 +196,7 @@ class Sender(Tcb):
                 seq = (data_start + start) & U32
                 if self._snd_up is not None:
                     flags, urgent = self._urgent(flags, seq)
-                append(new_segment(segment_type, src_port, dst_port, seq, rcv_nxt, header_len,
+                append(segment_type(src_port, dst_port, seq, rcv_nxt, header_len,
                                    flags, 0, window, 0, urgent, options, view[start:end].tobytes()))
                 start = end
                 if timed is None and end > sent_before:
@@ -253,8 +252,8 @@ class Sender(Tcb):
             flags |= ECE
         if self._snd_up is not None:
             flags, urgent = self._urgent(flags, self._snd_nxt)
-        segment = _new_segment(Segment, src_port, dst_port, self._snd_nxt, rcv_nxt, header_len,
-                               flags, 0, window, 0, urgent, options, payload)
+        segment = Segment(src_port, dst_port, self._snd_nxt, rcv_nxt, header_len,
+                          flags, 0, window, 0, urgent, options, payload)
         end = seq_add(self._snd_nxt, len(payload) + (1 if flags & FIN else 0))
         self._sent_data(end, end, now)
         return segment
