@@ -11,7 +11,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 MODULES = ["_buffer", "_addr_c", "_checksum_c", "_options_c", "_segment_c", "_codec_c", "_seq_c",
-           "capture._frames", "capture._reader_c", "capture._columns_c"]
+           "capture._frames", "capture._reader_c", "capture._columns_c", "analyze._script_c"]
 
 
 def _flag(name):

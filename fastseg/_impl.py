@@ -35,6 +35,7 @@ ROLES = {
     "codec": ("fastseg._codec_c", "fastseg._codec_py"),
     "reader": ("fastseg.capture._reader_c", "fastseg.capture._reader_py"),
     "columns": ("fastseg.capture._columns_c", "fastseg.capture._columns_py"),
+    "follower": ("fastseg.analyze._script_c", "fastseg.analyze.tracker"),
 }
 #: Roles whose public functions carry the pure-Python twin's docstrings.
 _DOCUMENTED = ("checksum", "seq", "codec")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import sys
@@ -65,6 +66,16 @@ def compiled_if_built(role: str) -> Optional[types.ModuleType]:
         if REQUIRE_EXTENSIONS:
             pytest.fail(f"compiled {role} twin not built: {exc}")
         return None
+
+
+def synth_capture() -> types.ModuleType:
+    """``tools/synth_capture.py``, the generator of capture mixes, as a module."""
+    path = Path(__file__).resolve().parents[1] / "tools" / "synth_capture.py"
+    spec = importlib.util.spec_from_file_location("synth_capture", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def stable_repr(value: object) -> str:

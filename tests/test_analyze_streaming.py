@@ -4,13 +4,13 @@ is read, memory follows the connections open at once, and ``--json`` streams (is
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import tracemalloc
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
+from conftest import synth_capture
 
 from fastseg import capture
 from fastseg.analyze import analyze_file, tracker
@@ -20,19 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = [*sorted((ROOT / "tests" / "data").glob("*/*.pcap")), ROOT / "fastseg" / "sample.pcap"]
 
 
-def _synth() -> Any:
-    spec = importlib.util.spec_from_file_location("synth_capture",
-                                                  ROOT / "tools" / "synth_capture.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def _sequential(path: Path, segments: int, open_at_once: int = 4) -> int:
     """Short connections, a few at a time, some loss; the number of connections written."""
     with open(path, "wb") as out:
-        _frames, connections = _synth().write(out, segments, open_at_once, seed=3, bulk=0.0,
+        _frames, connections = synth_capture().write(out, segments, open_at_once, seed=3, bulk=0.0,
                                               loss=0.05)
     return int(connections)
 

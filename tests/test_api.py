@@ -130,7 +130,7 @@ def test_stubs_match_compiled_modules():
     stubtest = pytest.importorskip("mypy.stubtest")
     modules = ["fastseg._addr_c", "fastseg._codec_c", "fastseg._checksum_c", "fastseg._options_c",
                "fastseg._seq_c", "fastseg._segment_c", "fastseg.capture._reader_c",
-               "fastseg.capture._columns_c"]
+               "fastseg.capture._columns_c", "fastseg.analyze._script_c"]
     assert stubtest.test_stubs(stubtest.parse_options(modules)) == 0
 
 

@@ -54,7 +54,7 @@ import os
 from collections import Counter
 from typing import Any, BinaryIO, Callable, Dict, List, Optional, Sequence, Union
 
-from fastseg import capture
+from fastseg import _impl, capture
 from fastseg.analyze.report import SCHEMA, render_json, render_text
 from fastseg.analyze.tracker import ANOMALY_KINDS, ConnectionTracker, summarize
 from fastseg.samples import CAPTURE as SAMPLE
@@ -70,7 +70,7 @@ Progress = Callable[[int, int], None]
 
 def analyze_file(path: Union[str, Sequence[str]], progress: Optional[Progress] = None, *,
                  each: Optional[Callable[[Dict[str, Any]], None]] = None,
-                 all_frames: bool = False) -> Dict[str, Any]:
+                 all_frames: bool = False, follow: bool = True) -> Dict[str, Any]:
     """Analyse one capture; a dict as in the module's schema.  CaptureError when unreadable.
 
     ``path`` names the capture, or is a sequence of paths: one capture cut into pieces
@@ -85,6 +85,10 @@ def analyze_file(path: Union[str, Sequence[str]], progress: Optional[Progress] =
     as soon as it is final, in the order connections end, and the returned ``connections``
     is empty: memory then follows the connections open at once, not the capture's length.
     ``all_frames``: list every frame of each anomaly kind, not only the first 20.
+    ``follow``: with the compiled twins, the connections that keep to the common script
+    (handshake, data in order, FIN each way) are followed in C without replicas
+    (:mod:`fastseg.analyze._script_c`), to the same report; False plays every segment into
+    the replicas, the specification.
     """
     paths = [path] if isinstance(path, str) else list(path)
     if not paths:
@@ -96,25 +100,39 @@ def analyze_file(path: Union[str, Sequence[str]], progress: Optional[Progress] =
     other: Counter[str] = Counter()
     tcp = frames = done = 0
     formats: List[str] = []
-    add, released, record_type = tracker.add, tracker.released, capture.TcpRecord
+    released, record_type = tracker.released, capture.TcpRecord
+
+    def drain() -> None:
+        for conn in released:
+            emit(summarize(conn))
+        released.clear()
+
+    script = _follower(tracker, drain) if follow else None
+    add = tracker.add if script is None else script.add
     for piece in paths:
         with _open(piece) as file:
             reader = capture.open_capture(file, include_other=True)
             formats.append(reader.format)
+            offer = getattr(reader, "offer_frames", None)  # the compiled reader's
+            if script is not None and offer is not None:
+                script.frame_base = frames
+                script.tick = None if progress is None else (
+                    lambda: progress(done + file.tell(), total))  # noqa: B023 - this piece's
+                offer(script)
             for n, rec in enumerate(reader, 1):
                 if isinstance(rec, record_type):
                     tcp += 1
                     add(rec._replace(frame=rec.frame + frames) if frames else rec)
                     if released:
-                        for conn in released:
-                            emit(summarize(conn))
-                        released.clear()
+                        drain()
                 else:
                     other[str(rec.kind)] += 1
                 if progress is not None and n % PROGRESS_EVERY == 0:
                     progress(done + file.tell(), total)
             frames += reader.frames
             done += _size(piece)  # not tell(): a pipe cannot
+    if script is not None:
+        tcp += script.taken
     for conn in tracker.finish():
         emit(summarize(conn))
     kept.sort(key=lambda conn: int(conn["id"]))
@@ -131,6 +149,13 @@ def analyze_file(path: Union[str, Sequence[str]], progress: Optional[Progress] =
     return result
 
 
+def _follower(tracker: ConnectionTracker, drain: Callable[[], None]) -> Any:
+    """The compiled follower over ``tracker``, or None with the pure-Python twins."""
+    if capture.IMPLEMENTATION != "cython":
+        return None
+    return _impl.twin("follower", "cython").ScriptTracker(tracker, drain, None, PROGRESS_EVERY)
+
+
 def _size(path: str) -> int:
     try:
         return os.path.getsize(path)
@@ -141,7 +166,7 @@ def _size(path: str) -> int:
 def _open(path: str) -> BinaryIO:
     """The capture file at ``path``, open for reading; CaptureError naming it when it cannot be."""
     try:
-        return open(path, "rb")
+        return open(path, "rb", buffering=0)  # the reader reads whole chunks: no second copy
     except FileNotFoundError:
         raise capture.CaptureNotFound(f"{path}: no such file") from None
     except IsADirectoryError:

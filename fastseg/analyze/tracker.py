@@ -149,6 +149,15 @@ def _as_sent(rec: Any) -> Segment:
     return segment.replace(payload=segment.payload + bytes(missing))
 
 
+def _fingerprint(segment: Segment) -> int:
+    """What two segments share when one is a copy of the other (``duplicate``): every header
+    field, the options and the payload's length; the payload's bytes count through the
+    checksum field.  (The compiled follower hands a connection over by replaying its
+    segments with their payloads as zeros: see :mod:`fastseg.analyze._script_c`.)"""
+    return hash((segment.seq, segment.ack, int(segment.flags), segment.window, segment.checksum,
+                 segment.urgent, segment.options, len(segment.payload)))
+
+
 def _no_isn(now: float, local: Endpoint, remote: Endpoint) -> int:
     return 0  # never used: every replica is given the ISS seen on the wire
 
@@ -189,6 +198,21 @@ class Side:
         self.last_window = -1
         self.events: Dict[str, int] = {}
         self.state_times: List[float] = []          # when each replica.history entry was entered
+
+
+class Path:
+    """The states a side's replica went through, for a connection the compiled follower
+    (:mod:`fastseg.analyze._script_c`) followed without replicas: all the report reads of
+    a replica."""
+
+    __slots__ = ("history",)
+
+    def __init__(self, history: List[State]) -> None:
+        self.history = history
+
+    @property
+    def state(self) -> State:
+        return self.history[-1]
 
 
 def _stamp_states(side: Side, when: float) -> None:
@@ -395,8 +419,9 @@ class TrackedConnection:
             for side in self.sides.values():
                 _stamp_states(side, now)
 
-    def finish(self) -> None:
-        """End of capture: everything still in flight arrives, in capture order."""
+    def finish(self) -> TrackedConnection:
+        """End of capture: everything still in flight arrives, in capture order.  Returns
+        the connection (the compiled follower's stand-in returns the one it makes)."""
         a = b = next(iter(self.sides.values()))
         if not self.self_connected:
             a, b = self.sides.values()
@@ -406,6 +431,7 @@ class TrackedConnection:
             self._deliver(a, a.in_flight.popleft(), self.clock)
         for side in self.sides.values():
             _stamp_states(side, self.clock)
+        return self
 
     def _sender_calls(self, segment: Segment, flags: int, sender: Side, receiver: Side,
                       now: float, frame: int) -> None:
@@ -497,11 +523,11 @@ class TrackedConnection:
         if sender.hi is None:
             sender.hi, sender.hi_wrapped = length, seq_add(segment.seq, length)
             sender.unique_bytes += payload
-            sender.recent.append(hash(segment))
+            sender.recent.append(_fingerprint(segment))
             return
         start = sender.hi + seq_diff(segment.seq, sender.hi_wrapped)
         end = start + length
-        fingerprint = hash(segment)
+        fingerprint = _fingerprint(segment)
         duplicate = length > 0 and fingerprint in sender.recent
         sender.recent.append(fingerprint)
         if length == 0 or (length == 1 and payload == 1 and start == sender.hi - 1):
@@ -649,8 +675,7 @@ class ConnectionTracker:
                 self._release(oldest_key, oldest)
 
     def _release(self, key: Tuple[Endpoint, Endpoint], conn: TrackedConnection) -> None:
-        conn.finish()
-        self.released.append(conn)
+        self.released.append(conn.finish())
         del self._current[key]
         self._lingering.pop(key, None)
 
@@ -678,6 +703,10 @@ def _ep(endpoint: Endpoint) -> Dict[str, Any]:
     return {"address": endpoint[0], "port": endpoint[1]}
 
 
+#: Each state's RFC name, looked up once (an enum's ``value`` is a descriptor call).
+_STATE_NAMES: Dict[State, str] = {state: state.value for state in State}
+
+
 def summarize(conn: TrackedConnection) -> Dict[str, Any]:
     """The JSON-ready report of one connection (see fastseg.analyze for the schema)."""
     # Roles: the side that sent the first SYN is the client; else the SYN-ACK's
@@ -695,11 +724,16 @@ def summarize(conn: TrackedConnection) -> Dict[str, Any]:
         # as tshark counts such a conversation in one direction.
         server = Side(client.endpoint)
     role = {server.endpoint: "server", client.endpoint: "client"}
+    start = conn.start
 
-    def by_role(fn: Any) -> Dict[str, Any]:
-        return {"client": fn(client), "server": fn(server)}
+    def states(s: Side) -> Optional[List[str]]:
+        return None if s.replica is None else [_STATE_NAMES[st] for st in s.replica.history]
+
+    def times(s: Side) -> Optional[List[float]]:
+        return None if s.replica is None else [round(t - start, 9) for t in s.state_times]
 
     handshake = _handshake(conn, client, server)
+    options = {"client": _options(client.syn), "server": _options(server.syn)}  # read once
     anomalies = {}
     for kind in ANOMALY_KINDS:
         if kind in conn.anomalies:
@@ -712,12 +746,13 @@ def summarize(conn: TrackedConnection) -> Dict[str, Any]:
                 "details": list(entry["details"]),
             }
     negotiated = None
-    if client.syn is not None and server.syn is not None:
+    ours, theirs = options["client"], options["server"]
+    if ours is not None and theirs is not None:
         negotiated = {
-            "mss": {"client": client.syn.mss, "server": server.syn.mss},
-            "window_scaling": client.syn.wscale is not None and server.syn.wscale is not None,
-            "sack": client.syn.sack_permitted and server.syn.sack_permitted,
-            "timestamps": client.syn.timestamps is not None and server.syn.timestamps is not None,
+            "mss": {"client": ours["mss"], "server": theirs["mss"]},
+            "window_scaling": ours["wscale"] is not None and theirs["wscale"] is not None,
+            "sack": ours["sack_permitted"] and theirs["sack_permitted"],
+            "timestamps": ours["timestamps"] and theirs["timestamps"],
         }
     return {
         "id": conn.index,
@@ -729,16 +764,14 @@ def summarize(conn: TrackedConnection) -> Dict[str, Any]:
         "start": conn.start,
         "duration": round(conn.end - conn.start, 9),
         "handshake": handshake,
-        "options": by_role(lambda s: _options(s.syn)),
+        "options": options,
         "negotiated": negotiated,
-        "segments": by_role(lambda s: s.segments),
-        "bytes": by_role(lambda s: s.payload_bytes),
-        "unique_bytes": by_role(lambda s: s.unique_bytes),
+        "segments": {"client": client.segments, "server": server.segments},
+        "bytes": {"client": client.payload_bytes, "server": server.payload_bytes},
+        "unique_bytes": {"client": client.unique_bytes, "server": server.unique_bytes},
         "end": _ending(conn, client, server, role),
-        "states": by_role(lambda s: [st.value for st in s.replica.history]
-                          if s.replica is not None else None),
-        "state_times": by_role(lambda s: [round(t - conn.start, 9) for t in s.state_times]
-                               if s.replica is not None else None),
+        "states": {"client": states(client), "server": states(server)},
+        "state_times": {"client": times(client), "server": times(server)},
         "anomalies": anomalies,
         "rejected": dict(sorted(conn.rejections.items())),
     }

@@ -106,3 +106,12 @@ cdef tuple _interface_fields(bytes body, bint big, str name, long long at)
 cdef object _packet_block(Packet* pk, Interface* i, list interfaces, uint32_t block_type,
                           const uint8_t* body, Py_ssize_t size, bint big, str name,
                           long long at, uint64_t ns_max)
+
+
+# A consumer of TCP frames that a compiled reader offers before it makes a record of one
+# (fastseg.analyze._script_c): ``take`` returns True when it has used the frame, which
+# the reader then skips; False leaves the frame to become a record as usual.  ``frame``
+# is valid only during the call.
+cdef class FrameSink:
+    cdef bint take(self, const uint8_t* frame, const Found* found, double timestamp,
+                   long long number) except -1

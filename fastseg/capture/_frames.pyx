@@ -634,3 +634,12 @@ cdef object _packet_block(Packet* pk, Interface* i, list interfaces, uint32_t bl
         mul, div, offset_ns = interfaces[pk.interface_id][2:]
         return ts * mul // div + offset_ns
     return None
+
+
+cdef class FrameSink:
+    """Takes TCP frames from a compiled reader before it makes records of them (see
+    ``_frames.pxd``); this base takes none."""
+
+    cdef bint take(self, const uint8_t* frame, const Found* found, double timestamp,
+                   long long number) except -1:
+        return False

@@ -19,7 +19,7 @@ cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, Py_buffer, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.ref cimport Py_REFCNT
+from cpython.ref cimport PyObject
 from libc.stdint cimport UINT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memmove, memset
 
@@ -35,7 +35,8 @@ from fastseg._wire_c cimport (
 from fastseg.capture._frames cimport (
     D_DEPTH, D_ETHERTYPE, D_FAMILY, D_FRAGMENT, D_GRE_ROUTING, D_IHL, D_MPLS, D_PPP, D_PROTOCOL,
     D_ROUTING, D_SHORT, D_TUNNEL_VERSION, D_VERSION,
-    FORMAT_PCAP, FORMAT_PCAPNG, K_TCP, Found, Interface, Packet, _capture_format, _checksum_ok,
+    FORMAT_PCAP, FORMAT_PCAPNG, K_TCP, FrameSink, Found, Interface, Packet, _capture_format,
+    _checksum_ok,
     _decode, _interface_fields, _le32, _other_frame, _packet_block, _rd32,
 )
 
@@ -43,6 +44,10 @@ from fastseg.capture import _common as c
 from fastseg.capture._common import Kind, OtherRecord, TcpRecord
 
 __all__ = ["Reader"]
+
+cdef extern from "Python.h":
+    Py_ssize_t _refcount "Py_REFCNT"(PyObject* o) noexcept
+
 
 cdef extern from *:
     """
@@ -125,6 +130,7 @@ cdef class Reader:
     cdef readonly long long frames      # as Wireshark numbers them (see _reader_py)
     cdef readonly bint cut_short
     cdef readonly list linktypes
+    cdef FrameSink _sink                # offered every TCP frame first (None: no sink)
 
     def __init__(self, file, *, name="<capture>", include_other=False,
                  chunk_size=c.DEFAULT_CHUNK, owns_file=False):
@@ -159,6 +165,11 @@ cdef class Reader:
             self._pcapng = True
         else:
             raise c.not_a_capture(name, bytes(self._buf[self._pos:self._end]))
+
+    def offer_frames(self, FrameSink sink):
+        """Offer every TCP frame to ``sink`` before making a record of it; the frames it
+        takes are skipped (see ``_frames.FrameSink``)."""
+        self._sink = sink
 
     def __iter__(self):
         return self
@@ -216,7 +227,9 @@ cdef class Reader:
                         got = self._readinto(window) or 0
                 if not 0 <= got <= capacity - self._end:  # the count is trusted from here on
                     raise OSError(f"readinto() returned {got!r} for {capacity - self._end} bytes")
-                if Py_REFCNT(self._buf) != 1:  # it kept the buffer (window.obj): keep a copy of our own
+                # it kept the buffer (window.obj): keep a copy of our own.  (Through a borrowed
+                # pointer: Cython holds a reference of its own to an object it passes on.)
+                if _refcount(<PyObject*>self._buf) != 1:
                     self._buf = bytearray(self._buf)
             else:
                 with memoryview(self._file.read(capacity - self._end)) as data:
@@ -387,6 +400,15 @@ cdef class Reader:
             big_ns = ns
         else:
             timestamp = c.split_ns(big_ns)
+        if kind == K_TCP and self._sink is not None:
+            # The sink may run Python code: an export keeps the buffer from being resized
+            # under p meanwhile (as for unpack below).
+            PyObject_GetBuffer(self._buf, &export, PyBUF_SIMPLE)
+            try:
+                if self._sink.take(p, &f, timestamp, self.frames):
+                    return None
+            finally:
+                PyBuffer_Release(&export)
         size = IPV4_ADDR_LEN if f.version == IPV4_VERSION else IPV6_ADDR_LEN
         if f.addr >= 0:
             src = self._address(p + f.addr, size)
