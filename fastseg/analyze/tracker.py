@@ -33,22 +33,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections import deque
-from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Deque, Dict, Iterable, List, Optional, Tuple, cast
 
 from fastseg import internet_checksum
 from fastseg._addr import pseudo_header
-from fastseg.conn import (
-    Config,
-    Connected,
-    Connection,
-    ConnectionRefused,
-    ConnectionReset,
-    SegmentRejected,
-    State,
-    StateError,
-)
+from fastseg.conn import State, StateError
 from fastseg.segment import Flags, Segment
 from fastseg.seq import seq_add, seq_diff, seq_gt, seq_le
+
+if TYPE_CHECKING:
+    from fastseg.conn import Config, Connection, SegmentRejected
 
 __all__ = ["ANOMALY_KINDS", "LINGER", "LINGER_CONNECTIONS", "ConnectionTracker", "Endpoint"]
 
@@ -301,6 +295,8 @@ class TrackedConnection:
     # ------------------------------------------------------------ replicas
 
     def _config(self, syn: Segment) -> Config:
+        from fastseg.conn import Config  # with the first replica: following in C needs none
+
         mss = syn.mss
         return Config(mss=mss if mss and 0 < mss <= 0xFFFF else 1460,
                       receive_buffer=_RECEIVE_BUFFER, send_buffer=_SEND_BUFFER,
@@ -326,8 +322,9 @@ class TrackedConnection:
             name = type(event).__name__
             if name != "DataReceived":
                 receiver.events[name] = receiver.events.get(name, 0) + 1
-            if isinstance(event, SegmentRejected):
-                self._rejected(event.reason, receiver, sender, frame, before, segment)
+            if name == "SegmentRejected":  # by name: the events module loads with a replica
+                reason = cast("SegmentRejected", event).reason
+                self._rejected(reason, receiver, sender, frame, before, segment)
 
     def _rejected(self, reason: str, receiver: Side, sender: Side, frame: int, before: int,
                   segment: Segment) -> None:
@@ -442,6 +439,8 @@ class TrackedConnection:
             sender.syn = segment
             sender.wscale = segment.wscale
             sender.syn_ack = bool(flags & _ACK)
+            from fastseg.conn import Connection  # see _config
+
             opened = Connection(sender.endpoint, receiver.endpoint,
                                 config=self._config(segment), iss=segment.seq, replay=True)
             if flags & _ACK:
@@ -459,6 +458,8 @@ class TrackedConnection:
             self._flush(sender, now)
         elif flags & _RST and sender.replica is None and sender.syn is None:
             # A reset from a side that never opened: nobody listens there.
+            from fastseg.conn import Config, Connection  # see _config
+
             sender.replica = Connection(sender.endpoint, receiver.endpoint,
                                         config=Config(isn=_no_isn), replay=True)
             self._deliver_covered(sender, segment.ack if flags & _ACK else None, now)
@@ -791,7 +792,7 @@ def _handshake(conn: TrackedConnection, client: Side, server: Side) -> str:
         return "unanswered"
     if client.syn_ack is False and server.syn_ack is False:
         return "simultaneous-open"
-    if server.events.get(Connected.__name__) or (
+    if server.events.get("Connected") or (
             server.replica is not None and State.ESTABLISHED in server.replica.history):
         return "complete"
     return "incomplete"
@@ -806,7 +807,7 @@ def _ending(conn: TrackedConnection, client: Side, server: Side,
     if conn.self_connected and fins:
         return {"kind": "closed", "by": "client", "first_fin": "client",
                 "detail": "the socket connected to itself sent FIN, to itself"}
-    if client.events.get(ConnectionRefused.__name__) or (
+    if client.events.get("ConnectionRefused") or (
             server.rst_frame is not None and server.syn is None and client.syn is not None):
         return {"kind": "refused", "by": "server", "first_fin": None,
                 "detail": "the server answered the SYN with a reset"}
@@ -814,7 +815,7 @@ def _ending(conn: TrackedConnection, client: Side, server: Side,
         first = min(resets, key=lambda s: s.rst_frame or 0)
         who = role[first.endpoint]
         peer = conn.other(first.endpoint)
-        accepted = bool(peer.events.get(ConnectionReset.__name__))
+        accepted = bool(peer.events.get("ConnectionReset"))
         detail = f"reset by the {who}" + ("" if accepted or peer.replica is None
                                           else " (not accepted by the peer's state machine)")
         return {"kind": "reset", "by": who, "first_fin": first_fin, "detail": detail}
