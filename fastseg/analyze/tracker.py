@@ -704,10 +704,6 @@ def _ep(endpoint: Endpoint) -> Dict[str, Any]:
     return {"address": endpoint[0], "port": endpoint[1]}
 
 
-#: Each state's RFC name, looked up once (an enum's ``value`` is a descriptor call).
-_STATE_NAMES: Dict[State, str] = {state: state.value for state in State}
-
-
 def summarize(conn: TrackedConnection) -> Dict[str, Any]:
     """The JSON-ready report of one connection (see fastseg.analyze for the schema)."""
     # Roles: the side that sent the first SYN is the client; else the SYN-ACK's
@@ -728,7 +724,7 @@ def summarize(conn: TrackedConnection) -> Dict[str, Any]:
     start = conn.start
 
     def states(s: Side) -> Optional[List[str]]:
-        return None if s.replica is None else [_STATE_NAMES[st] for st in s.replica.history]
+        return None if s.replica is None else [st.value for st in s.replica.history]
 
     def times(s: Side) -> Optional[List[float]]:
         return None if s.replica is None else [round(t - start, 9) for t in s.state_times]
