@@ -150,6 +150,24 @@ def test_any_mix_and_damage_gives_the_same_report(tmp_path: Path, seed: int, ope
     _same(_write(tmp_path, frames, f"mix-{seed}.pcap"))
 
 
+def test_a_connection_past_what_is_kept_is_handed_over(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A followed connection keeps its segments for a hand-over up to a bound; past it, it
+    is handed over (at the bound, not at a frame off the script) to the same report."""
+    real = analyze._follower
+
+    def small(tracker: Any, drain: Any) -> Any:
+        follower = real(tracker, drain)
+        return type(follower)(tracker, drain, None, 4096, 25)
+
+    monkeypatch.setattr(analyze, "_follower", small)
+    path = _write(tmp_path, _mix(31, 2000, 4, 1.0, 0.0))
+    _, streamed, taken = _reports(path, True)
+    assert 0 < taken < 2000 * 0.2  # each bulk connection left the follower at its 26th frame
+    monkeypatch.setattr(analyze, "_follower", real)
+    assert streamed == _reports(path, False)[1]
+
+
 def test_rotated_pieces_give_the_same_report(tmp_path: Path) -> None:
     """A capture in pieces: frame numbers run on across them, connections span them."""
     frames = _mix(21, 3000, 40, 0.3, 0.02)

@@ -69,7 +69,7 @@ cdef enum:
     HISTORY_MAX = 10           # the longest path of the script is 7 states
     TS_LAYOUT_LEN = 12         # NOP, NOP, then the timestamps option (RFC 7323 appendix A)
     TS_VALUE = HEADER_LEN + 4  # where TSval lies in that layout
-    KEPT_MAX = 1 << 18         # segments kept for a hand-over; more are not followed
+    KEPT_MAX = 1 << 16         # segments kept for a hand-over (88 bytes each); past it, not followed
     HOLES_MAX = 16             # holes in a side's sequence space followed; more are not
     FIRST_CAPACITY = 16
     OFF_SCRIPT = -1
@@ -432,12 +432,14 @@ cdef class ScriptTracker(FrameSink):
     cdef readonly long long taken
     cdef public long long frame_base
     cdef long long tick_every
+    cdef Py_ssize_t kept_max           # segments a followed connection keeps, at most
     cdef double linger                 # the tracker's LINGER and LINGER_CONNECTIONS, as set
     cdef object oldest, oldest_key     # the head of the lingering queue (None: to be looked up)
     cdef double oldest_deadline        # when it is released: its end + LINGER
     cdef Py_ssize_t linger_connections # when the analysis starts
 
-    def __init__(self, tracker, released=None, tick=None, long long tick_every=4096):
+    def __init__(self, tracker, released=None, tick=None, long long tick_every=4096,
+                 Py_ssize_t kept_max=KEPT_MAX):
         self.tracker = tracker
         self.current = tracker._current
         self.lingering = tracker._lingering
@@ -445,6 +447,7 @@ cdef class ScriptTracker(FrameSink):
         self.released_hook = released
         self.tick = tick
         self.tick_every = tick_every
+        self.kept_max = kept_max
         self.linger = _tracker.LINGER
         self.linger_connections = _tracker.LINGER_CONNECTIONS
         self.table = {}
@@ -583,7 +586,7 @@ cdef class ScriptTracker(FrameSink):
         cdef int shift, order
         cdef long long start, gap
         if (bits >> RESERVED_SHIFT) & RESERVED_BITS or _checksum_ok(frame, f) != 1 \
-                or flow.n_kept >= KEPT_MAX:
+                or flow.n_kept >= self.kept_max:
             return False
         if memcmp(frame + f.addr, <const char*>flow.addresses, size) == 0 \
                 and be16(t + SRC_PORT) == flow.ports[0] and be16(t + DST_PORT) == flow.ports[1]:
