@@ -43,6 +43,8 @@ MUTANTS: Dict[str, Tuple[str, str]] = {
                      "            if fin or gap > 100 * _GAP_FILLED"),
     "ack_unchecked": ("        if _seq_lt(ack, lowest) or _seq_gt(ack, r.hi_wrapped):", "        if False:"),
     "tsval_back": ("            if tsval - s.last_tsval >= SEQ_HALF:", "            if False:"),
+    "finish_no_replay": ("_deliver(s, &s.flight[s.flight_head]):\n                conn",
+                         "_deliver(s, &s.flight[s.flight_head]) and False:\n                conn"),
 }
 
 
