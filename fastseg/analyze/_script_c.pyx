@@ -31,7 +31,6 @@ followed connection stands in them as a :class:`Flow` until it is released, when
 :meth:`Flow.finish` makes the :class:`TrackedConnection` the report is written from.
 """
 
-cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t
@@ -43,7 +42,7 @@ from fastseg._wire_c cimport (
     ACK, DATA_OFFSET, DATA_OFFSET_SHIFT, DST_PORT, FLAG_ACK, FLAG_BITS, FLAG_FIN, FLAG_PSH,
     FLAG_SYN, HEADER_LEN, IPV4_ADDR_LEN, IPV4_VERSION, IPV6_ADDR_LEN, MAX_HEADER_LEN, NOP,
     OFFSET_UNIT, RESERVED_BITS, RESERVED_SHIFT, SEQ, SRC_PORT, TIMESTAMPS, TIMESTAMPS_LEN,
-    U32_LEN, WINDOW,
+    WINDOW,
 )
 from fastseg.capture._frames cimport Found, FrameSink, _checksum_ok
 
