@@ -784,10 +784,14 @@ class Outcome(NamedTuple):
 
 def run_tests(copy: pathlib.Path, timeout: float, tests: tuple[str, ...] = TESTS) -> Outcome:
     start = time.monotonic()
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rfE", *tests]
+    # Only the plugin the tests use: others installed beside them (pytest-benchmark,
+    # pytest-xdist) would load in each of the gate's many short runs.
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rfE",
+               "-p", "hypothesis.extra.pytestplugin", *tests]
+    env = dict(environment(copy), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     try:
-        done = subprocess.run(command, cwd=copy, env=environment(copy), capture_output=True,
-                              text=True, timeout=timeout)
+        done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True,
+                              timeout=timeout)
     except subprocess.TimeoutExpired:
         return Outcome("timeout", time.monotonic() - start)
     seconds = time.monotonic() - start
