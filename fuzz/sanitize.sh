@@ -37,7 +37,7 @@ echo "== sanitizer build (ASan + UBSan) in $work"
 [ "$tests" = 0 ] || "$python" -c 'import xdist' 2>/dev/null || "$python" -m pip install -q pytest-xdist
 start=$SECONDS
 FASTSEG_SANITIZE=1 FASTSEG_REQUIRE_EXTENSIONS=1 "$python" setup.py -q build_ext --inplace \
-  > build.log 2>&1 || { cat build.log; exit 1; }
+  --parallel "$jobs" > build.log 2>&1 || { cat build.log; exit 1; }
 ext=$(ls fastseg/_codec_c*.so)
 runtime=$(ldd "$ext" | awk '/libasan\.so/ {print $3; exit}')
 if [ -z "$runtime" ]; then  # clang: the runtime is left to the executable
@@ -76,9 +76,12 @@ if [ "$tests" = 1 ]; then
   # loaded under the preloaded ASan runtime (they draw in Python); the tests against the
   # kernel in real time and the stateful campaigns exercise Python logic over the codec
   # for minutes, which the ordinary runs cover: here they only add time, and timing.
+  # test_dask.py starts a cluster of worker processes that read captures with the same
+  # compiled reader test_capture.py and test_columns.py run here in-process (CI's Dask
+  # step runs it on the ordinary build).
   skipped=(test_graphs.py test_report_browser.py test_conn_kernel.py test_conn_kernel_wire.py
            test_net_tun.py test_net_aio_kernel.py test_cli_stack.py test_conn_stateful.py
-           test_host_stateful.py test_fuzzlive.py)
+           test_host_stateful.py test_fuzzlive.py test_dask.py)
   # pytest-xdist spreads the tests over $jobs processes, each taking the next when done.
   "$python" -m pytest tests -n "$jobs" -q -p no:cacheprovider \
     --deselect tests/test_leaks.py::test_no_growth "${skipped[@]/#/--ignore=tests/}" \

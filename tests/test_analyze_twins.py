@@ -27,7 +27,7 @@ from fastseg import capture
 ROOT = Path(__file__).resolve().parent.parent
 DATA = [*sorted((ROOT / "tests" / "data").rglob("*.pcap")), Path(fastseg.__file__).parent / "sample.pcap"]
 #: Segments and connections open at once in the synthetic mix.
-SEGMENTS, OPEN = 3000, 40
+SEGMENTS, OPEN = 1500, 40
 #: Where the wrapped captures put each side's first sequence number: this far below 2**32.
 BELOW_WRAP = 3000
 #: The snap length of the cut capture (Ethernet, IPv4 and TCP headers with timestamps).

@@ -449,28 +449,48 @@ def test_no_fast_retransmit_below_recover_after_a_timeout(impl, arrival_path):
 # ---------------------------------------------------------------- RFC 7323 §5.5
 
 
+DAY = 24 * 60 * 60
+
+
+def stamped_data(server: Connection, tsval_after_ts_recent: int, payload: bytes) -> Segment:
+    """The client's next data for ``server``, its TSval that far from the server's TS.Recent."""
+    tsval = (server.ts_recent + tsval_after_ts_recent) % 2**32
+    return Segment(src_port=CLIENT[1], dst_port=SERVER[1], seq=server.rcv_nxt,
+                   ack=server.snd_nxt, flags=Flags.ACK | Flags.PSH, window=1000,
+                   options=[(OptionKind.NOP, None), (OptionKind.NOP, None),
+                            (OptionKind.TIMESTAMPS, (tsval, 0))],
+                   payload=payload)
+
+
 def test_ts_recent_expires_after_24_days_idle(impl, arrival_path):
     """A TSval older than TS.Recent is refused by PAWS, unless TS.Recent is 24 days old."""
     net = idle_pair(impl, CONFIG)
     server = net.b
     base = net.now
-
-    def stale_data(now: float) -> Segment:
-        return Segment(src_port=CLIENT[1], dst_port=SERVER[1], seq=server.rcv_nxt,
-                       ack=server.snd_nxt, flags=Flags.ACK | Flags.PSH, window=1000,
-                       options=[(OptionKind.NOP, None), (OptionKind.NOP, None),
-                                (OptionKind.TIMESTAMPS, ((server.ts_recent - 5) % 2**32, 0))],
-                       payload=b"late")
-
-    day = 24 * 60 * 60
-    server.receive(stale_data(base + 23 * day), base + 23 * day, remote_ip=CLIENT[0])
+    server.receive(stamped_data(server, -5, b"late"), base + 23 * DAY, remote_ip=CLIENT[0])
     assert [e.reason for e in drain_events(server) if isinstance(e, SegmentRejected)] == [
         "PAWS: timestamp older than TS.Recent"]
-    now = base + 25 * day
-    segment = stale_data(now)
-    server.receive(segment, now, remote_ip=CLIENT[0])
+    segment = stamped_data(server, -5, b"late")
+    server.receive(segment, base + 25 * DAY, remote_ip=CLIENT[0])
     assert [e.data for e in drain_events(server) if isinstance(e, DataReceived)] == [b"late"]
     assert server.ts_recent == segment.timestamps[0]
+
+
+def test_ts_recent_ages_from_the_last_timestamp_taken(impl, arrival_path):
+    """RFC 7323 §5.5: TS.Recent's 24 days count from when it was last set, by whichever path
+    took the segment, not from the handshake."""
+    net = idle_pair(impl, CONFIG)
+    server = net.b
+    base = net.now
+    fresh = stamped_data(server, 1000, b"fresh")
+    server.receive(fresh, base + 20 * DAY, remote_ip=CLIENT[0])
+    assert [e.data for e in drain_events(server) if isinstance(e, DataReceived)] == [b"fresh"]
+    assert server.ts_recent == fresh.timestamps[0]
+    # 40 days after the handshake, 20 after TS.Recent was set: an older TSval is still refused
+    server.receive(stamped_data(server, -5, b"late"), base + 40 * DAY, remote_ip=CLIENT[0])
+    assert [e.reason for e in drain_events(server) if isinstance(e, SegmentRejected)] == [
+        "PAWS: timestamp older than TS.Recent"]
+    assert server.ts_recent == fresh.timestamps[0]
 
 
 def drain_events(conn: Connection) -> List:

@@ -35,3 +35,23 @@ def test_a_stale_snippet_is_reported() -> None:
     assert gate.check((stale,)) == [f"{stale.name}: its snippet occurs 0 times in {stale.path}"]
     twice = (gate.MUTANTS[0], gate.MUTANTS[0])
     assert gate.check(twice) == [f"{gate.MUTANTS[0].name}: named twice"]
+
+
+def test_a_mutant_that_is_not_python_is_reported() -> None:
+    """Tests erroring on a module that does not compile would 'kill' any such mutant."""
+    gate = load()
+    mutant = gate.MUTANTS[0]
+    unindented = mutant._replace(after=mutant.before.strip() + "\n")
+    assert [problem.split(" (")[0] for problem in gate.check((unindented,))] == [
+        f"{mutant.name}: the mutated {mutant.path} is not Python"]
+
+
+def test_a_named_test_that_does_not_exist_is_reported() -> None:
+    gate = load()
+    named = [mutant for mutant in gate.MUTANTS if mutant.killed_by]
+    assert len(named) * 10 >= len(gate.MUTANTS) * 9, "most mutants name the test that kills them"
+    file, _, function = named[0].killed_by.partition("::")
+    gone = named[0]._replace(killed_by=f"{file}::{function}_gone")
+    assert gate.check((gone,)) == [f"{gone.name}: killed_by names {function}_gone, not in {file}"]
+    elsewhere = named[0]._replace(killed_by=f"test_seq.py::{function}")
+    assert gate.check((elsewhere,)) == [f"{gone.name}: killed_by names test_seq.py, not one of TESTS"]
