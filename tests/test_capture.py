@@ -1042,6 +1042,23 @@ def test_file_objects_that_lie(tmp_path: Path, reader: str) -> None:
         records += list(rd)
     assert records == expected
 
+    class Scribbler:  # keeps the reader's own buffer (no io class wraps it), then
+        def __init__(self) -> None:  # overwrites it in place at the next read
+            self.stream, self.kept = io.BytesIO(data), []
+
+        def readinto(self, window: Any) -> Optional[int]:
+            for kept in self.kept:
+                kept[:] = b"\xff" * len(kept)  # same size: allowed while a view is out
+            self.kept.append(getattr(window, "obj", window))
+            return self.stream.readinto(window)
+
+        def read(self, n: int = -1) -> bytes:
+            return self.stream.read(n)
+
+    with capture.open_capture(Scribbler(), implementation=reader, chunk_size=64,
+                              include_other=True) as rd:
+        assert list(rd) == expected  # the reader read on from a buffer of its own
+
     class LongBytes(bytes):  # says it is longer than it is
         def __len__(self) -> int:
             return super().__len__() + (1 << 24)
